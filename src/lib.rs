@@ -1,0 +1,12 @@
+//! meltc compiles a Meltano project into deterministic deploy artifacts.
+//!
+//! The pipeline, one module per stage; a stage depends only on the stages before it:
+//!
+//! ```text
+//! meltano.yml + include_paths ─ project (load, spans) ─ validate (schema + semantics) ─> diagnostics
+//! ```
+//!
+//! `diagnostics` and `yaml` are shared foundations; `cli` drives the stages.
+
+pub mod diagnostics;
+pub mod yaml;
