@@ -9,4 +9,5 @@
 //! `diagnostics` and `yaml` are shared foundations; `cli` drives the stages.
 
 pub mod diagnostics;
+pub mod project;
 pub mod yaml;
