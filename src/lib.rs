@@ -8,6 +8,8 @@
 //!
 //! `diagnostics` and `yaml` are shared foundations; `cli` drives the stages.
 
+pub mod cli;
 pub mod diagnostics;
 pub mod project;
+pub mod validate;
 pub mod yaml;

@@ -44,6 +44,7 @@ codes! {
     INCLUDE_NOT_A_FILE = "meltc::include::not-a-file", Error, "an include_paths match is not a regular file";
     INCLUDE_BAD_PATTERN = "meltc::include::bad-pattern", Error, "an include_paths pattern is absolute or not a valid glob";
     INCLUDE_NO_MATCH = "meltc::include::no-match", Warning, "an include_paths pattern matches no file";
+    INCLUDE_EMPTY = "meltc::include::empty", Error, "an included file is empty (Meltano crashes merging it)";
     INCLUDE_TYPE_CONFLICT = "meltc::include::type-conflict", Error, "an included file gives a key another kind of value than meltano.yml (Meltano crashes merging them)";
     SCHEMA = "meltc::schema", Error, "the document does not match meltc's JSON Schema for meltano.yml";
     KEY_UNKNOWN = "meltc::key::unknown", Warning, "a key Meltano does not know; it is kept as an unused setting or extra";
@@ -53,7 +54,8 @@ codes! {
     DUPLICATE_ENVIRONMENT = "meltc::name::duplicate-environment", Error, "two environments share a name; Meltano keeps only one";
     UNKNOWN_PLUGIN = "meltc::ref::unknown-plugin", Error, "a job task names no plugin, mapping or job";
     UNKNOWN_JOB = "meltc::ref::unknown-job", Error, "a schedule names a job that does not exist";
-    UNKNOWN_ENVIRONMENT = "meltc::ref::unknown-environment", Error, "an environment is selected that does not exist";
+    UNKNOWN_ENVIRONMENT = "meltc::ref::unknown-environment", Error, "`default_environment` names an environment that does not exist";
+    UNKNOWN_ENVIRONMENT_ARGUMENT = "meltc::usage::unknown-environment", Error, "`--env` names an environment that does not exist";
     ENVIRONMENT_UNKNOWN_PLUGIN = "meltc::ref::environment-plugin", Warning, "an environment configures a plugin the project does not define; Meltano ignores it";
     INHERIT_UNKNOWN = "meltc::inherit::unknown-parent", Error, "inherit_from names no plugin of the same type, lock file or hub plugin";
     INHERIT_CYCLE = "meltc::inherit::cycle", Error, "inherit_from forms a cycle (Meltano crashes with RecursionError)";

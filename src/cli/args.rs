@@ -1,0 +1,62 @@
+//! Command-line arguments (clap derive). Nothing outside `cli` sees these types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::diagnostics::render::Format;
+
+/// meltc compiles a Meltano project (meltano.yml) into deterministic deploy artifacts.
+#[derive(Debug, Parser)]
+#[command(name = "meltc", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The project root (default: `MELTANO_PROJECT_ROOT`, else the nearest folder upward that
+    /// holds a meltano.yml).
+    #[arg(short = 'C', long = "project-root", global = true, value_name = "DIR")]
+    pub project_root: Option<PathBuf>,
+
+    /// When to colour output (`NO_COLOR` is honoured in `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Colour choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    /// Colour when writing to a terminal and `NO_COLOR` is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check meltano.yml, its included files and every environment.
+    ///
+    /// Example: `meltc validate --format github` in CI, or as the `meltc-validate` pre-commit
+    /// hook. Exits 0 when clean (warnings allowed), 1 on findings, 2 on usage or I/O errors.
+    Validate(ValidateArgs),
+}
+
+/// `meltc validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Validate only this environment (default: the base project and every environment).
+    #[arg(long = "env", short = 'e', value_name = "NAME")]
+    pub environment: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Exit 1 on warnings too.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}

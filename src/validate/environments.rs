@@ -1,0 +1,178 @@
+//! Environments: `default_environment`, plugins configured per environment, state that a pod
+//! would lose, and literal secrets.
+
+use std::collections::BTreeMap;
+
+use super::ProjectIndex;
+use super::facts::facts;
+use crate::diagnostics::{Diagnostic, Span, codes, suggest};
+use crate::project::env_ref::has_reference;
+use crate::project::model::{self, Named, Plugin};
+use crate::project::{PluginType, Project};
+use crate::yaml::{Node, Value};
+
+/// Run the environment checks for `selected` environments (and the base project's secrets).
+pub fn check(index: &ProjectIndex<'_>, selected: &[Named<'_>], diagnostics: &mut Vec<Diagnostic>) {
+    let document = &index.project.merged;
+    let all = model::environments(document);
+    if let Some(default) = document.get("default_environment") {
+        if let Some(name) = default.as_str().filter(|name| !all.iter().any(|e| e.name == *name)) {
+            diagnostics.push(
+                Diagnostic::new(&codes::UNKNOWN_ENVIRONMENT, format!("`default_environment` is `{name}`, which is not an environment here"))
+                    .at(default.span, "unknown environment")
+                    .maybe_help(suggest::help_line(name, all.iter().map(|e| e.name)).or_else(|| Some("define it under `environments:` or fix the name".to_owned()))),
+            );
+        }
+    }
+    for plugin in &index.plugins {
+        literal_secrets(index, plugin, plugin.entry.node.get("config"), diagnostics);
+    }
+    for environment in selected {
+        for entry in model::environment_plugins(environment) {
+            match index.plugin_of_type(entry.plugin_type, entry.name()) {
+                Some(plugin) => literal_secrets(index, &plugin, entry.entry.node.get("config"), diagnostics),
+                None => {
+                    let candidates = index.plugins.iter().filter(|p| p.plugin_type == entry.plugin_type).map(Plugin::name);
+                    diagnostics.push(
+                        Diagnostic::new(&codes::ENVIRONMENT_UNKNOWN_PLUGIN, format!("environment `{}` configures the {} `{}`, which the project does not define", environment.name, entry.plugin_type.singular(), entry.name()))
+                            .at(entry.entry.name_span, "not a plugin of the project")
+                            .maybe_help(suggest::help_line(entry.name(), candidates).or_else(|| Some("Meltano ignores this entry: remove it or define the plugin".to_owned()))),
+                    );
+                }
+            }
+        }
+    }
+    ephemeral_state(index, selected, diagnostics);
+}
+
+/// A literal, non-empty value for a secret setting.
+fn literal_secrets(index: &ProjectIndex<'_>, plugin: &Plugin<'_>, config: Option<&Node>, diagnostics: &mut Vec<Diagnostic>) {
+    let Some(config) = config.and_then(Node::as_mapping) else { return };
+    let secrets = facts(index, plugin).secret_settings;
+    if secrets.is_empty() {
+        return;
+    }
+    let mut leaves = Vec::new();
+    for (key, (_, value)) in config {
+        flatten(key, value, &mut leaves);
+    }
+    for (name, value) in leaves {
+        let literal = match &value.value {
+            Value::String(text) => !text.is_empty() && !has_reference(text),
+            Value::Int(_) | Value::Float(_) => true,
+            _ => false,
+        };
+        if literal && secrets.contains(&name) {
+            let variable = format!("{}_{}", env_name(plugin.name()), env_name(&name));
+            diagnostics.push(
+                Diagnostic::new(&codes::SETTING_LITERAL_SECRET, format!("the secret setting `{name}` of `{}` has a literal value", plugin.name()))
+                    .at(value.span, "secret written in the file")
+                    .help(format!("commit a reference instead, e.g. `{name}: ${{{variable}}}`, and keep the value in a Kubernetes Secret or `.env`")),
+            );
+        }
+    }
+}
+
+fn flatten<'a>(prefix: &str, node: &'a Node, out: &mut Vec<(String, &'a Node)>) {
+    match node.as_mapping() {
+        Some(mapping) if !mapping.is_empty() => {
+            for (key, (_, value)) in mapping {
+                flatten(&format!("{prefix}.{key}"), value, out);
+            }
+        }
+        _ => out.push((prefix.to_owned(), node)),
+    }
+}
+
+fn env_name(text: &str) -> String {
+    text.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+}
+
+/// Incremental jobs whose state would stay in the system database on SQLite, which a pod
+/// loses (spec §12, DESIGN.md "State that would be lost").
+fn ephemeral_state(index: &ProjectIndex<'_>, selected: &[Named<'_>], diagnostics: &mut Vec<Diagnostic>) {
+    let mut lost: BTreeMap<(&str, Span), Vec<&str>> = BTreeMap::new();
+    for environment in selected {
+        let backend = state_backend(index.project, Some(environment));
+        if let Some(error) = backend.unknown_scheme_error() {
+            diagnostics.push(error);
+        }
+        if !backend.is_ephemeral() {
+            continue;
+        }
+        for job in model::jobs(&index.project.merged) {
+            if job_is_incremental(index, &job) {
+                lost.entry((job.name, job.name_span)).or_default().push(environment.name);
+            }
+        }
+    }
+    for ((job, span), environments) in lost {
+        diagnostics.push(
+            Diagnostic::new(&codes::STATE_EPHEMERAL, format!("job `{job}` keeps incremental state in the system database (SQLite) in environment{} {}", if environments.len() == 1 { "" } else { "s" }, environments.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")))
+                .at(span, "state lost with the pod")
+                .help("set `state_backend.uri` (e.g. `s3://bucket/prefix` with `state_backend.s3.endpoint_url` for Garage) or `MELTANO_STATE_BACKEND_URI` in the environment's `env:`"),
+        );
+    }
+}
+
+fn job_is_incremental(index: &ProjectIndex<'_>, job: &Named<'_>) -> bool {
+    let Some(tasks) = job.node.get("tasks") else { return false };
+    model::task_tokens(tasks, index.source(tasks.span.file)).iter().flatten().any(|token| {
+        index.plugin_of_type(PluginType::Extractors, &token.text).is_some_and(|plugin| {
+            facts(index, &plugin).capabilities.is_some_and(|capabilities| capabilities.contains("state"))
+        })
+    })
+}
+
+/// The state backend an environment ends up with.
+struct StateBackend<'a> {
+    uri: Option<(&'a str, Span)>,
+    database_uri: Option<&'a str>,
+}
+
+impl StateBackend<'_> {
+    fn is_ephemeral(&self) -> bool {
+        let uri = self.uri.map(|(uri, _)| uri);
+        let systemdb = uri.is_none_or(|uri| uri == "systemdb");
+        let sqlite = self.database_uri.is_none_or(|db| db.starts_with("sqlite"));
+        systemdb && sqlite && !uri.is_some_and(has_reference) && !self.database_uri.is_some_and(has_reference)
+    }
+
+    fn unknown_scheme_error(&self) -> Option<Diagnostic> {
+        const SCHEMES: &[&str] = &["file", "s3", "gs", "azure", "dbm", "postgresql", "postgres", "snowflake"];
+        let (uri, span) = self.uri?;
+        if uri == "systemdb" || has_reference(uri) {
+            return None;
+        }
+        let scheme = uri.split_once("://").map(|(scheme, _)| scheme);
+        if scheme.is_some_and(|scheme| SCHEMES.contains(&scheme)) {
+            return None;
+        }
+        Some(
+            Diagnostic::new(&codes::STATE_UNKNOWN_SCHEME, format!("state backend `{uri}` has no scheme a Meltano state backend provides"))
+                .at(span, "unknown state backend")
+                .help("use `systemdb`, `file:///path`, `s3://bucket/prefix`, `gs://…`, `azure://…` or an add-on's scheme"),
+        )
+    }
+}
+
+/// `state_backend.uri` and `database_uri` as an environment sees them: its own `env:`, then the
+/// project `env:`, then meltano.yml.
+fn state_backend<'a>(project: &'a Project, environment: Option<&Named<'a>>) -> StateBackend<'a> {
+    let document = &project.merged;
+    let from_env = |variable: &str| -> Option<(&'a str, Span)> {
+        environment
+            .and_then(|e| e.node.get("env"))
+            .and_then(|env| env.get(variable))
+            .or_else(|| document.get("env").and_then(|env| env.get(variable)))
+            .and_then(|node| node.as_str().map(|text| (text, node.span)))
+    };
+    let setting = |dotted: &str, nested: &[&str]| -> Option<(&'a str, Span)> {
+        let node = document.get(dotted).or_else(|| nested.iter().try_fold(document, |node, key| node.get(key)))?;
+        node.as_str().map(|text| (text, node.span))
+    };
+    StateBackend {
+        uri: from_env("MELTANO_STATE_BACKEND_URI").or_else(|| setting("state_backend.uri", &["state_backend", "uri"])),
+        database_uri: from_env("MELTANO_DATABASE_URI").or_else(|| setting("database_uri", &["database_uri"])).map(|(uri, _)| uri),
+    }
+}

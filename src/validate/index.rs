@@ -1,0 +1,61 @@
+//! Lookups every check needs: plugins by name, mappings, jobs.
+
+use std::collections::BTreeMap;
+
+use crate::project::model::{self, Named, Plugin};
+use crate::project::{PluginType, Project};
+
+/// The merged project with its names indexed. The first definition of a name wins, as at
+/// Meltano's run time.
+pub struct ProjectIndex<'a> {
+    /// The project.
+    pub project: &'a Project,
+    /// Every plugin, in type order then file order.
+    pub plugins: Vec<Plugin<'a>>,
+    /// Jobs by name.
+    pub jobs: BTreeMap<&'a str, Named<'a>>,
+    /// Mapping names -> their mapper.
+    pub mappings: BTreeMap<&'a str, Plugin<'a>>,
+}
+
+impl<'a> ProjectIndex<'a> {
+    /// Index `project`.
+    #[must_use]
+    pub fn new(project: &'a Project) -> Self {
+        let plugins = model::plugins(&project.merged);
+        let mut jobs = BTreeMap::new();
+        for job in model::jobs(&project.merged) {
+            jobs.entry(job.name).or_insert(job);
+        }
+        let mut mappings = BTreeMap::new();
+        for plugin in &plugins {
+            for mapping in plugin.mapping_names() {
+                mappings.entry(mapping.name).or_insert(*plugin);
+            }
+        }
+        Self { project, plugins, jobs, mappings }
+    }
+
+    /// The first plugin named `name`, in Meltano's type order.
+    #[must_use]
+    pub fn plugin(&self, name: &str) -> Option<Plugin<'a>> {
+        self.plugins.iter().find(|plugin| plugin.name() == name).copied()
+    }
+
+    /// The plugin of `plugin_type` named `name`.
+    #[must_use]
+    pub fn plugin_of_type(&self, plugin_type: PluginType, name: &str) -> Option<Plugin<'a>> {
+        self.plugins.iter().find(|plugin| plugin.plugin_type == plugin_type && plugin.name() == name).copied()
+    }
+
+    /// Every name a job task may use: plugins, mappings and jobs.
+    pub fn block_names(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.plugins.iter().map(Plugin::name).chain(self.mappings.keys().copied()).chain(self.jobs.keys().copied())
+    }
+
+    /// The source text of the file a span is in.
+    #[must_use]
+    pub fn source(&self, file: crate::diagnostics::FileId) -> &'a str {
+        self.project.sources.get(file).contents()
+    }
+}

@@ -1,0 +1,64 @@
+//! Validation: every finding about a loaded project, in one run.
+//!
+//! 1. `schema`: each file against meltc's JSON Schema (schemas/meltano.schema.json), errors
+//!    mapped back to file:line:column.
+//! 2. `values`: plain scalars that Meltano's two YAML readers disagree on.
+//! 3. `keys`: keys Meltano does not know (warnings, with did-you-mean).
+//! 4. `names`: duplicate plugins, jobs, schedules and environments across all files.
+//! 5. `plugins`: legacy types, `inherit_from` parents and cycles.
+//! 6. `jobs` and `schedules`: task references and block grammar, cron expressions.
+//! 7. `environments`: `default_environment`, environment plugin entries, state that a pod would
+//!    lose, literal secrets.
+//!
+//! Checks read the project and return diagnostics; none of them stops the others.
+
+mod environments;
+mod facts;
+mod index;
+mod jobs;
+mod keys;
+mod names;
+mod plugins;
+mod schedules;
+mod schema;
+mod values;
+
+pub use index::ProjectIndex;
+
+use crate::diagnostics::Diagnostic;
+use crate::project::{Project, model};
+
+/// What to validate.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Only this environment (the caller has checked it exists); `None` = every environment.
+    pub environment: Option<String>,
+}
+
+/// Run every check over `project`.
+#[must_use]
+pub fn validate(project: &Project, options: &Options) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    schema::check(project, &mut diagnostics);
+    values::check(project, &mut diagnostics);
+    names::check(project, &mut diagnostics);
+    let index = ProjectIndex::new(project);
+    keys::check(&index, &mut diagnostics);
+    plugins::check(&index, &mut diagnostics);
+    jobs::check(&index, &mut diagnostics);
+    schedules::check(&index, &mut diagnostics);
+    let environments = model::environments(&project.merged);
+    let selected: Vec<_> = environments
+        .iter()
+        .filter(|environment| options.environment.as_deref().is_none_or(|name| name == environment.name))
+        .copied()
+        .collect();
+    environments::check(&index, &selected, &mut diagnostics);
+    diagnostics
+}
+
+/// The names of the project's environments (for `--env` checks and suggestions).
+#[must_use]
+pub fn environment_names(project: &Project) -> Vec<String> {
+    model::environments(&project.merged).iter().map(|environment| environment.name.to_owned()).collect()
+}

@@ -1,0 +1,84 @@
+//! Shared helpers: run the real `meltc` binary, locate `../shared`, the test tools.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared` beside the repository (present in CI and for every developer); the tests that
+/// need it fail, never skip, without it.
+pub fn shared() -> PathBuf {
+    let shared = repo().join("../shared");
+    assert!(shared.is_dir(), "the shared folder is expected beside the repository at {}", shared.display());
+    shared
+}
+
+/// What one run printed.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run `meltc` with `args` in `cwd`, with a fixed, clean environment (no colour, fixed width,
+/// no `MELTANO_PROJECT_ROOT`).
+pub fn meltc(cwd: &Path, args: &[&str]) -> Run {
+    meltc_with(cwd, args, &[])
+}
+
+/// [`meltc`] with extra environment variables.
+pub fn meltc_with(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meltc"));
+    command.args(args).current_dir(cwd).env("NO_COLOR", "1").env("COLUMNS", "100").env_remove("MELTANO_PROJECT_ROOT");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output: Output = command.output().expect("meltc runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The bin folder of the test tools installed by `scripts/setup-test-env`.
+pub fn tool(name: &str) -> PathBuf {
+    let home = std::env::var_os("MELTC_TEST_HOME").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/meltc-test"),
+        PathBuf::from,
+    );
+    let path = home.join("bin").join(name);
+    assert!(path.exists(), "`{name}` is not installed at {}: run scripts/setup-test-env", path.display());
+    path
+}
+
+/// Whether `MELTC_BLESS=1` asks to rewrite expectations.
+pub fn bless() -> bool {
+    std::env::var("MELTC_BLESS").is_ok_and(|value| value == "1")
+}
+
+/// A unified diff of two texts, for failure messages.
+pub fn diff(expected: &str, actual: &str) -> String {
+    similar::TextDiff::from_lines(expected, actual).unified_diff().header("expected", "actual").to_string()
+}
+
+/// Parse `--format json` output into (code, severity, file, line) rows.
+pub fn json_rows(stdout: &str) -> Vec<(String, String, String, u64)> {
+    let document: serde_json::Value = serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"));
+    document["diagnostics"]
+        .as_array()
+        .expect("diagnostics array")
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap_or_default().to_owned(),
+                d["severity"].as_str().unwrap_or_default().to_owned(),
+                d["file"].as_str().unwrap_or_default().to_owned(),
+                d["line"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
