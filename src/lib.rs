@@ -10,4 +10,5 @@
 
 pub mod diagnostics;
 pub mod project;
+pub mod resolve;
 pub mod yaml;
