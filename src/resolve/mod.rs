@@ -5,4 +5,10 @@
 //! in that order (reference/meltano-spec.md §9). Both sources give a [`Definition`]. Nothing
 //! here touches the network: the Hub is a snapshot compiled into the binary.
 
+pub mod definition;
 pub mod python_json;
+
+pub use definition::{
+    Command, Definition, DefinitionError, Requirement, SettingDefinition, SettingKind,
+    SettingOption,
+};
