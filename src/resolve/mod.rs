@@ -14,3 +14,6 @@ pub use definition::{
     Command, Definition, DefinitionError, Requirement, SettingDefinition, SettingKind,
     SettingOption,
 };
+
+#[cfg(test)]
+mod reference_tests;
