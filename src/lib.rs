@@ -4,6 +4,8 @@
 //!
 //! ```text
 //! meltano.yml + include_paths ─ project (load, spans) ─ validate (schema + semantics) ─> diagnostics
+//!                                    │                       │
+//!                                    └──── resolve (bundled hub index, lock files) ──┘
 //! ```
 //!
 //! `diagnostics` and `yaml` are shared foundations; `cli` drives the stages.
@@ -11,5 +13,6 @@
 pub mod cli;
 pub mod diagnostics;
 pub mod project;
+pub mod resolve;
 pub mod validate;
 pub mod yaml;
