@@ -10,9 +10,23 @@ fn run_with(contents: &[u8]) -> crate::support::Run {
 }
 
 fn assert_located_error(run: &crate::support::Run, code: &str) {
-    assert!(matches!(run.code, 1 | 2), "exit {}: {}{}", run.code, run.stdout, run.stderr);
-    assert!(run.stdout.contains(code), "expected {code}:\n{}", run.stdout);
-    assert!(run.stdout.contains("\"line\""), "not located:\n{}", run.stdout);
+    assert!(
+        matches!(run.code, 1 | 2),
+        "exit {}: {}{}",
+        run.code,
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains(code),
+        "expected {code}:\n{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("\"line\""),
+        "not located:\n{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -43,29 +57,55 @@ fn random_bytes_never_panic() {
             })
             .collect();
         let run = run_with(&bytes);
-        assert!(matches!(run.code, 0..=2), "case {case}: exit {} (panic?)\n{}", run.code, run.stderr);
-        assert!(!run.stderr.contains("panicked"), "case {case}: {}", run.stderr);
+        assert!(
+            matches!(run.code, 0..=2),
+            "case {case}: exit {} (panic?)\n{}",
+            run.code,
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("panicked"),
+            "case {case}: {}",
+            run.stderr
+        );
     }
 }
 
 #[test]
 fn deep_nesting_and_long_lines_are_refused_cleanly() {
-    assert_located_error(&run_with(format!("a: {}1{}\n", "[".repeat(10_000), "]".repeat(10_000)).as_bytes()), "meltc::yaml");
-    assert_located_error(&run_with(format!("a: {}\n", "{b: ".repeat(5_000)).as_bytes()), "meltc::yaml");
-    let long = format!("plugins:\n  extractors:\n  - name: {}\n    namespace: x\n    inherit_from: y\n", "t".repeat(1_000_000));
+    assert_located_error(
+        &run_with(format!("a: {}1{}\n", "[".repeat(10_000), "]".repeat(10_000)).as_bytes()),
+        "meltc::yaml",
+    );
+    assert_located_error(
+        &run_with(format!("a: {}\n", "{b: ".repeat(5_000)).as_bytes()),
+        "meltc::yaml",
+    );
+    let long = format!(
+        "plugins:\n  extractors:\n  - name: {}\n    namespace: x\n    inherit_from: y\n",
+        "t".repeat(1_000_000)
+    );
     let run = run_with(long.as_bytes());
-    assert!(matches!(run.code, 0..=2) && !run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(
+        matches!(run.code, 0..=2) && !run.stderr.contains("panicked"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn a_huge_flat_project_validates() {
     let mut text = String::from("plugins:\n  extractors:\n");
     for index in 0..3000 {
-        text.push_str(&format!("  - name: tap-{index}\n    namespace: tap_{index}\n"));
+        text.push_str(&format!(
+            "  - name: tap-{index}\n    namespace: tap_{index}\n"
+        ));
     }
     text.push_str("  loaders:\n  - name: target-x\n    namespace: target_x\njobs:\n");
     for index in 0..3000 {
-        text.push_str(&format!("- name: job-{index}\n  tasks: [tap-{index} target-x]\n"));
+        text.push_str(&format!(
+            "- name: job-{index}\n  tasks: [tap-{index} target-x]\n"
+        ));
     }
     let run = run_with(text.as_bytes());
     assert_eq!(run.code, 0, "{}", run.stdout);

@@ -17,7 +17,13 @@ fn help_and_version() {
     assert_eq!(help.code, 0);
     assert!(help.stdout.contains("validate"), "{}", help.stdout);
     let validate_help = meltc(dir.path(), &["validate", "--help"]);
-    assert!(validate_help.stdout.contains("Example: `meltc validate --format github`"), "{}", validate_help.stdout);
+    assert!(
+        validate_help
+            .stdout
+            .contains("Example: `meltc validate --format github`"),
+        "{}",
+        validate_help.stdout
+    );
     let version = meltc(dir.path(), &["--version"]);
     assert_eq!(version.code, 0);
     assert!(version.stdout.starts_with("meltc "), "{}", version.stdout);
@@ -30,14 +36,24 @@ fn usage_errors_exit_2() {
     assert_eq!(meltc(dir.path(), &["frobnicate"]).code, 2);
     let unknown_env = meltc(dir.path(), &["validate", "--env", "dve"]);
     assert_eq!(unknown_env.code, 2);
-    assert!(unknown_env.stderr.contains("did you mean `dev`?"), "{}", unknown_env.stderr);
+    assert!(
+        unknown_env.stderr.contains("did you mean `dev`?"),
+        "{}",
+        unknown_env.stderr
+    );
 }
 
 #[test]
 fn clean_project_exits_0_and_says_so() {
     let dir = project(CLEAN);
     let run = meltc(dir.path(), &["validate"]);
-    assert_eq!((run.code, run.stderr.as_str()), (0, "meltano.yml (1 file, 1 environment): no problems found\n"));
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            0,
+            "meltano.yml (1 file, 1 environment): no problems found\n"
+        )
+    );
 }
 
 #[test]
@@ -48,11 +64,23 @@ fn project_is_found_from_a_subfolder_from_the_environment_and_from_the_flag() {
     assert_eq!(meltc(&nested, &["validate"]).code, 0);
     let elsewhere = tempfile::tempdir().unwrap();
     let root = dir.path().to_str().unwrap();
-    assert_eq!(meltc_with(elsewhere.path(), &["validate"], &[("MELTANO_PROJECT_ROOT", root)]).code, 0);
+    assert_eq!(
+        meltc_with(
+            elsewhere.path(),
+            &["validate"],
+            &[("MELTANO_PROJECT_ROOT", root)]
+        )
+        .code,
+        0
+    );
     assert_eq!(meltc(elsewhere.path(), &["-C", root, "validate"]).code, 0);
     let missing = meltc(elsewhere.path(), &["validate"]);
     assert_eq!(missing.code, 2);
-    assert!(missing.stderr.contains("meltc::project::not-found"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("meltc::project::not-found"),
+        "{}",
+        missing.stderr
+    );
 }
 
 #[test]
@@ -60,19 +88,42 @@ fn paths_are_shown_relative_to_the_working_directory() {
     let repository = tempfile::tempdir().unwrap();
     let root = repository.path().join("meltano");
     fs_err::create_dir_all(&root).unwrap();
-    fs_err::write(root.join("meltano.yml"), CLEAN.replace("[tap-x target-y]", "[tap-x target-z]")).unwrap();
-    let run = meltc(repository.path(), &["-C", "meltano", "validate", "--format", "github"]);
+    fs_err::write(
+        root.join("meltano.yml"),
+        CLEAN.replace("[tap-x target-y]", "[tap-x target-z]"),
+    )
+    .unwrap();
+    let run = meltc(
+        repository.path(),
+        &["-C", "meltano", "validate", "--format", "github"],
+    );
     assert_eq!(run.code, 1);
-    assert!(run.stdout.starts_with("::error file=meltano/meltano.yml,line=14,col=17,"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with("::error file=meltano/meltano.yml,line=14,col=17,"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
 fn warnings_pass_unless_denied() {
-    let dir = project(&CLEAN.replace("default_environment: dev\n", "default_environment: dev\nflag: yes\n"));
+    let dir = project(&CLEAN.replace(
+        "default_environment: dev\n",
+        "default_environment: dev\nflag: yes\n",
+    ));
     let run = meltc(dir.path(), &["validate", "--format", "json"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     let rows = json_rows(&run.stdout);
-    assert!(rows.iter().any(|(code, severity, file, line)| code == "meltc::yaml::ambiguous-bool" && severity == "warning" && file == "meltano.yml" && *line == 2), "{rows:?}");
+    assert!(
+        rows.iter().any(
+            |(code, severity, file, line)| code == "meltc::yaml::ambiguous-bool"
+                && severity == "warning"
+                && file == "meltano.yml"
+                && *line == 2
+        ),
+        "{rows:?}"
+    );
     assert_eq!(meltc(dir.path(), &["validate", "--deny-warnings"]).code, 1);
 }
 
@@ -82,7 +133,21 @@ fn env_option_limits_environment_checks() {
     let dir = project(text);
     assert_eq!(meltc(dir.path(), &["validate"]).code, 0);
     let all = json_rows(&meltc(dir.path(), &["validate", "--format", "json"]).stdout);
-    assert!(all.iter().any(|(code, ..)| code == "meltc::ref::environment-plugin"));
-    let prod = json_rows(&meltc(dir.path(), &["validate", "--env", "prod", "--format", "json"]).stdout);
-    assert!(!prod.iter().any(|(code, ..)| code == "meltc::ref::environment-plugin"), "{prod:?}");
+    assert!(
+        all.iter()
+            .any(|(code, ..)| code == "meltc::ref::environment-plugin")
+    );
+    let prod = json_rows(
+        &meltc(
+            dir.path(),
+            &["validate", "--env", "prod", "--format", "json"],
+        )
+        .stdout,
+    );
+    assert!(
+        !prod
+            .iter()
+            .any(|(code, ..)| code == "meltc::ref::environment-plugin"),
+        "{prod:?}"
+    );
 }

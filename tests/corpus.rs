@@ -9,53 +9,147 @@ use crate::support::{json_rows, meltc, shared};
 /// project's files; SOURCES.md "Deviations" explains most of them. Errors are only where the
 /// run the project describes fails in Meltano too.
 const EXPECTED: &[(&str, i32, &[(&str, usize)])] = &[
-    ("01-meltano-squared", 0, &[("meltc::ref::environment-plugin", 1), ("meltc::setting::literal-secret", 1), ("meltc::state::ephemeral", 13)]),
-    ("02-meltano-meltano", 0, &[("meltc::ref::environment-plugin", 4), ("meltc::setting::literal-secret", 3), ("meltc::state::ephemeral", 10)]),
+    (
+        "01-meltano-squared",
+        0,
+        &[
+            ("meltc::ref::environment-plugin", 1),
+            ("meltc::setting::literal-secret", 1),
+            ("meltc::state::ephemeral", 13),
+        ],
+    ),
+    (
+        "02-meltano-meltano",
+        0,
+        &[
+            ("meltc::ref::environment-plugin", 4),
+            ("meltc::setting::literal-secret", 3),
+            ("meltc::state::ephemeral", 10),
+        ],
+    ),
     // A parser fixture that Meltano never runs: `my-job` names the mapper `map-meltano-yml`
     // instead of its mapping, which `meltano run` refuses.
-    ("03-meltano-meltano-multifile", 1, &[("meltc::job::mapper-name", 1), ("meltc::schedule::legacy", 3), ("meltc::yaml::unquoted-date", 3)]),
-    ("04-meltano-demo-project", 0, &[("meltc::key::unknown", 1), ("meltc::plugin::legacy-files", 2), ("meltc::plugin::legacy-type", 1), ("meltc::schedule::legacy", 2), ("meltc::yaml::unquoted-date", 2)]),
+    (
+        "03-meltano-meltano-multifile",
+        1,
+        &[
+            ("meltc::job::mapper-name", 1),
+            ("meltc::schedule::legacy", 3),
+            ("meltc::yaml::unquoted-date", 3),
+        ],
+    ),
+    (
+        "04-meltano-demo-project",
+        0,
+        &[
+            ("meltc::key::unknown", 1),
+            ("meltc::plugin::legacy-files", 2),
+            ("meltc::plugin::legacy-type", 1),
+            ("meltc::schedule::legacy", 2),
+            ("meltc::yaml::unquoted-date", 2),
+        ],
+    ),
     ("06-meltano-meltano-state-backend-postgresql", 0, &[]),
     ("07-MeltanoLabs-tap-github", 0, &[]),
-    ("09-MeltanoLabs-target-postgres", 0, &[("meltc::setting::literal-secret", 1)]),
+    (
+        "09-MeltanoLabs-target-postgres",
+        0,
+        &[("meltc::setting::literal-secret", 1)],
+    ),
     ("10-MeltanoLabs-meltano-map-transform", 0, &[]),
     ("12-MeltanoLabs-tap-pulumi-cloud", 0, &[]),
     ("13-DouweM-pixbyt", 0, &[]),
-    ("15-edgarrmondragon-meltano-dogfood", 0, &[("meltc::state::ephemeral", 3)]),
+    (
+        "15-edgarrmondragon-meltano-dogfood",
+        0,
+        &[("meltc::state::ephemeral", 3)],
+    ),
     ("16-reservoir-data-tap-npm", 0, &[]),
     ("18-quantile-development-dagster-meltano", 0, &[]),
     // Job `help` runs `meltano --help` as blocks: `meltano run help` fails with "Block meltano not found".
-    ("19-quantile-development-dagster-ext", 1, &[("meltc::ref::unknown-plugin", 2)]),
+    (
+        "19-quantile-development-dagster-ext",
+        1,
+        &[("meltc::ref::unknown-plugin", 2)],
+    ),
     ("21-JulesHuisman-geospatial-integration", 0, &[]),
     ("22-Matatika-example-salesforce-sensitive-data", 0, &[]),
     ("24-MatatikaBytes-5X-Sandbox-cuisrqm", 0, &[]),
-    ("25-MatatikaBytes-Meltano-jyiczzd", 0, &[("meltc::plugin::legacy-files", 1), ("meltc::plugin::legacy-type", 1)]),
-    ("27-GaloyMoney-lana-bank", 0, &[("meltc::setting::literal-secret", 1), ("meltc::state::ephemeral", 1)]),
+    (
+        "25-MatatikaBytes-Meltano-jyiczzd",
+        0,
+        &[
+            ("meltc::plugin::legacy-files", 1),
+            ("meltc::plugin::legacy-type", 1),
+        ],
+    ),
+    (
+        "27-GaloyMoney-lana-bank",
+        0,
+        &[
+            ("meltc::setting::literal-secret", 1),
+            ("meltc::state::ephemeral", 1),
+        ],
+    ),
     ("28-linuxfoundation-lfx-v1-sync-helper", 0, &[]),
     ("30-Widen-dagster-meltano-example", 0, &[]),
-    ("31-alfredosa-dagster-meltano", 0, &[("meltc::state::ephemeral", 1)]),
+    (
+        "31-alfredosa-dagster-meltano",
+        0,
+        &[("meltc::state::ephemeral", 1)],
+    ),
     ("33-radbrt-prefect-warehouse", 0, &[]),
     ("34-orchestra-hq-orchestra-blueprints", 0, &[]),
     ("36-datacosmos-br-gruponos-meltano-native", 0, &[]),
     ("37-PawsForLife-meltano-plugins", 0, &[]),
-    ("39-AutoIDM-prodder_public", 0, &[("meltc::ref::environment-plugin", 1), ("meltc::state::ephemeral", 1)]),
+    (
+        "39-AutoIDM-prodder_public",
+        0,
+        &[
+            ("meltc::ref::environment-plugin", 1),
+            ("meltc::state::ephemeral", 1),
+        ],
+    ),
     ("40-andrewcstewart-ds4fnp", 0, &[]),
     ("42-FreshConsulting-meltano-in-astronomer", 0, &[]),
     ("43-jdavredbeard-dora-dashboard-example", 0, &[]),
     ("45-miroslawsteblik-patients-data-pipeline", 0, &[]),
-    ("46-archdotdev-tap-adp", 0, &[("meltc::setting::literal-secret", 1), ("meltc::yaml::unquoted-date", 1)]),
-    ("48-pnadolny13-meltano_example_implementations", 0, &[("meltc::plugin::legacy-files", 1)]),
+    (
+        "46-archdotdev-tap-adp",
+        0,
+        &[
+            ("meltc::setting::literal-secret", 1),
+            ("meltc::yaml::unquoted-date", 1),
+        ],
+    ),
+    (
+        "48-pnadolny13-meltano_example_implementations",
+        0,
+        &[("meltc::plugin::legacy-files", 1)],
+    ),
     ("49-matsonj-nba-monte-carlo", 0, &[]),
     // `:pip_url` (a typo Meltano silently keeps as an extra).
-    ("51-archiewood-meltano-evidence-monorepo", 0, &[("meltc::key::unknown", 1)]),
+    (
+        "51-archiewood-meltano-evidence-monorepo",
+        0,
+        &[("meltc::key::unknown", 1)],
+    ),
     ("52-sbalnojan-vscode-ext-demo", 0, &[]),
     ("54-andriichumak-gooddata-pluto-day", 0, &[]),
-    ("55-caiocvelasco-project09-meltano-s3-dbt-snowflake-observability-ci-cd", 0, &[]),
+    (
+        "55-caiocvelasco-project09-meltano-s3-dbt-snowflake-observability-ci-cd",
+        0,
+        &[],
+    ),
     ("57-mfrachet-all-for-one", 0, &[]),
     ("58-voxmedia-tap-elasticsearch", 0, &[]),
     ("61-fleetio-tap-fleetio", 0, &[]),
     // Hub-only keys (`keywords`, `maintenance_status`) on two plugins and `default:` in three settings.
-    ("63-ajdoyl2-freelancer-data-stack", 0, &[("meltc::key::unknown", 7)]),
+    (
+        "63-ajdoyl2-freelancer-data-stack",
+        0,
+        &[("meltc::key::unknown", 7)],
+    ),
     ("64-Learnfa-mag7-intel-lakehouse", 0, &[]),
 ];
 
@@ -69,7 +163,10 @@ fn every_corpus_project_validates_as_pinned() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     folders.sort();
-    let pinned: Vec<String> = EXPECTED.iter().map(|(name, ..)| (*name).to_owned()).collect();
+    let pinned: Vec<String> = EXPECTED
+        .iter()
+        .map(|(name, ..)| (*name).to_owned())
+        .collect();
     assert_eq!(folders, pinned, "the table must list every corpus project");
     let mut failures = Vec::new();
     for (name, code, counts) in EXPECTED {
@@ -78,7 +175,8 @@ fn every_corpus_project_validates_as_pinned() {
         for (found, ..) in json_rows(&run.stdout) {
             *actual.entry(found).or_default() += 1;
         }
-        let expected: BTreeMap<String, usize> = counts.iter().map(|(c, n)| ((*c).to_owned(), *n)).collect();
+        let expected: BTreeMap<String, usize> =
+            counts.iter().map(|(c, n)| ((*c).to_owned(), *n)).collect();
         if run.code != *code || actual != expected {
             failures.push(format!("{name}: exit {} (expected {code})\n  actual   {actual:?}\n  expected {expected:?}\n{}", run.code, run.stderr));
         }
@@ -91,27 +189,49 @@ fn every_corpus_project_validates_as_pinned() {
 #[test]
 fn schema_differences_with_meltano_are_the_reviewed_ones() {
     let shared = shared();
-    let table: serde_json::Value =
-        serde_json::from_str(&fs_err::read_to_string(crate::support::repo().join("schemas/corpus-differences.json")).unwrap()).unwrap();
-    let load_schema = |text: &str| jsonschema::validator_for(&serde_json::from_str(text).unwrap()).unwrap();
-    let meltano = load_schema(&fs_err::read_to_string(shared.join("reference/meltano/meltano.schema.json")).unwrap());
+    let table: serde_json::Value = serde_json::from_str(
+        &fs_err::read_to_string(crate::support::repo().join("schemas/corpus-differences.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let load_schema =
+        |text: &str| jsonschema::validator_for(&serde_json::from_str(text).unwrap()).unwrap();
+    let meltano = load_schema(
+        &fs_err::read_to_string(shared.join("reference/meltano/meltano.schema.json")).unwrap(),
+    );
     let ours = load_schema(meltc::validate::SCHEMA);
     let mut failures = Vec::new();
     let projects = table.as_object().expect("an object per project");
-    assert_eq!(projects.len(), EXPECTED.len(), "one entry per corpus project");
+    assert_eq!(
+        projects.len(),
+        EXPECTED.len(),
+        "one entry per corpus project"
+    );
     for (project, entry) in projects {
         let mut meltano_only = BTreeSet::new();
         let mut meltc_only = BTreeSet::new();
         for file in entry["files"].as_array().unwrap() {
             let file = file.as_str().unwrap();
             let path = shared.join("corpus").join(project).join(file);
-            let source = meltc::diagnostics::SourceFile::new(file, &path, fs_err::read_to_string(&path).unwrap());
-            let root = meltc::yaml::parse(meltc::diagnostics::FileId(0), &source).root.expect("corpus files parse");
+            let source = meltc::diagnostics::SourceFile::new(
+                file,
+                &path,
+                fs_err::read_to_string(&path).unwrap(),
+            );
+            let root = meltc::yaml::parse(meltc::diagnostics::FileId(0), &source)
+                .root
+                .expect("corpus files parse");
             let instance = root.to_json();
             let errors = |validator: &jsonschema::Validator| -> BTreeSet<(String, String, String)> {
                 validator
                     .iter_errors(&instance)
-                    .map(|e| (file.to_owned(), e.instance_path().as_str().to_owned(), e.kind().keyword().to_owned()))
+                    .map(|e| {
+                        (
+                            file.to_owned(),
+                            e.instance_path().as_str().to_owned(),
+                            e.kind().keyword().to_owned(),
+                        )
+                    })
                     .collect()
             };
             let (theirs, mine) = (errors(&meltano), errors(&ours));
@@ -124,14 +244,27 @@ fn schema_differences_with_meltano_are_the_reviewed_ones() {
                 .unwrap()
                 .iter()
                 .map(|d| {
-                    assert!(d["why"].as_str().is_some_and(|why| !why.is_empty()), "{project}: a difference without a reason");
-                    (d["file"].as_str().unwrap().to_owned(), d["path"].as_str().unwrap().to_owned(), d["keyword"].as_str().unwrap().to_owned())
+                    assert!(
+                        d["why"].as_str().is_some_and(|why| !why.is_empty()),
+                        "{project}: a difference without a reason"
+                    );
+                    (
+                        d["file"].as_str().unwrap().to_owned(),
+                        d["path"].as_str().unwrap().to_owned(),
+                        d["keyword"].as_str().unwrap().to_owned(),
+                    )
                 })
                 .collect()
         };
         if meltano_only != reviewed("meltano_only") || meltc_only != reviewed("meltc_only") {
-            failures.push(format!("{project}:\n  meltano only {meltano_only:?}\n  meltc only   {meltc_only:?}"));
+            failures.push(format!(
+                "{project}:\n  meltano only {meltano_only:?}\n  meltc only   {meltc_only:?}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "schema differences changed (update schemas/corpus-differences.json with reasons):\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "schema differences changed (update schemas/corpus-differences.json with reasons):\n{}",
+        failures.join("\n")
+    );
 }

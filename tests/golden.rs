@@ -22,23 +22,40 @@ const EXPECTED_FILES: [&str; 3] = ["exit-code", "stderr", "stdout"];
 #[test]
 fn golden_cases() {
     let root = repo().join("golden");
-    let mut cases: Vec<_> = fs_err::read_dir(&root).expect("golden/").flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut cases: Vec<_> = fs_err::read_dir(&root)
+        .expect("golden/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     cases.sort();
-    assert!(cases.len() >= 40, "expected at least 40 golden cases, found {}", cases.len());
+    assert!(
+        cases.len() >= 40,
+        "expected at least 40 golden cases, found {}",
+        cases.len()
+    );
     let mut failures = String::new();
     for case in &cases {
         if let Err(message) = run_case(case) {
-            let _ = writeln!(failures, "=== {}\n{message}", case.file_name().unwrap_or_default().to_string_lossy());
+            let _ = writeln!(
+                failures,
+                "=== {}\n{message}",
+                case.file_name().unwrap_or_default().to_string_lossy()
+            );
         }
     }
-    assert!(failures.is_empty(), "golden cases differ (MELTC_BLESS=1 to rewrite, then read the diff):\n{failures}");
+    assert!(
+        failures.is_empty(),
+        "golden cases differ (MELTC_BLESS=1 to rewrite, then read the diff):\n{failures}"
+    );
 }
 
 fn run_case(case: &Path) -> Result<(), String> {
     if !case.join("README.md").is_file() {
         return Err("missing README.md saying why the case exists".to_owned());
     }
-    let args_text = fs_err::read_to_string(case.join("args")).unwrap_or_else(|_| "validate\n".to_owned());
+    let args_text =
+        fs_err::read_to_string(case.join("args")).unwrap_or_else(|_| "validate\n".to_owned());
     let args: Vec<&str> = args_text.lines().filter(|line| !line.is_empty()).collect();
     let run = meltc(&case.join("project"), &args);
     let actual = [format!("{}\n", run.code), run.stderr, run.stdout];
@@ -57,16 +74,23 @@ fn run_case(case: &Path) -> Result<(), String> {
         .collect();
     present.sort();
     if present != EXPECTED_FILES {
-        return Err(format!("expected/ holds {present:?}, not exactly {EXPECTED_FILES:?}"));
+        return Err(format!(
+            "expected/ holds {present:?}, not exactly {EXPECTED_FILES:?}"
+        ));
     }
     let mut problems = String::new();
     for (name, text) in EXPECTED_FILES.iter().zip(&actual) {
-        let expected = fs_err::read_to_string(expected_dir.join(name)).map_err(|e| e.to_string())?;
+        let expected =
+            fs_err::read_to_string(expected_dir.join(name)).map_err(|e| e.to_string())?;
         if &expected != text {
             let _ = writeln!(problems, "--- {name}\n{}", diff(&expected, text));
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }
 
 #[test]
@@ -83,6 +107,13 @@ fn every_diagnostic_code_has_a_golden_case() {
             }
         }
     }
-    let missing: Vec<_> = meltc::diagnostics::codes::ALL.iter().map(|c| c.name).filter(|name| !seen.contains(name)).collect();
-    assert!(missing.is_empty(), "codes without a golden case: {missing:?}");
+    let missing: Vec<_> = meltc::diagnostics::codes::ALL
+        .iter()
+        .map(|c| c.name)
+        .filter(|name| !seen.contains(name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes without a golden case: {missing:?}"
+    );
 }

@@ -9,7 +9,14 @@ use crate::support::{repo, tool};
 
 fn git(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new("git")
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.invalid",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .current_dir(dir)
         .output()
@@ -22,14 +29,33 @@ fn hook_refuses_a_broken_project_and_accepts_a_fixed_one() {
     // The hook is taken from this repository's working tree through a snapshot commit, so that
     // uncommitted changes to .pre-commit-hooks.yaml are what is tested.
     let snapshot = tempfile::tempdir().unwrap();
-    let status = Command::new("git").args(["clone", "-q", "--no-hardlinks"]).arg(repo()).arg(snapshot.path()).status().unwrap();
+    let status = Command::new("git")
+        .args(["clone", "-q", "--no-hardlinks"])
+        .arg(repo())
+        .arg(snapshot.path())
+        .status()
+        .unwrap();
     assert!(status.success());
-    fs_err::copy(repo().join(".pre-commit-hooks.yaml"), snapshot.path().join(".pre-commit-hooks.yaml")).unwrap();
+    fs_err::copy(
+        repo().join(".pre-commit-hooks.yaml"),
+        snapshot.path().join(".pre-commit-hooks.yaml"),
+    )
+    .unwrap();
     git(snapshot.path(), &["add", ".pre-commit-hooks.yaml"]);
     // Fixed dates give the same commit for the same tree, so pre-commit reuses the hook's
     // built environment across runs instead of compiling meltc again.
     let dated = Command::new("git")
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "-q", "--allow-empty", "-m", "hook under test"])
+        .args([
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.invalid",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "hook under test",
+        ])
         .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
         .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
         .current_dir(snapshot.path())
@@ -62,18 +88,43 @@ fn hook_refuses_a_broken_project_and_accepts_a_fixed_one() {
             .expect("pre-commit runs")
     };
     let installed = run(&["install"]);
-    assert!(installed.status.success(), "{}", String::from_utf8_lossy(&installed.stderr));
+    assert!(
+        installed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&installed.stderr)
+    );
     git(dir, &["add", "."]);
     let refused = git(dir, &["commit", "-q", "-m", "broken"]);
-    let output = format!("{}{}", String::from_utf8_lossy(&refused.stdout), String::from_utf8_lossy(&refused.stderr));
-    assert!(!refused.status.success(), "the broken commit went through:\n{output}");
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&refused.stdout),
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(
+        !refused.status.success(),
+        "the broken commit went through:\n{output}"
+    );
     assert!(output.contains("meltc::ref::unknown-plugin"), "{output}");
-    assert!(output.contains("meltano.yml:10:17"), "the message points at the typo:\n{output}");
+    assert!(
+        output.contains("meltano.yml:10:17"),
+        "the message points at the typo:\n{output}"
+    );
     assert!(output.contains("did you mean `target-y`?"), "{output}");
 
-    fs_err::write(dir.join("meltano.yml"), broken.replace("target-z", "target-y")).unwrap();
+    fs_err::write(
+        dir.join("meltano.yml"),
+        broken.replace("target-z", "target-y"),
+    )
+    .unwrap();
     git(dir, &["add", "."]);
     let accepted = git(dir, &["commit", "-q", "-m", "fixed"]);
-    let output = format!("{}{}", String::from_utf8_lossy(&accepted.stdout), String::from_utf8_lossy(&accepted.stderr));
-    assert!(accepted.status.success(), "the fixed commit was refused:\n{output}");
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&accepted.stdout),
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+    assert!(
+        accepted.status.success(),
+        "the fixed commit was refused:\n{output}"
+    );
 }

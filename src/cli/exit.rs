@@ -30,8 +30,15 @@ impl Outcome {
     /// Classify a set of diagnostics.
     #[must_use]
     pub fn of(diagnostics: &[Diagnostic], deny_warnings: bool) -> Self {
-        let failure = [codes::IO.name, codes::PROJECT_NOT_FOUND.name, codes::UNKNOWN_ENVIRONMENT_ARGUMENT.name];
-        if diagnostics.iter().any(|d| d.is_error() && failure.contains(&d.code.name)) {
+        let failure = [
+            codes::IO.name,
+            codes::PROJECT_NOT_FOUND.name,
+            codes::UNKNOWN_ENVIRONMENT_ARGUMENT.name,
+        ];
+        if diagnostics
+            .iter()
+            .any(|d| d.is_error() && failure.contains(&d.code.name))
+        {
             Outcome::Failure
         } else if diagnostics.iter().any(|d| d.is_error() || deny_warnings) {
             Outcome::Findings

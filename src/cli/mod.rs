@@ -38,19 +38,28 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { Outcome::Failure.code() } else { 0 });
+            return ExitCode::from(if error.use_stderr() {
+                Outcome::Failure.code()
+            } else {
+                0
+            });
         }
     };
     let color = match cli.color {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()) && std::io::stderr().is_terminal(),
+        Color::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+                && std::io::stderr().is_terminal()
+        }
     };
     let width = terminal_width().unwrap_or(100);
     let (mut stdout, mut stderr) = (std::io::stdout().lock(), std::io::stderr().lock());
     let mut context = Context {
         cwd: std::env::current_dir().unwrap_or_default(),
-        env_project_root: std::env::var_os("MELTANO_PROJECT_ROOT").filter(|v| !v.is_empty()).map(PathBuf::from),
+        env_project_root: std::env::var_os("MELTANO_PROJECT_ROOT")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from),
         stdout: &mut stdout,
         stderr: &mut stderr,
         style: Style { color, width },
@@ -78,5 +87,8 @@ pub fn run(cli: Cli, context: &mut Context<'_>) -> Outcome {
 }
 
 fn terminal_width() -> Option<usize> {
-    std::env::var("COLUMNS").ok().and_then(|columns| columns.parse().ok()).filter(|width| *width >= 40)
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|columns| columns.parse().ok())
+        .filter(|width| *width >= 40)
 }

@@ -24,20 +24,40 @@ pub fn run(project_root: Option<&Path>, args: &ValidateArgs, context: &mut Conte
             });
             context.stderr.write_all(text.as_bytes())
         }
-        Format::Json => context.stdout.write_all(render::json(&diagnostics, &sources).as_bytes()),
-        Format::Github => context.stdout.write_all(render::github(&diagnostics, &sources).as_bytes()),
+        Format::Json => context
+            .stdout
+            .write_all(render::json(&diagnostics, &sources).as_bytes()),
+        Format::Github => context
+            .stdout
+            .write_all(render::github(&diagnostics, &sources).as_bytes()),
     };
-    if written.is_err() { Outcome::Failure } else { outcome }
+    if written.is_err() {
+        Outcome::Failure
+    } else {
+        outcome
+    }
 }
 
 /// Every diagnostic, the files to render them with, and what was checked (for the summary).
-fn collect(project_root: Option<&Path>, args: &ValidateArgs, context: &Context<'_>) -> (SourceMap, Vec<Diagnostic>, Option<String>) {
-    let root = match project::find_root(project_root, context.env_project_root.as_deref(), &context.cwd) {
+fn collect(
+    project_root: Option<&Path>,
+    args: &ValidateArgs,
+    context: &Context<'_>,
+) -> (SourceMap, Vec<Diagnostic>, Option<String>) {
+    let root = match project::find_root(
+        project_root,
+        context.env_project_root.as_deref(),
+        &context.cwd,
+    ) {
         Ok(root) => root,
         Err(error) => {
             let message = match error {
-                DiscoverError::NoFileInRoot(root) => format!("no meltano.yml in `{}`", root.display()),
-                DiscoverError::NotFound(cwd) => format!("no meltano.yml in `{}` or any parent folder", cwd.display()),
+                DiscoverError::NoFileInRoot(root) => {
+                    format!("no meltano.yml in `{}`", root.display())
+                }
+                DiscoverError::NotFound(cwd) => {
+                    format!("no meltano.yml in `{}` or any parent folder", cwd.display())
+                }
             };
             let diagnostic = Diagnostic::new(&codes::PROJECT_NOT_FOUND, message)
                 .help("run meltc inside a Meltano project, or point at one with `--project-root DIR` (or `MELTANO_PROJECT_ROOT`)");
@@ -53,19 +73,39 @@ fn collect(project_root: Option<&Path>, args: &ValidateArgs, context: &Context<'
     if let Some(wanted) = &args.environment {
         if !environments.contains(wanted) {
             diagnostics.push(
-                Diagnostic::new(&codes::UNKNOWN_ENVIRONMENT_ARGUMENT, format!("`--env {wanted}`: the project has no environment `{wanted}`"))
-                    .maybe_help(suggest::help_line(wanted, environments.iter().map(String::as_str)).or_else(|| {
-                        Some(if environments.is_empty() { "the project defines no environments".to_owned() } else { format!("its environments are {}", environments.join(", ")) })
-                    })),
+                Diagnostic::new(
+                    &codes::UNKNOWN_ENVIRONMENT_ARGUMENT,
+                    format!("`--env {wanted}`: the project has no environment `{wanted}`"),
+                )
+                .maybe_help(
+                    suggest::help_line(wanted, environments.iter().map(String::as_str)).or_else(
+                        || {
+                            Some(if environments.is_empty() {
+                                "the project defines no environments".to_owned()
+                            } else {
+                                format!("its environments are {}", environments.join(", "))
+                            })
+                        },
+                    ),
+                ),
             );
             return (loaded.sources, diagnostics, None);
         }
     }
-    diagnostics.extend(validate::validate(&project, &Options { environment: args.environment.clone() }));
+    diagnostics.extend(validate::validate(
+        &project,
+        &Options {
+            environment: args.environment.clone(),
+        },
+    ));
     let files = project.files.len();
     let checked = match &args.environment {
         Some(name) => format!("environment `{name}`"),
-        None => format!("{} environment{}", environments.len(), if environments.len() == 1 { "" } else { "s" }),
+        None => format!(
+            "{} environment{}",
+            environments.len(),
+            if environments.len() == 1 { "" } else { "s" }
+        ),
     };
     let summary = format!(
         "{}{} ({} file{}, {checked})",

@@ -98,7 +98,11 @@ mod tests {
         assert_eq!(names.len(), count, "duplicate code names");
         for name in names {
             assert!(name.starts_with("meltc::"), "{name}");
-            assert!(name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == ':' || c == '-'), "{name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == ':' || c == '-'),
+                "{name}"
+            );
         }
     }
 }

@@ -68,14 +68,20 @@ impl Diagnostic {
     /// Set the primary location.
     #[must_use]
     pub fn at(mut self, span: Span, label: impl Into<String>) -> Self {
-        self.primary = Some(Label { span, message: label.into() });
+        self.primary = Some(Label {
+            span,
+            message: label.into(),
+        });
         self
     }
 
     /// Add a secondary location.
     #[must_use]
     pub fn also(mut self, span: Span, label: impl Into<String>) -> Self {
-        self.secondary.push(Label { span, message: label.into() });
+        self.secondary.push(Label {
+            span,
+            message: label.into(),
+        });
         self
     }
 
@@ -105,7 +111,9 @@ impl Diagnostic {
     #[must_use]
     pub fn sort_key(&self) -> (Option<(FileId, usize, usize)>, &'static str, &str) {
         (
-            self.primary.as_ref().map(|label| (label.span.file, label.span.start, label.span.end)),
+            self.primary
+                .as_ref()
+                .map(|label| (label.span.file, label.span.start, label.span.end)),
             self.code.name,
             &self.message,
         )

@@ -34,8 +34,14 @@ pub struct Style {
 /// Render `diagnostics` as a graphical report, each followed by a blank line.
 #[must_use]
 pub fn human(diagnostics: &[Diagnostic], sources: &SourceMap, style: Style) -> String {
-    let theme = if style.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(style.width).with_links(false);
+    let theme = if style.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(style.width)
+        .with_links(false);
     let mut out = String::new();
     for diagnostic in diagnostics {
         let view = View::new(diagnostic, sources);
@@ -58,15 +64,25 @@ pub fn plain_line(diagnostic: &Diagnostic, sources: &SourceMap) -> String {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    format!("{}{severity}[{}]: {}\n", location.unwrap_or_default(), diagnostic.code.name, diagnostic.message)
+    format!(
+        "{}{severity}[{}]: {}\n",
+        location.unwrap_or_default(),
+        diagnostic.code.name,
+        diagnostic.message
+    )
 }
 
 /// The summary line: `2 errors, 1 warning`.
 #[must_use]
 pub fn summary(diagnostics: &[Diagnostic]) -> String {
     let (errors, warnings) = counts(diagnostics);
-    let plural = |count: usize, word: &str| format!("{count} {word}{}", if count == 1 { "" } else { "s" });
-    format!("{}, {}", plural(errors, "error"), plural(warnings, "warning"))
+    let plural =
+        |count: usize, word: &str| format!("{count} {word}{}", if count == 1 { "" } else { "s" });
+    format!(
+        "{}, {}",
+        plural(errors, "error"),
+        plural(warnings, "warning")
+    )
 }
 
 fn counts(diagnostics: &[Diagnostic]) -> (usize, usize) {
@@ -107,9 +123,16 @@ pub fn json(diagnostics: &[Diagnostic], sources: &SourceMap) -> String {
                 code: diagnostic.code.name,
                 severity: diagnostic.severity,
                 message: &diagnostic.message,
-                location: diagnostic.primary.as_ref().map(|label| Position::of(label, sources)),
+                location: diagnostic
+                    .primary
+                    .as_ref()
+                    .map(|label| Position::of(label, sources)),
                 help: diagnostic.help.as_deref(),
-                related: diagnostic.secondary.iter().map(|label| Position::of(label, sources)).collect(),
+                related: diagnostic
+                    .secondary
+                    .iter()
+                    .map(|label| Position::of(label, sources))
+                    .collect(),
             })
             .collect(),
         summary: Summary { errors, warnings },
@@ -124,7 +147,11 @@ pub fn json(diagnostics: &[Diagnostic], sources: &SourceMap) -> String {
 pub fn github(diagnostics: &[Diagnostic], sources: &SourceMap) -> String {
     let mut out = String::new();
     for diagnostic in diagnostics {
-        let kind = if diagnostic.is_error() { "error" } else { "warning" };
+        let kind = if diagnostic.is_error() {
+            "error"
+        } else {
+            "warning"
+        };
         let mut properties = Vec::new();
         if let Some(label) = &diagnostic.primary {
             let position = Position::of(label, sources);
@@ -140,13 +167,19 @@ pub fn github(diagnostics: &[Diagnostic], sources: &SourceMap) -> String {
             message.push_str("\nhelp: ");
             message.push_str(help);
         }
-        out.push_str(&format!("::{kind} {}::{}\n", properties.join(","), escape_data(&message)));
+        out.push_str(&format!(
+            "::{kind} {}::{}\n",
+            properties.join(","),
+            escape_data(&message)
+        ));
     }
     out
 }
 
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(text: &str) -> String {
@@ -170,7 +203,14 @@ impl Position {
         let file = sources.get(label.span.file);
         let (line, column) = file.line_col(label.span.start);
         let (end_line, end_column) = file.line_col(label.span.end);
-        Self { file: file.name().to_owned(), line, column, end_line, end_column, label: label.message.clone() }
+        Self {
+            file: file.name().to_owned(),
+            line,
+            column,
+            end_line,
+            end_column,
+            label: label.message.clone(),
+        }
     }
 }
 
@@ -193,7 +233,12 @@ impl View {
         };
         let file = diagnostic.primary.as_ref().map(|label| label.span.file);
         let in_file = |label: &&Label| Some(label.span.file) == file;
-        let labels = diagnostic.primary.iter().chain(diagnostic.secondary.iter().filter(in_file)).map(labeled).collect();
+        let labels = diagnostic
+            .primary
+            .iter()
+            .chain(diagnostic.secondary.iter().filter(in_file))
+            .map(labeled)
+            .collect();
         let related = diagnostic
             .secondary
             .iter()
@@ -221,7 +266,10 @@ impl View {
 }
 
 fn labeled(label: &Label) -> LabeledSpan {
-    LabeledSpan::new_with_span(Some(label.message.clone()), SourceSpan::from(label.span.start..label.span.end))
+    LabeledSpan::new_with_span(
+        Some(label.message.clone()),
+        SourceSpan::from(label.span.start..label.span.end),
+    )
 }
 
 fn named_source(file: FileId, sources: &SourceMap) -> NamedSource<String> {
@@ -253,22 +301,34 @@ impl miette::Diagnostic for View {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|help| Box::new(help) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|help| Box::new(help) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.source.as_ref().map(|source| source as &dyn miette::SourceCode)
+        self.source
+            .as_ref()
+            .map(|source| source as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        if self.labels.is_empty() { None } else { Some(Box::new(self.labels.iter().cloned())) }
+        if self.labels.is_empty() {
+            None
+        } else {
+            Some(Box::new(self.labels.iter().cloned()))
+        }
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
         if self.related.is_empty() {
             None
         } else {
-            Some(Box::new(self.related.iter().map(|view| view as &dyn miette::Diagnostic)))
+            Some(Box::new(
+                self.related
+                    .iter()
+                    .map(|view| view as &dyn miette::Diagnostic),
+            ))
         }
     }
 }

@@ -26,7 +26,11 @@ impl Span {
     /// A span covering `start..end` of `file`.
     #[must_use]
     pub fn new(file: FileId, start: usize, end: usize) -> Self {
-        Self { file, start, end: end.max(start) }
+        Self {
+            file,
+            start,
+            end: end.max(start),
+        }
     }
 
     /// The length in bytes.
@@ -55,7 +59,11 @@ pub struct SourceFile {
 impl SourceFile {
     /// Wrap `contents` read from `path`, shown to users as `name`.
     #[must_use]
-    pub fn new(name: impl Into<String>, path: impl Into<PathBuf>, contents: impl Into<String>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        path: impl Into<PathBuf>,
+        contents: impl Into<String>,
+    ) -> Self {
         let contents: String = contents.into();
         let line_starts = std::iter::once(0)
             .chain(contents.match_indices('\n').map(|(index, _)| index + 1))

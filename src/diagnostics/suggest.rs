@@ -27,7 +27,8 @@ where
             best = Some((score, candidate));
         }
     }
-    best.filter(|(score, _)| *score >= 0.7).map(|(_, candidate)| candidate)
+    best.filter(|(score, _)| *score >= 0.7)
+        .map(|(_, candidate)| candidate)
 }
 
 /// The help line for a suggestion, or `None`.
@@ -40,7 +41,10 @@ where
 }
 
 fn fold(name: &str) -> String {
-    name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 #[cfg(test)]
@@ -52,7 +56,10 @@ mod tests {
         let names = ["pip_url", "namespace", "variant", "executable"];
         assert_eq!(did_you_mean(":pip_url", names), Some("pip_url"));
         assert_eq!(did_you_mean("varient", names), Some("variant"));
-        assert_eq!(did_you_mean("AutoIDM", ["autoidm", "meltano"]), Some("autoidm"));
+        assert_eq!(
+            did_you_mean("AutoIDM", ["autoidm", "meltano"]),
+            Some("autoidm")
+        );
         assert_eq!(did_you_mean("totally-different", names), None);
         assert_eq!(did_you_mean("variant", names), None);
     }

@@ -19,10 +19,22 @@ pub enum DiscoverError {
 ///
 /// # Errors
 /// When the chosen folder has no meltano.yml, or none is found upward.
-pub fn find_root(explicit: Option<&Path>, env_root: Option<&Path>, cwd: &Path) -> Result<PathBuf, DiscoverError> {
+pub fn find_root(
+    explicit: Option<&Path>,
+    env_root: Option<&Path>,
+    cwd: &Path,
+) -> Result<PathBuf, DiscoverError> {
     if let Some(root) = explicit.or(env_root) {
-        let root = if root.is_absolute() { root.to_path_buf() } else { cwd.join(root) };
-        return if root.join(PROJECT_FILE).is_file() { Ok(root) } else { Err(DiscoverError::NoFileInRoot(root)) };
+        let root = if root.is_absolute() {
+            root.to_path_buf()
+        } else {
+            cwd.join(root)
+        };
+        return if root.join(PROJECT_FILE).is_file() {
+            Ok(root)
+        } else {
+            Err(DiscoverError::NoFileInRoot(root))
+        };
     }
     cwd.ancestors()
         .find(|dir| dir.join(PROJECT_FILE).is_file())
@@ -42,12 +54,21 @@ mod tests {
         std::fs::create_dir_all(&nested).unwrap();
         std::fs::write(project.join(PROJECT_FILE), "plugins: {}\n").unwrap();
         assert_eq!(find_root(None, None, &nested), Ok(project.clone()));
-        assert_eq!(find_root(Some(Path::new("p")), None, dir.path()), Ok(project.clone()));
-        assert_eq!(find_root(None, Some(&project), dir.path()), Ok(project.clone()));
+        assert_eq!(
+            find_root(Some(Path::new("p")), None, dir.path()),
+            Ok(project.clone())
+        );
+        assert_eq!(
+            find_root(None, Some(&project), dir.path()),
+            Ok(project.clone())
+        );
         assert_eq!(
             find_root(Some(&nested), Some(&project), dir.path()),
             Err(DiscoverError::NoFileInRoot(nested.clone()))
         );
-        assert!(matches!(find_root(None, None, dir.path()), Err(DiscoverError::NotFound(_))));
+        assert!(matches!(
+            find_root(None, None, dir.path()),
+            Err(DiscoverError::NotFound(_))
+        ));
     }
 }

@@ -27,18 +27,30 @@ pub fn references(text: &str) -> Vec<EnvRef> {
         let start = index;
         index += 1;
         if bytes.get(index) == Some(&b'{') {
-            let name_len = bytes[index + 1..].iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
+            let name_len = bytes[index + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                .count();
             if name_len > 0 && bytes.get(index + 1 + name_len) == Some(&b'}') {
                 let end = index + 2 + name_len;
                 if !escaped {
-                    found.push(EnvRef { name: text[index + 1..index + 1 + name_len].to_owned(), range: start..end });
+                    found.push(EnvRef {
+                        name: text[index + 1..index + 1 + name_len].to_owned(),
+                        range: start..end,
+                    });
                 }
                 index = end;
             }
         } else if bytes.get(index).is_some_and(u8::is_ascii_uppercase) {
-            let name_len = bytes[index..].iter().take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b'_').count();
+            let name_len = bytes[index..]
+                .iter()
+                .take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b'_')
+                .count();
             if !escaped {
-                found.push(EnvRef { name: text[index..index + name_len].to_owned(), range: start..index + name_len });
+                found.push(EnvRef {
+                    name: text[index..index + name_len].to_owned(),
+                    range: start..index + name_len,
+                });
             }
             index += name_len;
         }

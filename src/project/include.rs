@@ -36,7 +36,12 @@ pub struct Match {
 
 /// Expand the patterns under `root` (the canonical project root).
 #[must_use]
-pub fn expand(root: &Path, main_file: &Path, patterns: &[Pattern], diagnostics: &mut Vec<Diagnostic>) -> Vec<Match> {
+pub fn expand(
+    root: &Path,
+    main_file: &Path,
+    patterns: &[Pattern],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Match> {
     let mut matches: Vec<Match> = Vec::new();
     for (index, pattern) in patterns.iter().enumerate() {
         let found = match expand_one(root, &pattern.text) {
@@ -52,15 +57,23 @@ pub fn expand(root: &Path, main_file: &Path, patterns: &[Pattern], diagnostics: 
         };
         if found.is_empty() {
             diagnostics.push(
-                Diagnostic::new(&codes::INCLUDE_NO_MATCH, format!("include_paths pattern `{}` matches no file", pattern.text))
-                    .at(pattern.span, "matches nothing")
-                    .help("check the pattern; Meltano silently ignores it"),
+                Diagnostic::new(
+                    &codes::INCLUDE_NO_MATCH,
+                    format!("include_paths pattern `{}` matches no file", pattern.text),
+                )
+                .at(pattern.span, "matches nothing")
+                .help("check the pattern; Meltano silently ignores it"),
             );
         }
         for (name, path) in found {
-            if let Some(checked) = check_match(root, main_file, &name, &path, pattern, diagnostics) {
+            if let Some(checked) = check_match(root, main_file, &name, &path, pattern, diagnostics)
+            {
                 if !matches.iter().any(|existing| existing.path == checked) {
-                    matches.push(Match { name, path: checked, pattern: index });
+                    matches.push(Match {
+                        name,
+                        path: checked,
+                        pattern: index,
+                    });
                 }
             }
         }
@@ -81,8 +94,11 @@ fn check_match(
         Ok(resolved) => resolved,
         Err(error) => {
             diagnostics.push(
-                Diagnostic::new(&codes::IO, format!("cannot resolve included path `{name}`: {error}"))
-                    .at(pattern.span, "matched by this pattern"),
+                Diagnostic::new(
+                    &codes::IO,
+                    format!("cannot resolve included path `{name}`: {error}"),
+                )
+                .at(pattern.span, "matched by this pattern"),
             );
             return None;
         }
@@ -92,17 +108,31 @@ fn check_match(
     }
     if !resolved.starts_with(root) {
         diagnostics.push(
-            Diagnostic::new(&codes::INCLUDE_OUTSIDE_ROOT, format!("included path `{name}` is outside the project root"))
-                .at(pattern.span, format!("matches `{name}`, which resolves to `{}`", resolved.display()))
-                .help("Meltano refuses files outside the project root: move the file into the project"),
+            Diagnostic::new(
+                &codes::INCLUDE_OUTSIDE_ROOT,
+                format!("included path `{name}` is outside the project root"),
+            )
+            .at(
+                pattern.span,
+                format!(
+                    "matches `{name}`, which resolves to `{}`",
+                    resolved.display()
+                ),
+            )
+            .help("Meltano refuses files outside the project root: move the file into the project"),
         );
         return None;
     }
     if !resolved.is_file() {
         diagnostics.push(
-            Diagnostic::new(&codes::INCLUDE_NOT_A_FILE, format!("included path `{name}` is not a file"))
-                .at(pattern.span, format!("matches `{name}`"))
-                .help("Meltano refuses folders here: make the pattern match files only, e.g. `dir/*.yml`"),
+            Diagnostic::new(
+                &codes::INCLUDE_NOT_A_FILE,
+                format!("included path `{name}` is not a file"),
+            )
+            .at(pattern.span, format!("matches `{name}`"))
+            .help(
+                "Meltano refuses folders here: make the pattern match files only, e.g. `dir/*.yml`",
+            ),
         );
         return None;
     }
@@ -118,14 +148,21 @@ fn expand_one(root: &Path, pattern: &str) -> Result<Vec<(String, PathBuf)>, Stri
         return Err("absolute patterns are not supported".to_owned());
     }
     // pathlib drops `.` components; a literal prefix (including `..`) is where the walk starts.
-    let components: Vec<&str> = pattern.split('/').filter(|part| !part.is_empty() && *part != ".").collect();
+    let components: Vec<&str> = pattern
+        .split('/')
+        .filter(|part| !part.is_empty() && *part != ".")
+        .collect();
     let literal = components.iter().take_while(|part| !has_glob(part)).count();
     let base: PathBuf = components[..literal].iter().collect();
     let rest = &components[literal..];
     let prefix = components[..literal].join("/");
     if rest.is_empty() {
         let path = root.join(&base);
-        return Ok(if path.exists() { vec![(prefix, path)] } else { Vec::new() });
+        return Ok(if path.exists() {
+            vec![(prefix, path)]
+        } else {
+            Vec::new()
+        });
     }
     let glob = GlobBuilder::new(&rest.join("/"))
         .literal_separator(true)
@@ -135,12 +172,28 @@ fn expand_one(root: &Path, pattern: &str) -> Result<Vec<(String, PathBuf)>, Stri
         .compile_matcher();
     let start = root.join(&base);
     let mut found = Vec::new();
-    let max_depth = if rest.contains(&"**") { usize::MAX } else { rest.len() };
-    for entry in WalkDir::new(&start).follow_links(true).min_depth(1).max_depth(max_depth).into_iter().flatten() {
-        let Ok(relative) = entry.path().strip_prefix(&start) else { continue };
+    let max_depth = if rest.contains(&"**") {
+        usize::MAX
+    } else {
+        rest.len()
+    };
+    for entry in WalkDir::new(&start)
+        .follow_links(true)
+        .min_depth(1)
+        .max_depth(max_depth)
+        .into_iter()
+        .flatten()
+    {
+        let Ok(relative) = entry.path().strip_prefix(&start) else {
+            continue;
+        };
         let relative = slash_path(relative);
         if glob.is_match(&relative) {
-            let name = if prefix.is_empty() { relative } else { format!("{prefix}/{relative}") };
+            let name = if prefix.is_empty() {
+                relative
+            } else {
+                format!("{prefix}/{relative}")
+            };
             found.push((name, entry.path().to_path_buf()));
         }
     }
@@ -171,33 +224,66 @@ mod tests {
     use crate::diagnostics::FileId;
 
     fn pattern(text: &str) -> Pattern {
-        Pattern { text: text.to_owned(), span: Span::new(FileId(0), 0, 0) }
+        Pattern {
+            text: text.to_owned(),
+            span: Span::new(FileId(0), 0, 0),
+        }
     }
 
     fn names(root: &Path, patterns: &[&str]) -> (Vec<String>, Vec<&'static str>) {
         let patterns: Vec<_> = patterns.iter().map(|text| pattern(text)).collect();
         let mut diagnostics = Vec::new();
         let root = root.canonicalize().unwrap();
-        let found = expand(&root, &root.join("meltano.yml"), &patterns, &mut diagnostics);
-        (found.into_iter().map(|m| m.name).collect(), diagnostics.iter().map(|d| d.code.name).collect())
+        let found = expand(
+            &root,
+            &root.join("meltano.yml"),
+            &patterns,
+            &mut diagnostics,
+        );
+        (
+            found.into_iter().map(|m| m.name).collect(),
+            diagnostics.iter().map(|d| d.code.name).collect(),
+        )
     }
 
     #[test]
     fn globs_follow_pathlib_rules() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        for file in ["meltano.yml", "a.yml", "sub/b.yml", "sub/deep/c.yml", "sub/deep/x.txt", "subconfig_2.yml"] {
+        for file in [
+            "meltano.yml",
+            "a.yml",
+            "sub/b.yml",
+            "sub/deep/c.yml",
+            "sub/deep/x.txt",
+            "subconfig_2.yml",
+        ] {
             let path = root.join(file);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, "{}\n").unwrap();
         }
         assert_eq!(names(root, &["*.yml"]).0, ["a.yml", "subconfig_2.yml"]);
-        assert_eq!(names(root, &["./**/*.yml"]).0, ["a.yml", "sub/b.yml", "sub/deep/c.yml", "subconfig_2.yml"]);
-        assert_eq!(names(root, &["./*/**/*.yml"]).0, ["sub/b.yml", "sub/deep/c.yml"]);
-        assert_eq!(names(root, &["subconfig_[0-9].yml", "*.yml"]).0, ["subconfig_2.yml", "a.yml"]);
+        assert_eq!(
+            names(root, &["./**/*.yml"]).0,
+            ["a.yml", "sub/b.yml", "sub/deep/c.yml", "subconfig_2.yml"]
+        );
+        assert_eq!(
+            names(root, &["./*/**/*.yml"]).0,
+            ["sub/b.yml", "sub/deep/c.yml"]
+        );
+        assert_eq!(
+            names(root, &["subconfig_[0-9].yml", "*.yml"]).0,
+            ["subconfig_2.yml", "a.yml"]
+        );
         assert_eq!(names(root, &["sub/deep/c.yml"]).0, ["sub/deep/c.yml"]);
-        assert_eq!(names(root, &["nothing/*.yml"]), (vec![], vec!["meltc::include::no-match"]));
-        assert_eq!(names(root, &["/etc/*.yml"]).1, ["meltc::include::bad-pattern"]);
+        assert_eq!(
+            names(root, &["nothing/*.yml"]),
+            (vec![], vec!["meltc::include::no-match"])
+        );
+        assert_eq!(
+            names(root, &["/etc/*.yml"]).1,
+            ["meltc::include::bad-pattern"]
+        );
         assert_eq!(names(root, &["sub"]).1, ["meltc::include::not-a-file"]);
     }
 
@@ -208,10 +294,14 @@ mod tests {
         std::fs::create_dir_all(&root).unwrap();
         std::fs::write(dir.path().join("outside.yml"), "{}\n").unwrap();
         std::fs::write(root.join("meltano.yml"), "{}\n").unwrap();
-        assert_eq!(names(&root, &["../*.yml"]).1, ["meltc::include::outside-root"]);
+        assert_eq!(
+            names(&root, &["../*.yml"]).1,
+            ["meltc::include::outside-root"]
+        );
         #[cfg(unix)]
         {
-            std::os::unix::fs::symlink(dir.path().join("outside.yml"), root.join("link.yml")).unwrap();
+            std::os::unix::fs::symlink(dir.path().join("outside.yml"), root.join("link.yml"))
+                .unwrap();
             assert_eq!(names(&root, &["*.yml"]).1, ["meltc::include::outside-root"]);
         }
     }

@@ -51,13 +51,29 @@ pub fn load(root: &Path, display_prefix: &str) -> Loaded {
     let root = match root.canonicalize() {
         Ok(root) => root,
         Err(error) => {
-            diagnostics.push(Diagnostic::new(&codes::IO, format!("cannot open project root `{}`: {error}", root.display())));
-            return Loaded { project: None, sources, diagnostics };
+            diagnostics.push(Diagnostic::new(
+                &codes::IO,
+                format!("cannot open project root `{}`: {error}", root.display()),
+            ));
+            return Loaded {
+                project: None,
+                sources,
+                diagnostics,
+            };
         }
     };
     let main_path = root.join(PROJECT_FILE);
-    let Some((main_id, main_root)) = read_yaml(&mut sources, &format!("{display_prefix}{PROJECT_FILE}"), &main_path, &mut diagnostics) else {
-        return Loaded { project: None, sources, diagnostics };
+    let Some((main_id, main_root)) = read_yaml(
+        &mut sources,
+        &format!("{display_prefix}{PROJECT_FILE}"),
+        &main_path,
+        &mut diagnostics,
+    ) else {
+        return Loaded {
+            project: None,
+            sources,
+            diagnostics,
+        };
     };
     let Some(main_root) = main_root.filter(|node| !node.is_null()) else {
         if !diagnostics.iter().any(Diagnostic::is_error) {
@@ -67,14 +83,26 @@ pub fn load(root: &Path, display_prefix: &str) -> Loaded {
                     .help("a Meltano project needs at least `plugins:`; run `meltano init` to start one"),
             );
         }
-        return Loaded { project: None, sources, diagnostics };
+        return Loaded {
+            project: None,
+            sources,
+            diagnostics,
+        };
     };
     let patterns = include_patterns(&main_root);
     let matches = include::expand(&root, &main_path, &patterns, &mut diagnostics);
-    let mut files = vec![ProjectFile { id: main_id, root: Some(main_root.clone()) }];
+    let mut files = vec![ProjectFile {
+        id: main_id,
+        root: Some(main_root.clone()),
+    }];
     let mut merged = main_root;
     for found in matches {
-        let Some((id, file_root)) = read_yaml(&mut sources, &format!("{display_prefix}{}", found.name), &found.path, &mut diagnostics) else {
+        let Some((id, file_root)) = read_yaml(
+            &mut sources,
+            &format!("{display_prefix}{}", found.name),
+            &found.path,
+            &mut diagnostics,
+        ) else {
             continue;
         };
         match &file_root {
@@ -89,10 +117,22 @@ pub fn load(root: &Path, display_prefix: &str) -> Loaded {
             ),
             None => {}
         }
-        files.push(ProjectFile { id, root: file_root });
+        files.push(ProjectFile {
+            id,
+            root: file_root,
+        });
     }
-    let project = Project { root, sources: sources.clone(), files, merged };
-    Loaded { project: Some(project), sources, diagnostics }
+    let project = Project {
+        root,
+        sources: sources.clone(),
+        files,
+        merged,
+    };
+    Loaded {
+        project: Some(project),
+        sources,
+        diagnostics,
+    }
 }
 
 /// The string patterns of the main file's `include_paths` (other shapes are schema errors).
@@ -102,18 +142,31 @@ fn include_patterns(main_root: &Node) -> Vec<Pattern> {
         .and_then(Node::as_sequence)
         .unwrap_or_default()
         .iter()
-        .filter_map(|item| item.as_str().map(|text| Pattern { text: text.to_owned(), span: item.span }))
+        .filter_map(|item| {
+            item.as_str().map(|text| Pattern {
+                text: text.to_owned(),
+                span: item.span,
+            })
+        })
         .collect()
 }
 
 /// Read and parse one file; `None` when it could not be read at all.
-fn read_yaml(sources: &mut SourceMap, name: &str, path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<(FileId, Option<Node>)> {
+fn read_yaml(
+    sources: &mut SourceMap,
+    name: &str,
+    path: &Path,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<(FileId, Option<Node>)> {
     let bytes = match fs_err::read(path) {
         Ok(bytes) => bytes,
         Err(error) => {
             diagnostics.push(
-                Diagnostic::new(&codes::IO, format!("cannot read `{name}`: {}", error.source_kind_message()))
-                    .help("check that the file exists and is readable"),
+                Diagnostic::new(
+                    &codes::IO,
+                    format!("cannot read `{name}`: {}", error.source_kind_message()),
+                )
+                .help("check that the file exists and is readable"),
             );
             return None;
         }
@@ -151,7 +204,8 @@ impl SourceKindMessage for std::io::Error {
             std::io::ErrorKind::NotFound => "no such file".to_owned(),
             std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
             std::io::ErrorKind::IsADirectory => "is a folder".to_owned(),
-            _ => std::error::Error::source(self).map_or_else(|| self.to_string(), ToString::to_string),
+            _ => std::error::Error::source(self)
+                .map_or_else(|| self.to_string(), ToString::to_string),
         }
     }
 }

@@ -7,7 +7,12 @@ use crate::diagnostics::{Diagnostic, codes};
 use crate::yaml::{Node, Value};
 
 /// Merge `incoming` into `base` in place; conflicts are reported, and the base value is kept.
-pub fn deep_merge(base: &mut Node, incoming: &Node, path: &mut Vec<String>, diagnostics: &mut Vec<Diagnostic>) {
+pub fn deep_merge(
+    base: &mut Node,
+    incoming: &Node,
+    path: &mut Vec<String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     match (&mut base.value, &incoming.value) {
         (Value::Mapping(base_map), Value::Mapping(incoming_map)) => {
             for (key, (key_node, value)) in incoming_map {
@@ -27,7 +32,8 @@ pub fn deep_merge(base: &mut Node, incoming: &Node, path: &mut Vec<String>, diag
             base_items.extend(incoming_items.iter().cloned());
         }
         (Value::Null, Value::Null) => {}
-        (_, Value::Sequence(_) | Value::Mapping(_)) | (Value::Sequence(_) | Value::Mapping(_), Value::Null) => {
+        (_, Value::Sequence(_) | Value::Mapping(_))
+        | (Value::Sequence(_) | Value::Mapping(_), Value::Null) => {
             diagnostics.push(
                 Diagnostic::new(
                     &codes::INCLUDE_TYPE_CONFLICT,
@@ -40,7 +46,9 @@ pub fn deep_merge(base: &mut Node, incoming: &Node, path: &mut Vec<String>, diag
                 )
                 .at(incoming.span, format!("a {}", incoming.kind_name()))
                 .also(base.span, format!("a {}", base.kind_name()))
-                .help("Meltano cannot merge these: give the key the same kind of value in every file"),
+                .help(
+                    "Meltano cannot merge these: give the key the same kind of value in every file",
+                ),
             );
         }
         _ => *base = incoming.clone(),
@@ -48,7 +56,11 @@ pub fn deep_merge(base: &mut Node, incoming: &Node, path: &mut Vec<String>, diag
 }
 
 fn with_article(kind: &str) -> String {
-    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
     format!("{article} {kind}")
 }
 
@@ -58,14 +70,21 @@ mod tests {
     use crate::diagnostics::{FileId, SourceFile};
 
     fn yaml(text: &str) -> Node {
-        crate::yaml::parse(FileId(0), &SourceFile::new("t", "t", text)).root.unwrap()
+        crate::yaml::parse(FileId(0), &SourceFile::new("t", "t", text))
+            .root
+            .unwrap()
     }
 
     #[test]
     fn mappings_merge_lists_concatenate_scalars_replace() {
         let mut base = yaml("a: {x: 1, y: [1]}\nb: 1\nl: [1]\n");
         let mut diagnostics = Vec::new();
-        deep_merge(&mut base, &yaml("a: {y: [2], z: 3}\nb: 2\nl: [2]\nn: new\n"), &mut Vec::new(), &mut diagnostics);
+        deep_merge(
+            &mut base,
+            &yaml("a: {y: [2], z: 3}\nb: 2\nl: [2]\nn: new\n"),
+            &mut Vec::new(),
+            &mut diagnostics,
+        );
         assert!(diagnostics.is_empty());
         assert_eq!(
             base.to_json(),
@@ -77,9 +96,19 @@ mod tests {
     fn collection_over_another_kind_is_reported() {
         let mut base = yaml("a: 1\nb: [1]\n");
         let mut diagnostics = Vec::new();
-        deep_merge(&mut base, &yaml("a: [1]\nb: {x: 1}\n"), &mut Vec::new(), &mut diagnostics);
+        deep_merge(
+            &mut base,
+            &yaml("a: [1]\nb: {x: 1}\n"),
+            &mut Vec::new(),
+            &mut diagnostics,
+        );
         let mut with_null = yaml("plugins:\nn: 1\n");
-        deep_merge(&mut with_null, &yaml("plugins: {extractors: []}\nn: null\n"), &mut Vec::new(), &mut diagnostics);
+        deep_merge(
+            &mut with_null,
+            &yaml("plugins: {extractors: []}\nn: null\n"),
+            &mut Vec::new(),
+            &mut diagnostics,
+        );
         let messages: Vec<_> = diagnostics.iter().map(|d| d.message.as_str()).collect();
         assert_eq!(
             messages,

@@ -21,7 +21,11 @@ pub struct Named<'a> {
 impl<'a> Named<'a> {
     fn from(node: &'a Node) -> Option<Self> {
         let name_node = node.get("name")?;
-        Some(Self { node, name: name_node.as_str()?, name_span: name_node.span })
+        Some(Self {
+            node,
+            name: name_node.as_str()?,
+            name_span: name_node.span,
+        })
     }
 
     /// The string value of `key`.
@@ -50,7 +54,9 @@ impl<'a> Plugin<'a> {
     /// `inherit_from`, unless it equals the name (Meltano reads that as unset).
     #[must_use]
     pub fn inherit_from(&self) -> Option<&'a str> {
-        self.entry.get_str("inherit_from").filter(|parent| *parent != self.name())
+        self.entry
+            .get_str("inherit_from")
+            .filter(|parent| *parent != self.name())
     }
 
     /// A custom plugin: `namespace` without `inherit_from` (spec §9.1).
@@ -78,7 +84,11 @@ impl<'a> Plugin<'a> {
 /// The items of a list of named mappings.
 #[must_use]
 pub fn named_items(list: Option<&Node>) -> Vec<Named<'_>> {
-    list.and_then(Node::as_sequence).unwrap_or_default().iter().filter_map(Named::from).collect()
+    list.and_then(Node::as_sequence)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Named::from)
+        .collect()
 }
 
 /// Every plugin of a document, in type order then file order.
@@ -96,7 +106,11 @@ pub fn plugins_under(plugins: Option<&Node>) -> Vec<Plugin<'_>> {
     let mut found = Vec::new();
     for plugin_type in PluginType::ALL {
         if let Some((_, list)) = mapping.get(plugin_type.as_str()) {
-            found.extend(named_items(Some(list)).into_iter().map(|entry| Plugin { plugin_type, entry }));
+            found.extend(
+                named_items(Some(list))
+                    .into_iter()
+                    .map(|entry| Plugin { plugin_type, entry }),
+            );
         }
     }
     found
@@ -123,7 +137,12 @@ pub fn environments(document: &Node) -> Vec<Named<'_>> {
 /// The plugin entries of an environment's `config.plugins`.
 #[must_use]
 pub fn environment_plugins<'a>(environment: &Named<'a>) -> Vec<Plugin<'a>> {
-    plugins_under(environment.node.get("config").and_then(|config| config.get("plugins")))
+    plugins_under(
+        environment
+            .node
+            .get("config")
+            .and_then(|config| config.get("plugins")),
+    )
 }
 
 /// One block name of a job's tasks, with where it is written.
@@ -141,12 +160,17 @@ pub struct Token {
 pub fn task_tokens(tasks: &Node, source: &str) -> Vec<Vec<Token>> {
     let mut strings = Vec::new();
     collect_task_strings(tasks, &mut strings);
-    strings.into_iter().map(|node| split_task(node, source)).collect()
+    strings
+        .into_iter()
+        .map(|node| split_task(node, source))
+        .collect()
 }
 
 fn collect_task_strings<'a>(node: &'a Node, out: &mut Vec<&'a Node>) {
     match &node.value {
-        Value::Sequence(items) => items.iter().for_each(|item| collect_task_strings(item, out)),
+        Value::Sequence(items) => items
+            .iter()
+            .for_each(|item| collect_task_strings(item, out)),
         Value::String(_) => out.push(node),
         _ => {}
     }
@@ -156,11 +180,15 @@ fn split_task(node: &Node, source: &str) -> Vec<Token> {
     let text = node.as_str().unwrap_or_default();
     // Find each block name in the characters as written (plain, quoted or folded), in order;
     // when it is not there verbatim (escapes), point at the whole task.
-    let written = source.get(node.span.start..node.span.end).unwrap_or_default();
+    let written = source
+        .get(node.span.start..node.span.end)
+        .unwrap_or_default();
     let mut cursor = 0;
     text.split(' ')
         .map(|part| {
-            let found = (!part.is_empty()).then(|| written[cursor..].find(part)).flatten();
+            let found = (!part.is_empty())
+                .then(|| written[cursor..].find(part))
+                .flatten();
             let span = match found {
                 Some(at) => {
                     let start = node.span.start + cursor + at;
@@ -169,7 +197,10 @@ fn split_task(node: &Node, source: &str) -> Vec<Token> {
                 }
                 None => node.span,
             };
-            Token { text: part.to_owned(), span }
+            Token {
+                text: part.to_owned(),
+                span,
+            }
         })
         .collect()
 }
@@ -182,18 +213,40 @@ mod tests {
     #[test]
     fn tasks_flatten_and_split_with_exact_spans() {
         let text = "tasks:\n- tap-a target-b\n- [dbt:run, 'x y']\n- >-\n  tap-c\n  target-d\n";
-        let root = crate::yaml::parse(FileId(0), &SourceFile::new("t", "t", text)).root.unwrap();
+        let root = crate::yaml::parse(FileId(0), &SourceFile::new("t", "t", text))
+            .root
+            .unwrap();
         let groups = task_tokens(root.get("tasks").unwrap(), text);
-        let flat: Vec<_> = groups.iter().flatten().map(|t| (t.text.as_str(), &text[t.span.start..t.span.end])).collect();
-        assert_eq!(flat, [("tap-a", "tap-a"), ("target-b", "target-b"), ("dbt:run", "dbt:run"), ("x", "x"), ("y", "y"), ("tap-c", "tap-c"), ("target-d", "target-d")]);
+        let flat: Vec<_> = groups
+            .iter()
+            .flatten()
+            .map(|t| (t.text.as_str(), &text[t.span.start..t.span.end]))
+            .collect();
+        assert_eq!(
+            flat,
+            [
+                ("tap-a", "tap-a"),
+                ("target-b", "target-b"),
+                ("dbt:run", "dbt:run"),
+                ("x", "x"),
+                ("y", "y"),
+                ("tap-c", "tap-c"),
+                ("target-d", "target-d")
+            ]
+        );
     }
 
     #[test]
     fn views_skip_malformed_items() {
         let text = "plugins:\n  extractors:\n  - name: tap-a\n    namespace: a\n  - 5\n  - name: tap-b\n    inherit_from: tap-a\n  widgets: [{name: w}]\n";
-        let root = crate::yaml::parse(FileId(0), &SourceFile::new("t", "t", text)).root.unwrap();
+        let root = crate::yaml::parse(FileId(0), &SourceFile::new("t", "t", text))
+            .root
+            .unwrap();
         let found = plugins(&root);
-        assert_eq!(found.iter().map(Plugin::name).collect::<Vec<_>>(), ["tap-a", "tap-b"]);
+        assert_eq!(
+            found.iter().map(Plugin::name).collect::<Vec<_>>(),
+            ["tap-a", "tap-b"]
+        );
         assert!(found[0].is_custom());
         assert_eq!(found[1].inherit_from(), Some("tap-a"));
     }

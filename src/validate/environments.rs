@@ -16,11 +16,21 @@ pub fn check(index: &ProjectIndex<'_>, selected: &[Named<'_>], diagnostics: &mut
     let document = &index.project.merged;
     let all = model::environments(document);
     if let Some(default) = document.get("default_environment") {
-        if let Some(name) = default.as_str().filter(|name| !all.iter().any(|e| e.name == *name)) {
+        if let Some(name) = default
+            .as_str()
+            .filter(|name| !all.iter().any(|e| e.name == *name))
+        {
             diagnostics.push(
-                Diagnostic::new(&codes::UNKNOWN_ENVIRONMENT, format!("`default_environment` is `{name}`, which is not an environment here"))
-                    .at(default.span, "unknown environment")
-                    .maybe_help(suggest::help_line(name, all.iter().map(|e| e.name)).or_else(|| Some("define it under `environments:` or fix the name".to_owned()))),
+                Diagnostic::new(
+                    &codes::UNKNOWN_ENVIRONMENT,
+                    format!("`default_environment` is `{name}`, which is not an environment here"),
+                )
+                .at(default.span, "unknown environment")
+                .maybe_help(
+                    suggest::help_line(name, all.iter().map(|e| e.name)).or_else(|| {
+                        Some("define it under `environments:` or fix the name".to_owned())
+                    }),
+                ),
             );
         }
     }
@@ -30,9 +40,15 @@ pub fn check(index: &ProjectIndex<'_>, selected: &[Named<'_>], diagnostics: &mut
     for environment in selected {
         for entry in model::environment_plugins(environment) {
             match index.plugin_of_type(entry.plugin_type, entry.name()) {
-                Some(plugin) => literal_secrets(index, &plugin, entry.entry.node.get("config"), diagnostics),
+                Some(plugin) => {
+                    literal_secrets(index, &plugin, entry.entry.node.get("config"), diagnostics)
+                }
                 None => {
-                    let candidates = index.plugins.iter().filter(|p| p.plugin_type == entry.plugin_type).map(Plugin::name);
+                    let candidates = index
+                        .plugins
+                        .iter()
+                        .filter(|p| p.plugin_type == entry.plugin_type)
+                        .map(Plugin::name);
                     diagnostics.push(
                         Diagnostic::new(&codes::ENVIRONMENT_UNKNOWN_PLUGIN, format!("environment `{}` configures the {} `{}`, which the project does not define", environment.name, entry.plugin_type.singular(), entry.name()))
                             .at(entry.entry.name_span, "not a plugin of the project")
@@ -46,8 +62,15 @@ pub fn check(index: &ProjectIndex<'_>, selected: &[Named<'_>], diagnostics: &mut
 }
 
 /// A literal, non-empty value for a secret setting.
-fn literal_secrets(index: &ProjectIndex<'_>, plugin: &Plugin<'_>, config: Option<&Node>, diagnostics: &mut Vec<Diagnostic>) {
-    let Some(config) = config.and_then(Node::as_mapping) else { return };
+fn literal_secrets(
+    index: &ProjectIndex<'_>,
+    plugin: &Plugin<'_>,
+    config: Option<&Node>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let Some(config) = config.and_then(Node::as_mapping) else {
+        return;
+    };
     let secrets = facts(index, plugin).secret_settings;
     if secrets.is_empty() {
         return;
@@ -85,12 +108,24 @@ fn flatten<'a>(prefix: &str, node: &'a Node, out: &mut Vec<(String, &'a Node)>) 
 }
 
 fn env_name(text: &str) -> String {
-    text.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Incremental jobs whose state would stay in the system database on SQLite, which a pod
 /// loses (spec §12, DESIGN.md "State that would be lost").
-fn ephemeral_state(index: &ProjectIndex<'_>, selected: &[Named<'_>], diagnostics: &mut Vec<Diagnostic>) {
+fn ephemeral_state(
+    index: &ProjectIndex<'_>,
+    selected: &[Named<'_>],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     let mut lost: BTreeMap<(&str, Span), Vec<&str>> = BTreeMap::new();
     for environment in selected {
         let backend = state_backend(index.project, Some(environment));
@@ -102,7 +137,9 @@ fn ephemeral_state(index: &ProjectIndex<'_>, selected: &[Named<'_>], diagnostics
         }
         for job in model::jobs(&index.project.merged) {
             if job_is_incremental(index, &job) {
-                lost.entry((job.name, job.name_span)).or_default().push(environment.name);
+                lost.entry((job.name, job.name_span))
+                    .or_default()
+                    .push(environment.name);
             }
         }
     }
@@ -116,12 +153,21 @@ fn ephemeral_state(index: &ProjectIndex<'_>, selected: &[Named<'_>], diagnostics
 }
 
 fn job_is_incremental(index: &ProjectIndex<'_>, job: &Named<'_>) -> bool {
-    let Some(tasks) = job.node.get("tasks") else { return false };
-    model::task_tokens(tasks, index.source(tasks.span.file)).iter().flatten().any(|token| {
-        index.plugin_of_type(PluginType::Extractors, &token.text).is_some_and(|plugin| {
-            facts(index, &plugin).capabilities.is_some_and(|capabilities| capabilities.contains("state"))
+    let Some(tasks) = job.node.get("tasks") else {
+        return false;
+    };
+    model::task_tokens(tasks, index.source(tasks.span.file))
+        .iter()
+        .flatten()
+        .any(|token| {
+            index
+                .plugin_of_type(PluginType::Extractors, &token.text)
+                .is_some_and(|plugin| {
+                    facts(index, &plugin)
+                        .capabilities
+                        .is_some_and(|capabilities| capabilities.contains("state"))
+                })
         })
-    })
 }
 
 /// The state backend an environment ends up with.
@@ -135,11 +181,23 @@ impl StateBackend<'_> {
         let uri = self.uri.map(|(uri, _)| uri);
         let systemdb = uri.is_none_or(|uri| uri == "systemdb");
         let sqlite = self.database_uri.is_none_or(|db| db.starts_with("sqlite"));
-        systemdb && sqlite && !uri.is_some_and(has_reference) && !self.database_uri.is_some_and(has_reference)
+        systemdb
+            && sqlite
+            && !uri.is_some_and(has_reference)
+            && !self.database_uri.is_some_and(has_reference)
     }
 
     fn unknown_scheme_error(&self) -> Option<Diagnostic> {
-        const SCHEMES: &[&str] = &["file", "s3", "gs", "azure", "dbm", "postgresql", "postgres", "snowflake"];
+        const SCHEMES: &[&str] = &[
+            "file",
+            "s3",
+            "gs",
+            "azure",
+            "dbm",
+            "postgresql",
+            "postgres",
+            "snowflake",
+        ];
         let (uri, span) = self.uri?;
         if uri == "systemdb" || has_reference(uri) {
             return None;
@@ -168,11 +226,16 @@ fn state_backend<'a>(project: &'a Project, environment: Option<&Named<'a>>) -> S
             .and_then(|node| node.as_str().map(|text| (text, node.span)))
     };
     let setting = |dotted: &str, nested: &[&str]| -> Option<(&'a str, Span)> {
-        let node = document.get(dotted).or_else(|| nested.iter().try_fold(document, |node, key| node.get(key)))?;
+        let node = document
+            .get(dotted)
+            .or_else(|| nested.iter().try_fold(document, |node, key| node.get(key)))?;
         node.as_str().map(|text| (text, node.span))
     };
     StateBackend {
-        uri: from_env("MELTANO_STATE_BACKEND_URI").or_else(|| setting("state_backend.uri", &["state_backend", "uri"])),
-        database_uri: from_env("MELTANO_DATABASE_URI").or_else(|| setting("database_uri", &["database_uri"])).map(|(uri, _)| uri),
+        uri: from_env("MELTANO_STATE_BACKEND_URI")
+            .or_else(|| setting("state_backend.uri", &["state_backend", "uri"])),
+        database_uri: from_env("MELTANO_DATABASE_URI")
+            .or_else(|| setting("database_uri", &["database_uri"]))
+            .map(|(uri, _)| uri),
     }
 }

@@ -58,9 +58,16 @@ fn facts_at_depth(index: &ProjectIndex<'_>, plugin: &Plugin<'_>, depth: usize) -
 
 /// The lock file for a plugin and its parsed JSON (spec §9.2: the name is `inherit_from` for
 /// inheriting plugins; a plugin without `variant:` looks for `--default`).
-fn lock_definition(index: &ProjectIndex<'_>, plugin: &Plugin<'_>) -> Option<(PathBuf, serde_json::Value)> {
+fn lock_definition(
+    index: &ProjectIndex<'_>,
+    plugin: &Plugin<'_>,
+) -> Option<(PathBuf, serde_json::Value)> {
     let name = plugin.inherit_from().unwrap_or(plugin.name());
-    let folder = index.project.root.join("plugins").join(plugin.plugin_type.as_str());
+    let folder = index
+        .project
+        .root
+        .join("plugins")
+        .join(plugin.plugin_type.as_str());
     let file = match plugin.variant() {
         Some("") => format!("{name}.lock"),
         Some(variant) => format!("{name}--{variant}.lock"),
@@ -73,18 +80,48 @@ fn lock_definition(index: &ProjectIndex<'_>, plugin: &Plugin<'_>) -> Option<(Pat
 }
 
 fn absorb(facts: &mut Facts, definition: &serde_json::Value) {
-    if let Some(capabilities) = definition.get("capabilities").and_then(serde_json::Value::as_array) {
-        facts.capabilities = Some(capabilities.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect());
+    if let Some(capabilities) = definition
+        .get("capabilities")
+        .and_then(serde_json::Value::as_array)
+    {
+        facts.capabilities = Some(
+            capabilities
+                .iter()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect(),
+        );
     }
-    for setting in definition.get("settings").and_then(serde_json::Value::as_array).into_iter().flatten() {
-        let secret = setting.get("sensitive").and_then(serde_json::Value::as_bool) == Some(true)
-            || matches!(setting.get("kind").and_then(serde_json::Value::as_str), Some("password" | "oauth"));
+    for setting in definition
+        .get("settings")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let secret = setting
+            .get("sensitive")
+            .and_then(serde_json::Value::as_bool)
+            == Some(true)
+            || matches!(
+                setting.get("kind").and_then(serde_json::Value::as_str),
+                Some("password" | "oauth")
+            );
         if secret {
-            let names = setting.get("name").into_iter().chain(setting.get("aliases").and_then(serde_json::Value::as_array).into_iter().flatten());
-            facts.secret_settings.extend(names.filter_map(|n| n.as_str().map(str::to_owned)));
+            let names = setting.get("name").into_iter().chain(
+                setting
+                    .get("aliases")
+                    .and_then(serde_json::Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            );
+            facts
+                .secret_settings
+                .extend(names.filter_map(|n| n.as_str().map(str::to_owned)));
         }
     }
-    if let Some(commands) = definition.get("commands").and_then(serde_json::Value::as_object) {
+    if let Some(commands) = definition
+        .get("commands")
+        .and_then(serde_json::Value::as_object)
+    {
         facts.commands.extend(commands.keys().cloned());
     }
 }

@@ -33,24 +33,39 @@ impl<'a> ProjectIndex<'a> {
                 mappings.entry(mapping.name).or_insert(*plugin);
             }
         }
-        Self { project, plugins, jobs, mappings }
+        Self {
+            project,
+            plugins,
+            jobs,
+            mappings,
+        }
     }
 
     /// The first plugin named `name`, in Meltano's type order.
     #[must_use]
     pub fn plugin(&self, name: &str) -> Option<Plugin<'a>> {
-        self.plugins.iter().find(|plugin| plugin.name() == name).copied()
+        self.plugins
+            .iter()
+            .find(|plugin| plugin.name() == name)
+            .copied()
     }
 
     /// The plugin of `plugin_type` named `name`.
     #[must_use]
     pub fn plugin_of_type(&self, plugin_type: PluginType, name: &str) -> Option<Plugin<'a>> {
-        self.plugins.iter().find(|plugin| plugin.plugin_type == plugin_type && plugin.name() == name).copied()
+        self.plugins
+            .iter()
+            .find(|plugin| plugin.plugin_type == plugin_type && plugin.name() == name)
+            .copied()
     }
 
     /// Every name a job task may use: plugins, mappings and jobs.
     pub fn block_names(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.plugins.iter().map(Plugin::name).chain(self.mappings.keys().copied()).chain(self.jobs.keys().copied())
+        self.plugins
+            .iter()
+            .map(Plugin::name)
+            .chain(self.mappings.keys().copied())
+            .chain(self.jobs.keys().copied())
     }
 
     /// The source text of the file a span is in.

@@ -11,7 +11,9 @@ use crate::project::model::{Named, Plugin, Token, task_tokens};
 /// Check every job's tasks.
 pub fn check(index: &ProjectIndex<'_>, diagnostics: &mut Vec<Diagnostic>) {
     for job in crate::project::model::jobs(&index.project.merged) {
-        let Some((tasks_key, tasks)) = job.node.entry("tasks") else { continue };
+        let Some((tasks_key, tasks)) = job.node.entry("tasks") else {
+            continue;
+        };
         if tasks.as_str().is_some() {
             diagnostics.push(
                 Diagnostic::new(&codes::TASK_STRING, format!("the tasks of job `{}` are a string, not a list", job.name))
@@ -33,7 +35,12 @@ enum Block<'a> {
     Mapping(Plugin<'a>),
 }
 
-fn check_blocks(index: &ProjectIndex<'_>, job: &Named<'_>, tokens: &[Token], diagnostics: &mut Vec<Diagnostic>) {
+fn check_blocks(
+    index: &ProjectIndex<'_>,
+    job: &Named<'_>,
+    tokens: &[Token],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     let mut open_set: Option<&Token> = None;
     for token in tokens {
         let Some(block) = resolve(index, job, token, diagnostics) else {
@@ -42,18 +49,35 @@ fn check_blocks(index: &ProjectIndex<'_>, job: &Named<'_>, tokens: &[Token], dia
         };
         match block {
             Block::Mapping(_) if open_set.is_some() => {}
-            Block::Plugin(plugin) if open_set.is_some() && plugin.plugin_type == PluginType::Loaders => open_set = None,
+            Block::Plugin(plugin)
+                if open_set.is_some() && plugin.plugin_type == PluginType::Loaders =>
+            {
+                open_set = None
+            }
             Block::Plugin(plugin) if plugin.plugin_type == PluginType::Mappers => {
-                let mappings: Vec<_> = plugin.mapping_names().iter().map(|m| format!("`{}`", m.name)).collect();
+                let mappings: Vec<_> = plugin
+                    .mapping_names()
+                    .iter()
+                    .map(|m| format!("`{}`", m.name))
+                    .collect();
                 let help = if mappings.is_empty() {
-                    format!("add a `mappings:` list to `{}` and name a mapping here", plugin.name())
+                    format!(
+                        "add a `mappings:` list to `{}` and name a mapping here",
+                        plugin.name()
+                    )
                 } else {
                     format!("name one of its mappings instead: {}", mappings.join(", "))
                 };
                 diagnostics.push(
-                    Diagnostic::new(&codes::TASK_MAPPER_NAME, format!("job `{}` names the mapper plugin `{}`", job.name, token.text))
-                        .at(token.span, "a mapper, not a mapping")
-                        .help(help),
+                    Diagnostic::new(
+                        &codes::TASK_MAPPER_NAME,
+                        format!(
+                            "job `{}` names the mapper plugin `{}`",
+                            job.name, token.text
+                        ),
+                    )
+                    .at(token.span, "a mapper, not a mapping")
+                    .help(help),
                 );
             }
             Block::Plugin(plugin) if plugin.plugin_type == PluginType::Extractors => {
@@ -71,12 +95,21 @@ fn check_blocks(index: &ProjectIndex<'_>, job: &Named<'_>, tokens: &[Token], dia
                 open_set = None;
             }
             Block::Plugin(plugin) | Block::Mapping(plugin)
-                if matches!(plugin.plugin_type, PluginType::Loaders | PluginType::Mappers) =>
+                if matches!(
+                    plugin.plugin_type,
+                    PluginType::Loaders | PluginType::Mappers
+                ) =>
             {
                 diagnostics.push(
-                    Diagnostic::new(&codes::TASK_SEQUENCE, format!("job `{}`: `{}` must follow an extractor", job.name, token.text))
-                        .at(token.span, "no extractor before this")
-                        .help("put the extractor first: `tap-x [mapping ...] target-y`"),
+                    Diagnostic::new(
+                        &codes::TASK_SEQUENCE,
+                        format!(
+                            "job `{}`: `{}` must follow an extractor",
+                            job.name, token.text
+                        ),
+                    )
+                    .at(token.span, "no extractor before this")
+                    .help("put the extractor first: `tap-x [mapping ...] target-y`"),
                 );
             }
             Block::Plugin(_) | Block::Mapping(_) => {}
@@ -88,17 +121,31 @@ fn check_blocks(index: &ProjectIndex<'_>, job: &Named<'_>, tokens: &[Token], dia
 }
 
 fn loader_missing(job: &Named<'_>, start: &Token) -> Diagnostic {
-    Diagnostic::new(&codes::TASK_SEQUENCE, format!("job `{}`: the extractor `{}` has no loader", job.name, start.text))
-        .at(start.span, "no loader follows")
-        .help("end the set with a loader: `tap-x target-y`")
+    Diagnostic::new(
+        &codes::TASK_SEQUENCE,
+        format!(
+            "job `{}`: the extractor `{}` has no loader",
+            job.name, start.text
+        ),
+    )
+    .at(start.span, "no loader follows")
+    .help("end the set with a loader: `tap-x target-y`")
 }
 
-fn resolve<'a>(index: &ProjectIndex<'a>, job: &Named<'_>, token: &Token, diagnostics: &mut Vec<Diagnostic>) -> Option<Block<'a>> {
+fn resolve<'a>(
+    index: &ProjectIndex<'a>,
+    job: &Named<'_>,
+    token: &Token,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Block<'a>> {
     if token.text.is_empty() {
         diagnostics.push(
-            Diagnostic::new(&codes::TASK_EMPTY, format!("job `{}` has an empty block name", job.name))
-                .at(token.span, "two spaces in a row, or an empty task")
-                .help("separate blocks with single spaces; Meltano reads an empty name and fails"),
+            Diagnostic::new(
+                &codes::TASK_EMPTY,
+                format!("job `{}` has an empty block name", job.name),
+            )
+            .at(token.span, "two spaces in a row, or an empty task")
+            .help("separate blocks with single spaces; Meltano reads an empty name and fails"),
         );
         return None;
     }
@@ -125,15 +172,34 @@ fn resolve<'a>(index: &ProjectIndex<'a>, job: &Named<'_>, token: &Token, diagnos
         return Some(Block::Mapping(*mapper));
     }
     diagnostics.push(
-        Diagnostic::new(&codes::UNKNOWN_PLUGIN, format!("job `{}` refers to `{name}`, which is not a plugin, mapping or job", job.name))
-            .at(token.span, "unknown block")
-            .maybe_help(suggest::help_line(name, index.block_names()).or_else(|| Some("define the plugin under `plugins:` or fix the name".to_owned()))),
+        Diagnostic::new(
+            &codes::UNKNOWN_PLUGIN,
+            format!(
+                "job `{}` refers to `{name}`, which is not a plugin, mapping or job",
+                job.name
+            ),
+        )
+        .at(token.span, "unknown block")
+        .maybe_help(
+            suggest::help_line(name, index.block_names())
+                .or_else(|| Some("define the plugin under `plugins:` or fix the name".to_owned())),
+        ),
     );
     None
 }
 
-fn check_command(index: &ProjectIndex<'_>, job: &Named<'_>, token: &Token, plugin: &Plugin<'_>, command: &str, diagnostics: &mut Vec<Diagnostic>) {
-    if matches!(plugin.plugin_type, PluginType::Extractors | PluginType::Loaders) {
+fn check_command(
+    index: &ProjectIndex<'_>,
+    job: &Named<'_>,
+    token: &Token,
+    plugin: &Plugin<'_>,
+    command: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    if matches!(
+        plugin.plugin_type,
+        PluginType::Extractors | PluginType::Loaders
+    ) {
         return; // ignored inside an extract/load set (spec §11.1)
     }
     let known = facts(index, plugin);
@@ -142,11 +208,24 @@ fn check_command(index: &ProjectIndex<'_>, job: &Named<'_>, token: &Token, plugi
         return;
     }
     diagnostics.push(
-        Diagnostic::new(&codes::TASK_UNKNOWN_COMMAND, format!("job `{}` runs `{command}` of `{}`, which defines no such command", job.name, plugin.name()))
-            .at(token.span, "unknown command")
-            .maybe_help(suggest::help_line(command, known.commands.iter().map(String::as_str)).or_else(|| {
+        Diagnostic::new(
+            &codes::TASK_UNKNOWN_COMMAND,
+            format!(
+                "job `{}` runs `{command}` of `{}`, which defines no such command",
+                job.name,
+                plugin.name()
+            ),
+        )
+        .at(token.span, "unknown command")
+        .maybe_help(
+            suggest::help_line(command, known.commands.iter().map(String::as_str)).or_else(|| {
                 let list: Vec<_> = known.commands.iter().map(|c| format!("`{c}`")).collect();
-                Some(if list.is_empty() { format!("`{}` defines no commands", plugin.name()) } else { format!("its commands are {}", list.join(", ")) })
-            })),
+                Some(if list.is_empty() {
+                    format!("`{}` defines no commands", plugin.name())
+                } else {
+                    format!("its commands are {}", list.join(", "))
+                })
+            }),
+        ),
     );
 }

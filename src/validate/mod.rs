@@ -24,6 +24,7 @@ mod schema;
 mod values;
 
 pub use index::ProjectIndex;
+pub use schema::SCHEMA;
 
 use crate::diagnostics::Diagnostic;
 use crate::project::{Project, model};
@@ -50,7 +51,12 @@ pub fn validate(project: &Project, options: &Options) -> Vec<Diagnostic> {
     let environments = model::environments(&project.merged);
     let selected: Vec<_> = environments
         .iter()
-        .filter(|environment| options.environment.as_deref().is_none_or(|name| name == environment.name))
+        .filter(|environment| {
+            options
+                .environment
+                .as_deref()
+                .is_none_or(|name| name == environment.name)
+        })
         .copied()
         .collect();
     environments::check(&index, &selected, &mut diagnostics);
@@ -60,5 +66,8 @@ pub fn validate(project: &Project, options: &Options) -> Vec<Diagnostic> {
 /// The names of the project's environments (for `--env` checks and suggestions).
 #[must_use]
 pub fn environment_names(project: &Project) -> Vec<String> {
-    model::environments(&project.merged).iter().map(|environment| environment.name.to_owned()).collect()
+    model::environments(&project.merged)
+        .iter()
+        .map(|environment| environment.name.to_owned())
+        .collect()
 }

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use crate::diagnostics::{Code, Diagnostic, Span, codes};
-use crate::project::model::{self, Named};
 use crate::project::Project;
+use crate::project::model::{self, Named};
 
 /// Report duplicate plugin (per type), job, schedule and environment names.
 pub fn check(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
@@ -15,11 +15,31 @@ pub fn check(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
         let Some(root) = &file.root else { continue };
         let mut defined: Vec<(&'static Code, &'static str, String, Named<'_>)> = Vec::new();
         for plugin in model::plugins(root) {
-            defined.push((&codes::DUPLICATE_PLUGIN, plugin.plugin_type.singular(), plugin.plugin_type.as_str().to_owned(), plugin.entry));
+            defined.push((
+                &codes::DUPLICATE_PLUGIN,
+                plugin.plugin_type.singular(),
+                plugin.plugin_type.as_str().to_owned(),
+                plugin.entry,
+            ));
         }
-        defined.extend(model::jobs(root).into_iter().map(|job| (&codes::DUPLICATE_JOB, "job", String::new(), job)));
-        defined.extend(model::schedules(root).into_iter().map(|s| (&codes::DUPLICATE_SCHEDULE, "schedule", String::new(), s)));
-        defined.extend(model::environments(root).into_iter().map(|e| (&codes::DUPLICATE_ENVIRONMENT, "environment", String::new(), e)));
+        defined.extend(
+            model::jobs(root)
+                .into_iter()
+                .map(|job| (&codes::DUPLICATE_JOB, "job", String::new(), job)),
+        );
+        defined.extend(
+            model::schedules(root)
+                .into_iter()
+                .map(|s| (&codes::DUPLICATE_SCHEDULE, "schedule", String::new(), s)),
+        );
+        defined.extend(model::environments(root).into_iter().map(|e| {
+            (
+                &codes::DUPLICATE_ENVIRONMENT,
+                "environment",
+                String::new(),
+                e,
+            )
+        }));
         for (code, noun, scope, entry) in defined {
             let key = (code.name, format!("{scope}/{}", entry.name));
             match seen.get(&key) {

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use super::facts::facts;
 use super::ProjectIndex;
+use super::facts::facts;
 use crate::diagnostics::{Diagnostic, codes, suggest};
 use crate::project::PluginType;
 use crate::project::model::Plugin;
@@ -35,9 +35,20 @@ fn legacy(plugin: &Plugin<'_>, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
-fn inheritance(index: &ProjectIndex<'_>, plugin: &Plugin<'_>, reported: &mut BTreeSet<Vec<String>>, diagnostics: &mut Vec<Diagnostic>) {
-    let Some(parent) = plugin.inherit_from() else { return };
-    let (_, parent_node) = plugin.entry.node.entry("inherit_from").unwrap_or((plugin.entry.node, plugin.entry.node));
+fn inheritance(
+    index: &ProjectIndex<'_>,
+    plugin: &Plugin<'_>,
+    reported: &mut BTreeSet<Vec<String>>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let Some(parent) = plugin.inherit_from() else {
+        return;
+    };
+    let (_, parent_node) = plugin
+        .entry
+        .node
+        .entry("inherit_from")
+        .unwrap_or((plugin.entry.node, plugin.entry.node));
     if plugin.variant().is_none() {
         if let Some(cycle) = cycle_from(index, plugin) {
             let mut key = cycle.clone();
@@ -55,13 +66,25 @@ fn inheritance(index: &ProjectIndex<'_>, plugin: &Plugin<'_>, reported: &mut BTr
             return;
         }
     }
-    if facts(index, plugin).source.is_some() || crate::validate::facts::hub_knows(plugin.plugin_type, parent) {
+    if facts(index, plugin).source.is_some()
+        || crate::validate::facts::hub_knows(plugin.plugin_type, parent)
+    {
         return;
     }
-    let same_type = index.plugins.iter().filter(|p| p.plugin_type == plugin.plugin_type).map(Plugin::name);
-    let other_type = index.plugins.iter().find(|p| p.name() == parent && p.plugin_type != plugin.plugin_type);
+    let same_type = index
+        .plugins
+        .iter()
+        .filter(|p| p.plugin_type == plugin.plugin_type)
+        .map(Plugin::name);
+    let other_type = index
+        .plugins
+        .iter()
+        .find(|p| p.name() == parent && p.plugin_type != plugin.plugin_type);
     let help = match other_type {
-        Some(other) => Some(format!("`{parent}` is one of the {} here: a plugin can only inherit from a plugin of its own type", other.plugin_type)),
+        Some(other) => Some(format!(
+            "`{parent}` is one of the {} here: a plugin can only inherit from a plugin of its own type",
+            other.plugin_type
+        )),
         None => suggest::help_line(parent, same_type),
     };
     diagnostics.push(
@@ -75,7 +98,10 @@ fn inheritance(index: &ProjectIndex<'_>, plugin: &Plugin<'_>, reported: &mut BTr
 fn cycle_from(index: &ProjectIndex<'_>, plugin: &Plugin<'_>) -> Option<Vec<String>> {
     let mut chain = vec![plugin.name().to_owned()];
     let mut current = *plugin;
-    while let Some(parent_name) = current.inherit_from().filter(|_| current.variant().is_none()) {
+    while let Some(parent_name) = current
+        .inherit_from()
+        .filter(|_| current.variant().is_none())
+    {
         let parent = index.plugin_of_type(plugin.plugin_type, parent_name)?;
         if parent.name() == plugin.name() {
             chain.push(parent_name.to_owned());

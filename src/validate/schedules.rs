@@ -18,9 +18,19 @@ pub fn check(index: &ProjectIndex<'_>, diagnostics: &mut Vec<Diagnostic>) {
         if let Some(job) = schedule.node.get("job") {
             if let Some(name) = job.as_str().filter(|name| !index.jobs.contains_key(name)) {
                 diagnostics.push(
-                    Diagnostic::new(&codes::UNKNOWN_JOB, format!("schedule `{}` runs the job `{name}`, which does not exist", schedule.name))
-                        .at(job.span, "unknown job")
-                        .maybe_help(suggest::help_line(name, index.jobs.keys().copied()).or_else(|| Some("define the job under `jobs:` or fix the name".to_owned()))),
+                    Diagnostic::new(
+                        &codes::UNKNOWN_JOB,
+                        format!(
+                            "schedule `{}` runs the job `{name}`, which does not exist",
+                            schedule.name
+                        ),
+                    )
+                    .at(job.span, "unknown job")
+                    .maybe_help(
+                        suggest::help_line(name, index.jobs.keys().copied()).or_else(|| {
+                            Some("define the job under `jobs:` or fix the name".to_owned())
+                        }),
+                    ),
                 );
             }
         } else if schedule.node.get("extractor").is_some() {
@@ -46,15 +56,30 @@ fn legacy(index: &ProjectIndex<'_>, schedule: &Named<'_>, diagnostics: &mut Vec<
             .at(schedule.name_span, "legacy schedule")
             .help(format!("meltc runs it as a job whose state ID is `{}` (as `meltano elt` does); prefer a job and `job:` in the schedule", schedule.name)),
     );
-    for (key, plugin_type) in [("extractor", PluginType::Extractors), ("loader", PluginType::Loaders)] {
-        let Some(node) = schedule.node.get(key) else { continue };
+    for (key, plugin_type) in [
+        ("extractor", PluginType::Extractors),
+        ("loader", PluginType::Loaders),
+    ] {
+        let Some(node) = schedule.node.get(key) else {
+            continue;
+        };
         let Some(name) = node.as_str() else { continue };
         if index.plugin_of_type(plugin_type, name).is_none() {
-            let candidates = index.plugins.iter().filter(|p| p.plugin_type == plugin_type).map(|p| p.name());
+            let candidates = index
+                .plugins
+                .iter()
+                .filter(|p| p.plugin_type == plugin_type)
+                .map(|p| p.name());
             diagnostics.push(
-                Diagnostic::new(&codes::SCHEDULE_UNKNOWN_PLUGIN, format!("schedule `{}` names the {key} `{name}`, which is not defined", schedule.name))
-                    .at(node.span, format!("unknown {key}"))
-                    .maybe_help(suggest::help_line(name, candidates)),
+                Diagnostic::new(
+                    &codes::SCHEDULE_UNKNOWN_PLUGIN,
+                    format!(
+                        "schedule `{}` names the {key} `{name}`, which is not defined",
+                        schedule.name
+                    ),
+                )
+                .at(node.span, format!("unknown {key}"))
+                .maybe_help(suggest::help_line(name, candidates)),
             );
         }
     }
@@ -84,18 +109,29 @@ pub fn check_interval(text: &str) -> Result<Option<String>, String> {
     const FIELD_NAMES: [&str; 5] = ["minute", "hour", "day-of-month", "month", "day-of-week"];
     for (position, field) in fields.iter().enumerate() {
         if !field_syntax_ok(field, position) {
-            return Err(format!("the {} field `{field}` is not valid", FIELD_NAMES[position]));
+            return Err(format!(
+                "the {} field `{field}` is not valid",
+                FIELD_NAMES[position]
+            ));
         }
     }
     let normalised = normalise_weekday_ranges(&fields);
-    let parser = CronParser::builder().seconds(Seconds::Disallowed).year(Year::Disallowed).build();
-    parser.parse(&normalised).map_err(|error| error.to_string())?;
+    let parser = CronParser::builder()
+        .seconds(Seconds::Disallowed)
+        .year(Year::Disallowed)
+        .build();
+    parser
+        .parse(&normalised)
+        .map_err(|error| error.to_string())?;
     Ok(Some(fields.join(" ")))
 }
 
 /// Meltano's per-field grammar (`core/schedule_service.py`).
 fn field_syntax_ok(field: &str, position: usize) -> bool {
-    if field == "*" || (field == "?" && matches!(position, 2 | 4)) || (field == "l" && position == 2) {
+    if field == "*"
+        || (field == "?" && matches!(position, 2 | 4))
+        || (field == "l" && position == 2)
+    {
         return true;
     }
     field.split(',').all(|item| {
@@ -103,17 +139,21 @@ fn field_syntax_ok(field: &str, position: usize) -> bool {
             Some((base, step)) => (base, Some(step)),
             None => (item, None),
         };
-        let step_ok = step.is_none_or(|step| !step.is_empty() && step.bytes().all(|b| b.is_ascii_digit()));
-        let base_ok = base == "*" || match base.split_once('-') {
-            Some((from, to)) => atom_ok(from, position) && atom_ok(to, position),
-            None => atom_ok(base, position),
-        };
+        let step_ok =
+            step.is_none_or(|step| !step.is_empty() && step.bytes().all(|b| b.is_ascii_digit()));
+        let base_ok = base == "*"
+            || match base.split_once('-') {
+                Some((from, to)) => atom_ok(from, position) && atom_ok(to, position),
+                None => atom_ok(base, position),
+            };
         step_ok && base_ok
     })
 }
 
 fn atom_ok(atom: &str, position: usize) -> bool {
-    const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
     const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
     (!atom.is_empty() && atom.bytes().all(|b| b.is_ascii_digit()))
         || (position == 3 && MONTHS.contains(&atom))
@@ -124,7 +164,11 @@ fn atom_ok(atom: &str, position: usize) -> bool {
 fn normalise_weekday_ranges(fields: &[&str]) -> String {
     let day = |atom: &str| -> Option<u32> {
         const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
-        atom.parse().ok().or_else(|| DAYS.iter().position(|d| *d == atom).and_then(|i| u32::try_from(i).ok()))
+        atom.parse().ok().or_else(|| {
+            DAYS.iter()
+                .position(|d| *d == atom)
+                .and_then(|i| u32::try_from(i).ok())
+        })
     };
     let weekdays = fields[4]
         .split(',')
@@ -137,7 +181,10 @@ fn normalise_weekday_ranges(fields: &[&str]) -> String {
         })
         .collect::<Vec<_>>()
         .join(",");
-    format!("{} {} {} {} {weekdays}", fields[0], fields[1], fields[2], fields[3])
+    format!(
+        "{} {} {} {} {weekdays}",
+        fields[0], fields[1], fields[2], fields[3]
+    )
 }
 
 #[cfg(test)]
@@ -146,10 +193,35 @@ mod tests {
 
     #[test]
     fn meltano_cron_rules() {
-        for ok in ["0 2 * * *", "*/15 * * * *", "0 0 L * ?", "0 9 * jan-mar mon-fri", "0 0 * * fri-mon", "0 0 * * 7", "5,10 1-3/2 * * *", "@daily", "@Hourly", "@manual", "@once", "@annually"] {
+        for ok in [
+            "0 2 * * *",
+            "*/15 * * * *",
+            "0 0 L * ?",
+            "0 9 * jan-mar mon-fri",
+            "0 0 * * fri-mon",
+            "0 0 * * 7",
+            "5,10 1-3/2 * * *",
+            "@daily",
+            "@Hourly",
+            "@manual",
+            "@once",
+            "@annually",
+        ] {
             assert!(check_interval(ok).is_ok(), "{ok}: {:?}", check_interval(ok));
         }
-        for bad in ["0 2 * *", "0 0 2 * * *", "61 * * * *", "0 25 * * *", "@sometimes", "0 0 * * 1#2", "0 0 * * mon-", "x * * * *", "0 0 32 * *", "0 0 * 13 *", ""] {
+        for bad in [
+            "0 2 * *",
+            "0 0 2 * * *",
+            "61 * * * *",
+            "0 25 * * *",
+            "@sometimes",
+            "0 0 * * 1#2",
+            "0 0 * * mon-",
+            "x * * * *",
+            "0 0 32 * *",
+            "0 0 * 13 *",
+            "",
+        ] {
             assert!(check_interval(bad).is_err(), "{bad} should fail");
         }
         assert_eq!(check_interval("@weekly"), Ok(Some("0 0 * * 0".to_owned())));

@@ -24,7 +24,8 @@ const JOB_KEYS: &[&str] = &["name", "tasks", "annotations"];
 fn validator() -> &'static Validator {
     static VALIDATOR: OnceLock<Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
-        let schema: serde_json::Value = serde_json::from_str(SCHEMA).expect("the embedded schema is JSON (tested)");
+        let schema: serde_json::Value =
+            serde_json::from_str(SCHEMA).expect("the embedded schema is JSON (tested)");
         jsonschema::validator_for(&schema).expect("the embedded schema compiles (tested)")
     })
 }
@@ -50,13 +51,23 @@ fn to_diagnostics(_file: FileId, root: &Node, error: &ValidationError<'_>) -> Ve
     let (node, _) = root.at_pointer(pointer);
     let place = readable(pointer);
     match error.kind() {
-        ValidationErrorKind::AdditionalProperties { unexpected } | ValidationErrorKind::UnevaluatedProperties { unexpected } => unexpected
+        ValidationErrorKind::AdditionalProperties { unexpected }
+        | ValidationErrorKind::UnevaluatedProperties { unexpected } => unexpected
             .iter()
             .map(|key| {
-                let span = root.key_at_pointer(pointer, key).map_or(node.span, |key_node| key_node.span);
+                let span = root
+                    .key_at_pointer(pointer, key)
+                    .map_or(node.span, |key_node| key_node.span);
                 let known = known_keys(pointer);
                 let help = suggest::help_line(key, known.iter().copied()).unwrap_or_else(|| {
-                    if known.is_empty() { "remove the key: Meltano refuses it here".to_owned() } else { format!("Meltano refuses unknown keys here; allowed: {}", known.join(", ")) }
+                    if known.is_empty() {
+                        "remove the key: Meltano refuses it here".to_owned()
+                    } else {
+                        format!(
+                            "Meltano refuses unknown keys here; allowed: {}",
+                            known.join(", ")
+                        )
+                    }
                 });
                 Diagnostic::new(&codes::SCHEMA, format!("unknown key `{key}` in {place}"))
                     .at(span, "not allowed here")
@@ -64,12 +75,20 @@ fn to_diagnostics(_file: FileId, root: &Node, error: &ValidationError<'_>) -> Ve
             })
             .collect(),
         ValidationErrorKind::Required { property } => {
-            let property = property.as_str().map_or_else(|| property.to_string(), str::to_owned);
-            let span = node.as_mapping().and_then(|m| m.values().next()).map_or(node.span, |(key, _)| key.span);
+            let property = property
+                .as_str()
+                .map_or_else(|| property.to_string(), str::to_owned);
+            let span = node
+                .as_mapping()
+                .and_then(|m| m.values().next())
+                .map_or(node.span, |(key, _)| key.span);
             vec![
-                Diagnostic::new(&codes::SCHEMA, format!("{place} is missing the required key `{property}`"))
-                    .at(span, format!("`{property}` missing in this mapping"))
-                    .help(format!("add `{property}:`")),
+                Diagnostic::new(
+                    &codes::SCHEMA,
+                    format!("{place} is missing the required key `{property}`"),
+                )
+                .at(span, format!("`{property}` missing in this mapping"))
+                .help(format!("add `{property}:`")),
             ]
         }
         _ => vec![
@@ -87,7 +106,10 @@ fn short_message(error: &ValidationError<'_>) -> String {
         return message;
     }
     match error.kind() {
-        ValidationErrorKind::Type { kind } => format!("expected {kind:?}").to_lowercase().replace("single(", "").replace(')', ""),
+        ValidationErrorKind::Type { kind } => format!("expected {kind:?}")
+            .to_lowercase()
+            .replace("single(", "")
+            .replace(')', ""),
         _ => format!("the value does not satisfy `{}`", error.kind().keyword()),
     }
 }
@@ -127,7 +149,9 @@ mod tests {
     use crate::diagnostics::SourceFile;
 
     fn messages(text: &str) -> Vec<String> {
-        let root = crate::yaml::parse(FileId(0), &SourceFile::new("t", "t", text)).root.unwrap();
+        let root = crate::yaml::parse(FileId(0), &SourceFile::new("t", "t", text))
+            .root
+            .unwrap();
         let mut diagnostics = Vec::new();
         check_document(FileId(0), &root, &mut diagnostics);
         diagnostics.into_iter().map(|d| d.message).collect()
@@ -135,13 +159,25 @@ mod tests {
 
     #[test]
     fn embedded_schema_compiles_and_accepts_a_small_project() {
-        assert!(messages("plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n").is_empty());
+        assert!(
+            messages("plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n").is_empty()
+        );
     }
 
     #[test]
     fn errors_name_the_place() {
-        assert_eq!(messages("environments:\n- name: dev\n  bogus: 1\n"), ["unknown key `bogus` in `environments[0]`"]);
-        assert_eq!(messages("jobs:\n- name: j\n"), ["`jobs[0]` is missing the required key `tasks`"]);
-        assert!(messages("plugins:\n  widgets: []\n").iter().any(|m| m.contains("widgets")));
+        assert_eq!(
+            messages("environments:\n- name: dev\n  bogus: 1\n"),
+            ["unknown key `bogus` in `environments[0]`"]
+        );
+        assert_eq!(
+            messages("jobs:\n- name: j\n"),
+            ["`jobs[0]` is missing the required key `tasks`"]
+        );
+        assert!(
+            messages("plugins:\n  widgets: []\n")
+                .iter()
+                .any(|m| m.contains("widgets"))
+        );
     }
 }

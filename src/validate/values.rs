@@ -17,10 +17,16 @@ pub fn check(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
 
 fn walk(node: &Node, source: &str, diagnostics: &mut Vec<Diagnostic>) {
     match &node.value {
-        Value::Sequence(items) => items.iter().for_each(|item| walk(item, source, diagnostics)),
-        Value::Mapping(mapping) => mapping.values().for_each(|(_, value)| walk(value, source, diagnostics)),
+        Value::Sequence(items) => items
+            .iter()
+            .for_each(|item| walk(item, source, diagnostics)),
+        Value::Mapping(mapping) => mapping
+            .values()
+            .for_each(|(_, value)| walk(value, source, diagnostics)),
         _ if node.style == ScalarStyle::Plain => {
-            let text = source.get(node.span.start..node.span.end).unwrap_or_default();
+            let text = source
+                .get(node.span.start..node.span.end)
+                .unwrap_or_default();
             if let Some(kind) = ambiguity(text) {
                 diagnostics.push(finding(kind, text, node));
             }

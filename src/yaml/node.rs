@@ -52,7 +52,11 @@ impl Node {
     /// A node made by meltc (not read from a file) at `span`.
     #[must_use]
     pub fn synthetic(value: Value, span: Span) -> Self {
-        Self { value, span, style: ScalarStyle::None }
+        Self {
+            value,
+            span,
+            style: ScalarStyle::None,
+        }
     }
 
     /// The mapping, if this is one.
@@ -91,13 +95,17 @@ impl Node {
     /// The value of `key` in a mapping.
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_mapping().and_then(|mapping| mapping.get(key)).map(|(_, value)| value)
+        self.as_mapping()
+            .and_then(|mapping| mapping.get(key))
+            .map(|(_, value)| value)
     }
 
     /// The key node and value of `key` in a mapping.
     #[must_use]
     pub fn entry(&self, key: &str) -> Option<(&Node, &Node)> {
-        self.as_mapping().and_then(|mapping| mapping.get(key)).map(|(key, value)| (key, value))
+        self.as_mapping()
+            .and_then(|mapping| mapping.get(key))
+            .map(|(key, value)| (key, value))
     }
 
     /// The string value of `key` in a mapping.
@@ -135,9 +143,14 @@ impl Node {
             Value::Float(value) => serde_json::Number::from_f64(*value)
                 .map_or(serde_json::Value::Null, serde_json::Value::Number),
             Value::String(value) => serde_json::Value::String(value.clone()),
-            Value::Sequence(items) => serde_json::Value::Array(items.iter().map(Node::to_json).collect()),
+            Value::Sequence(items) => {
+                serde_json::Value::Array(items.iter().map(Node::to_json).collect())
+            }
             Value::Mapping(mapping) => serde_json::Value::Object(
-                mapping.iter().map(|(key, (_, value))| (key.clone(), value.to_json())).collect(),
+                mapping
+                    .iter()
+                    .map(|(key, (_, value))| (key.clone(), value.to_json()))
+                    .collect(),
             ),
         }
     }
@@ -150,7 +163,10 @@ impl Node {
             let segment = raw.replace("~1", "/").replace("~0", "~");
             let next = match &node.value {
                 Value::Mapping(mapping) => mapping.get(&segment).map(|(_, value)| value),
-                Value::Sequence(items) => segment.parse::<usize>().ok().and_then(|index| items.get(index)),
+                Value::Sequence(items) => segment
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|index| items.get(index)),
                 _ => None,
             };
             match next {
@@ -176,7 +192,10 @@ impl Node {
     pub fn count(&self) -> usize {
         1 + match &self.value {
             Value::Sequence(items) => items.iter().map(Node::count).sum(),
-            Value::Mapping(mapping) => mapping.values().map(|(key, value)| key.count() + value.count()).sum(),
+            Value::Mapping(mapping) => mapping
+                .values()
+                .map(|(key, value)| key.count() + value.count())
+                .sum(),
             _ => 0,
         }
     }

@@ -29,18 +29,34 @@ pub struct Parsed {
 pub fn parse(file: FileId, source: &SourceFile) -> Parsed {
     let mut builder = Builder::new(file, source);
     match builder.run() {
-        Ok(root) => Parsed { root, diagnostics: builder.diagnostics },
+        Ok(root) => Parsed {
+            root,
+            diagnostics: builder.diagnostics,
+        },
         Err(fatal) => {
             let mut diagnostics = builder.diagnostics;
             diagnostics.push(*fatal);
-            Parsed { root: None, diagnostics }
+            Parsed {
+                root: None,
+                diagnostics,
+            }
         }
     }
 }
 
 enum Frame {
-    Sequence { items: Vec<Node>, start: usize, anchor: usize },
-    Mapping { entries: Mapping, key: Option<Node>, merges: Vec<Node>, start: usize, anchor: usize },
+    Sequence {
+        items: Vec<Node>,
+        start: usize,
+        anchor: usize,
+    },
+    Mapping {
+        entries: Mapping,
+        key: Option<Node>,
+        merges: Vec<Node>,
+        start: usize,
+        anchor: usize,
+    },
 }
 
 struct Builder<'a> {
@@ -123,29 +139,62 @@ impl<'a> Builder<'a> {
                 };
                 self.alias_nodes += node.count();
                 if self.alias_nodes > MAX_ALIAS_NODES {
-                    return Err(self.unsupported(span, "aliases expand to more than a million nodes"));
+                    return Err(
+                        self.unsupported(span, "aliases expand to more than a million nodes")
+                    );
                 }
                 self.finish(node, 0)?;
             }
             Event::SequenceStart(anchor, tag) => {
                 self.check_collection_tag(tag.as_deref(), "seq", span)?;
-                self.push(Frame::Sequence { items: Vec::new(), start: span.start, anchor }, span)?;
+                self.push(
+                    Frame::Sequence {
+                        items: Vec::new(),
+                        start: span.start,
+                        anchor,
+                    },
+                    span,
+                )?;
             }
             Event::MappingStart(anchor, tag) => {
                 self.check_collection_tag(tag.as_deref(), "map", span)?;
-                let frame = Frame::Mapping { entries: Mapping::new(), key: None, merges: Vec::new(), start: span.start, anchor };
+                let frame = Frame::Mapping {
+                    entries: Mapping::new(),
+                    key: None,
+                    merges: Vec::new(),
+                    start: span.start,
+                    anchor,
+                };
                 self.push(frame, span)?;
             }
             Event::SequenceEnd => {
-                if let Some(Frame::Sequence { items, start, anchor }) = self.stack.pop() {
-                    let node = Node::synthetic(Value::Sequence(items), Span::new(self.file, start, span.end));
+                if let Some(Frame::Sequence {
+                    items,
+                    start,
+                    anchor,
+                }) = self.stack.pop()
+                {
+                    let node = Node::synthetic(
+                        Value::Sequence(items),
+                        Span::new(self.file, start, span.end),
+                    );
                     self.finish(node, anchor)?;
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Mapping { mut entries, merges, start, anchor, .. }) = self.stack.pop() {
+                if let Some(Frame::Mapping {
+                    mut entries,
+                    merges,
+                    start,
+                    anchor,
+                    ..
+                }) = self.stack.pop()
+                {
                     apply_merges(&mut entries, merges);
-                    let node = Node::synthetic(Value::Mapping(entries), Span::new(self.file, start, span.end));
+                    let node = Node::synthetic(
+                        Value::Mapping(entries),
+                        Span::new(self.file, start, span.end),
+                    );
                     self.finish(node, anchor)?;
                 }
             }
@@ -164,13 +213,21 @@ impl<'a> Builder<'a> {
 
     fn unsupported(&self, span: Span, what: &str) -> Fatal {
         Box::new(
-            Diagnostic::new(&codes::YAML_UNSUPPORTED, format!("unsupported YAML: {what}"))
-                .at(span, "here")
-                .help("write the value out plainly; Meltano's loader cannot use this either"),
+            Diagnostic::new(
+                &codes::YAML_UNSUPPORTED,
+                format!("unsupported YAML: {what}"),
+            )
+            .at(span, "here")
+            .help("write the value out plainly; Meltano's loader cannot use this either"),
         )
     }
 
-    fn check_collection_tag(&self, tag: Option<&Tag>, expected: &str, span: Span) -> Result<(), Fatal> {
+    fn check_collection_tag(
+        &self,
+        tag: Option<&Tag>,
+        expected: &str,
+        span: Span,
+    ) -> Result<(), Fatal> {
         match tag {
             None => Ok(()),
             Some(tag) if tag.is_yaml_core_schema() && tag.suffix == expected => Ok(()),
@@ -178,7 +235,13 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn scalar(&self, text: &str, style: ParserStyle, tag: Option<&Tag>, span: Span) -> Result<Node, Fatal> {
+    fn scalar(
+        &self,
+        text: &str,
+        style: ParserStyle,
+        tag: Option<&Tag>,
+        span: Span,
+    ) -> Result<Node, Fatal> {
         let plain = matches!(style, ParserStyle::Plain);
         let value = match tag {
             None if plain => resolve_plain(text),
@@ -186,7 +249,11 @@ impl<'a> Builder<'a> {
             Some(tag) if tag.is_yaml_core_schema() => self.tagged(text, &tag.suffix, span)?,
             Some(tag) => return Err(self.unsupported(span, &format!("the tag `{tag}`"))),
         };
-        let style = if plain && tag.is_none() { ScalarStyle::Plain } else { ScalarStyle::Quoted };
+        let style = if plain && tag.is_none() {
+            ScalarStyle::Plain
+        } else {
+            ScalarStyle::Quoted
+        };
         Ok(Node { value, span, style })
     }
 
@@ -216,25 +283,41 @@ impl<'a> Builder<'a> {
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Sequence { items, .. }) => items.push(node),
-            Some(Frame::Mapping { key: key @ None, .. }) => {
+            Some(Frame::Mapping {
+                key: key @ None, ..
+            }) => {
                 if matches!(node.value, Value::Sequence(_) | Value::Mapping(_)) {
-                    return Err(self.unsupported(node.span, "a list or mapping used as a mapping key"));
+                    return Err(
+                        self.unsupported(node.span, "a list or mapping used as a mapping key")
+                    );
                 }
                 *key = Some(node);
             }
-            Some(Frame::Mapping { entries, key, merges, .. }) => {
+            Some(Frame::Mapping {
+                entries,
+                key,
+                merges,
+                ..
+            }) => {
                 let Some(key) = key.take() else { return Ok(()) };
                 let text = key.scalar_text().unwrap_or_default();
-                let text = if key.is_null() { "null".to_owned() } else { text };
+                let text = if key.is_null() {
+                    "null".to_owned()
+                } else {
+                    text
+                };
                 if text == "<<" && key.style == ScalarStyle::Plain {
                     merges.push(node);
                 } else if let Some((first, _)) = entries.get(&text) {
                     let first = first.span;
                     self.diagnostics.push(
-                        Diagnostic::new(&codes::YAML_DUPLICATE_KEY, format!("duplicate key `{text}`"))
-                            .at(key.span, "defined again here")
-                            .also(first, "first defined here")
-                            .help("Meltano refuses duplicate keys: keep one of them"),
+                        Diagnostic::new(
+                            &codes::YAML_DUPLICATE_KEY,
+                            format!("duplicate key `{text}`"),
+                        )
+                        .at(key.span, "defined again here")
+                        .also(first, "first defined here")
+                        .help("Meltano refuses duplicate keys: keep one of them"),
                     );
                 } else {
                     entries.insert(text, (key, node));
@@ -301,7 +384,9 @@ mod tests {
 
     #[test]
     fn anchors_aliases_and_merge_keys() {
-        let root = load("base: &b {x: 1, y: 2}\nchild:\n  <<: *b\n  y: 3\nlist: [*b]\n").root.unwrap();
+        let root = load("base: &b {x: 1, y: 2}\nchild:\n  <<: *b\n  y: 3\nlist: [*b]\n")
+            .root
+            .unwrap();
         let child = root.get("child").unwrap();
         assert_eq!(child.get("x").unwrap().value, Value::Int(1));
         assert_eq!(child.get("y").unwrap().value, Value::Int(3));
@@ -313,11 +398,19 @@ mod tests {
         let parsed = load("a: [1, 2\nb: 3\n");
         assert_eq!(codes_of(&parsed), ["meltc::yaml::syntax"]);
         assert!(parsed.root.is_none());
-        assert_eq!(codes_of(&load("a: 1\n---\nb: 2\n")), ["meltc::yaml::multiple-documents"]);
-        assert_eq!(codes_of(&load("a: !custom 1\n")), ["meltc::yaml::unsupported"]);
+        assert_eq!(
+            codes_of(&load("a: 1\n---\nb: 2\n")),
+            ["meltc::yaml::multiple-documents"]
+        );
+        assert_eq!(
+            codes_of(&load("a: !custom 1\n")),
+            ["meltc::yaml::unsupported"]
+        );
         // Deep nesting is refused by the parser's own limit or ours: either way one located error.
         let deep = load(&"[".repeat(500));
-        assert!(deep.root.is_none() && deep.diagnostics.len() == 1 && deep.diagnostics[0].is_error());
+        assert!(
+            deep.root.is_none() && deep.diagnostics.len() == 1 && deep.diagnostics[0].is_error()
+        );
         let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
         assert_eq!(codes_of(&load(bomb)), ["meltc::yaml::unsupported"]);
     }
@@ -331,7 +424,9 @@ mod tests {
 
     #[test]
     fn tags_and_styles() {
-        let root = load("a: !!str 017\nb: '017'\nc: 017\nd: !!float 1\n").root.unwrap();
+        let root = load("a: !!str 017\nb: '017'\nc: 017\nd: !!float 1\n")
+            .root
+            .unwrap();
         assert_eq!(root.get("a").unwrap().value, Value::String("017".into()));
         assert_eq!(root.get("b").unwrap().style, ScalarStyle::Quoted);
         assert_eq!(root.get("c").unwrap().value, Value::Int(17));

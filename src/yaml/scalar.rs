@@ -8,7 +8,9 @@ pub(super) fn resolve_plain(text: &str) -> Value {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
@@ -42,7 +44,10 @@ fn resolve_int(text: &str) -> Option<Value> {
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
-    Some(i64::from_str_radix(digits, radix).map_or_else(|_| Value::String(text.to_owned()), Value::Int))
+    Some(
+        i64::from_str_radix(digits, radix)
+            .map_or_else(|_| Value::String(text.to_owned()), Value::Int),
+    )
 }
 
 /// `[-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?`
@@ -83,7 +88,9 @@ pub enum Ambiguity {
 /// Whether a plain scalar's text is read differently by YAML 1.1 and 1.2.
 #[must_use]
 pub fn ambiguity(text: &str) -> Option<Ambiguity> {
-    const YAML11_BOOLS: &[&str] = &["yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"];
+    const YAML11_BOOLS: &[&str] = &[
+        "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
+    ];
     if YAML11_BOOLS.contains(&text) {
         return Some(Ambiguity::Bool);
     }
@@ -91,11 +98,16 @@ pub fn ambiguity(text: &str) -> Option<Ambiguity> {
         return Some(Ambiguity::Date);
     }
     let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
-    let leading_zero_decimal =
-        unsigned.len() > 1 && unsigned.starts_with('0') && unsigned.bytes().all(|b| b.is_ascii_digit());
-    let octal_12 = unsigned.strip_prefix("0o").is_some_and(|d| !d.is_empty() && d.bytes().all(|b| (b'0'..=b'7').contains(&b)));
+    let leading_zero_decimal = unsigned.len() > 1
+        && unsigned.starts_with('0')
+        && unsigned.bytes().all(|b| b.is_ascii_digit());
+    let octal_12 = unsigned
+        .strip_prefix("0o")
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| (b'0'..=b'7').contains(&b)));
     let underscored = unsigned.contains('_')
-        && unsigned.bytes().all(|b| b.is_ascii_digit() || b == b'_' || b == b'.')
+        && unsigned
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'_' || b == b'.')
         && unsigned.bytes().next().is_some_and(|b| b.is_ascii_digit());
     let sexagesimal = is_sexagesimal(unsigned);
     (leading_zero_decimal || octal_12 || underscored || sexagesimal).then_some(Ambiguity::Number)
@@ -104,8 +116,13 @@ pub fn ambiguity(text: &str) -> Option<Ambiguity> {
 /// YAML 1.1 sexagesimal integer: `[1-9][0-9_]*(:[0-5]?[0-9])+`.
 fn is_sexagesimal(text: &str) -> bool {
     let mut parts = text.split(':');
-    let Some(first) = parts.next() else { return false };
-    let first_ok = first.bytes().next().is_some_and(|b| (b'1'..=b'9').contains(&b))
+    let Some(first) = parts.next() else {
+        return false;
+    };
+    let first_ok = first
+        .bytes()
+        .next()
+        .is_some_and(|b| (b'1'..=b'9').contains(&b))
         && first.bytes().all(|b| b.is_ascii_digit() || b == b'_');
     let mut rest = parts.peekable();
     first_ok
@@ -124,11 +141,21 @@ fn is_timestamp(text: &str) -> bool {
         let count = text.bytes().take_while(u8::is_ascii_digit).count();
         (min..=max).contains(&count).then(|| text.split_at(count))
     }
-    let Some((_, rest)) = digits(text, 4, 4) else { return false };
-    let Some(rest) = rest.strip_prefix('-') else { return false };
-    let Some((month, rest)) = digits(rest, 1, 2) else { return false };
-    let Some(rest) = rest.strip_prefix('-') else { return false };
-    let Some((day, time)) = digits(rest, 1, 2) else { return false };
+    let Some((_, rest)) = digits(text, 4, 4) else {
+        return false;
+    };
+    let Some(rest) = rest.strip_prefix('-') else {
+        return false;
+    };
+    let Some((month, rest)) = digits(rest, 1, 2) else {
+        return false;
+    };
+    let Some(rest) = rest.strip_prefix('-') else {
+        return false;
+    };
+    let Some((day, time)) = digits(rest, 1, 2) else {
+        return false;
+    };
     if time.is_empty() {
         return month.len() == 2 && day.len() == 2;
     }
@@ -155,11 +182,17 @@ mod tests {
         assert_eq!(resolve_plain(".5"), Value::Float(0.5));
         assert_eq!(resolve_plain("True"), Value::Bool(true));
         assert_eq!(resolve_plain("~"), Value::Null);
-        assert_eq!(resolve_plain("2024-01-02"), Value::String("2024-01-02".into()));
+        assert_eq!(
+            resolve_plain("2024-01-02"),
+            Value::String("2024-01-02".into())
+        );
         assert_eq!(resolve_plain("1_000"), Value::String("1_000".into()));
         assert_eq!(resolve_plain("5432"), Value::Int(5432));
         assert_eq!(resolve_plain("1e"), Value::String("1e".into()));
-        assert!(matches!(resolve_plain("99999999999999999999"), Value::Float(_)));
+        assert!(matches!(
+            resolve_plain("99999999999999999999"),
+            Value::Float(_)
+        ));
     }
 
     #[test]
@@ -170,10 +203,27 @@ mod tests {
         for text in ["017", "0o17", "1_000", "1:30", "-012"] {
             assert_eq!(ambiguity(text), Some(Ambiguity::Number), "{text}");
         }
-        for text in ["2024-01-02", "2024-01-02 03:04:05", "2020-08-05T00:00:00Z", "2001-12-14t21:59:43.10-05:00"] {
+        for text in [
+            "2024-01-02",
+            "2024-01-02 03:04:05",
+            "2020-08-05T00:00:00Z",
+            "2001-12-14t21:59:43.10-05:00",
+        ] {
             assert_eq!(ambiguity(text), Some(Ambiguity::Date), "{text}");
         }
-        for text in ["0", "10", "true", "y", "n", "0.5", "2024-1-2x", "12:345", "abc", "2024-01", "v1.2.3"] {
+        for text in [
+            "0",
+            "10",
+            "true",
+            "y",
+            "n",
+            "0.5",
+            "2024-1-2x",
+            "12:345",
+            "abc",
+            "2024-01",
+            "v1.2.3",
+        ] {
             assert_eq!(ambiguity(text), None, "{text}");
         }
     }

@@ -12,7 +12,11 @@ pub fn repo() -> PathBuf {
 /// need it fail, never skip, without it.
 pub fn shared() -> PathBuf {
     let shared = repo().join("../shared");
-    assert!(shared.is_dir(), "the shared folder is expected beside the repository at {}", shared.display());
+    assert!(
+        shared.is_dir(),
+        "the shared folder is expected beside the repository at {}",
+        shared.display()
+    );
     shared
 }
 
@@ -32,7 +36,12 @@ pub fn meltc(cwd: &Path, args: &[&str]) -> Run {
 /// [`meltc`] with extra environment variables.
 pub fn meltc_with(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_meltc"));
-    command.args(args).current_dir(cwd).env("NO_COLOR", "1").env("COLUMNS", "100").env_remove("MELTANO_PROJECT_ROOT");
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .env_remove("MELTANO_PROJECT_ROOT");
     for (key, value) in env {
         command.env(key, value);
     }
@@ -51,7 +60,11 @@ pub fn tool(name: &str) -> PathBuf {
         PathBuf::from,
     );
     let path = home.join("bin").join(name);
-    assert!(path.exists(), "`{name}` is not installed at {}: run scripts/setup-test-env", path.display());
+    assert!(
+        path.exists(),
+        "`{name}` is not installed at {}: run scripts/setup-test-env",
+        path.display()
+    );
     path
 }
 
@@ -62,12 +75,16 @@ pub fn bless() -> bool {
 
 /// A unified diff of two texts, for failure messages.
 pub fn diff(expected: &str, actual: &str) -> String {
-    similar::TextDiff::from_lines(expected, actual).unified_diff().header("expected", "actual").to_string()
+    similar::TextDiff::from_lines(expected, actual)
+        .unified_diff()
+        .header("expected", "actual")
+        .to_string()
 }
 
 /// Parse `--format json` output into (code, severity, file, line) rows.
 pub fn json_rows(stdout: &str) -> Vec<(String, String, String, u64)> {
-    let document: serde_json::Value = serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"));
+    let document: serde_json::Value =
+        serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stdout}"));
     document["diagnostics"]
         .as_array()
         .expect("diagnostics array")
