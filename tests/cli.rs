@@ -100,7 +100,7 @@ fn paths_are_shown_relative_to_the_working_directory() {
     assert_eq!(run.code, 1);
     assert!(
         run.stdout
-            .starts_with("::error file=meltano/meltano.yml,line=14,col=17,"),
+            .starts_with("::error file=meltano/meltano.yml,line=13,col=17,"),
         "{}",
         run.stdout
     );

@@ -8,148 +8,63 @@ use crate::support::{json_rows, meltc, shared};
 /// Expected exit code and finding counts per project. Every entry was reviewed against the
 /// project's files; SOURCES.md "Deviations" explains most of them. Errors are only where the
 /// run the project describes fails in Meltano too.
-const EXPECTED: &[(&str, i32, &[(&str, usize)])] = &[
-    (
-        "01-meltano-squared",
-        0,
-        &[
-            ("meltc::ref::environment-plugin", 1),
-            ("meltc::setting::literal-secret", 1),
-            ("meltc::state::ephemeral", 13),
-        ],
-    ),
-    (
-        "02-meltano-meltano",
-        0,
-        &[
-            ("meltc::ref::environment-plugin", 4),
-            ("meltc::setting::literal-secret", 3),
-            ("meltc::state::ephemeral", 10),
-        ],
-    ),
+/// A project folder, its exit code, and its findings as (code, count).
+type Pinned = (&'static str, i32, &'static [(&'static str, usize)]);
+
+#[rustfmt::skip]
+const EXPECTED: &[Pinned] = &[
+    ("01-meltano-squared", 0, &[("meltc::plugin::lock-only-variant", 1), ("meltc::ref::environment-plugin", 1), ("meltc::setting::literal-secret", 1), ("meltc::state::ephemeral", 13)]),
+    ("02-meltano-meltano", 0, &[("meltc::ref::environment-plugin", 4), ("meltc::setting::literal-secret", 3), ("meltc::state::ephemeral", 10)]),
     // A parser fixture that Meltano never runs: `my-job` names the mapper `map-meltano-yml`
-    // instead of its mapping, which `meltano run` refuses.
-    (
-        "03-meltano-meltano-multifile",
-        1,
-        &[
-            ("meltc::job::mapper-name", 1),
-            ("meltc::schedule::legacy", 3),
-            ("meltc::yaml::unquoted-date", 3),
-        ],
-    ),
-    (
-        "04-meltano-demo-project",
-        0,
-        &[
-            ("meltc::key::unknown", 1),
-            ("meltc::plugin::legacy-files", 2),
-            ("meltc::plugin::legacy-type", 1),
-            ("meltc::schedule::legacy", 2),
-            ("meltc::yaml::unquoted-date", 2),
-        ],
-    ),
+    // instead of its mapping, which `meltano run` refuses, and its 7 plugins have no
+    // namespace, lock or hub entry (SOURCES.md) while jobs and schedules run them.
+    ("03-meltano-meltano-multifile", 1, &[("meltc::job::mapper-name", 1), ("meltc::plugin::unresolved-used", 7), ("meltc::schedule::legacy", 3), ("meltc::yaml::unquoted-date", 3)]),
+    ("04-meltano-demo-project", 0, &[("meltc::key::unknown", 1), ("meltc::plugin::legacy-files", 2), ("meltc::plugin::legacy-type", 1), ("meltc::schedule::legacy", 2), ("meltc::yaml::unquoted-date", 2)]),
     ("06-meltano-meltano-state-backend-postgresql", 0, &[]),
     ("07-MeltanoLabs-tap-github", 0, &[]),
-    (
-        "09-MeltanoLabs-target-postgres",
-        0,
-        &[("meltc::setting::literal-secret", 1)],
-    ),
+    ("09-MeltanoLabs-target-postgres", 0, &[("meltc::setting::literal-secret", 1)]),
     ("10-MeltanoLabs-meltano-map-transform", 0, &[]),
     ("12-MeltanoLabs-tap-pulumi-cloud", 0, &[]),
     ("13-DouweM-pixbyt", 0, &[]),
-    (
-        "15-edgarrmondragon-meltano-dogfood",
-        0,
-        &[("meltc::state::ephemeral", 3)],
-    ),
+    ("15-edgarrmondragon-meltano-dogfood", 0, &[("meltc::state::ephemeral", 3)]),
     ("16-reservoir-data-tap-npm", 0, &[]),
     ("18-quantile-development-dagster-meltano", 0, &[]),
-    // Job `help` runs `meltano --help` as blocks: `meltano run help` fails with "Block meltano not found".
-    (
-        "19-quantile-development-dagster-ext",
-        1,
-        &[("meltc::ref::unknown-plugin", 2)],
-    ),
+    // Job `help` runs `meltano --help` as blocks: `meltano run help` fails with "Block meltano
+    // not found" (and stops there, so `--help` is not reported).
+    ("19-quantile-development-dagster-ext", 1, &[("meltc::ref::unknown-plugin", 1), ("meltc::setting::literal-secret", 1)]),
     ("21-JulesHuisman-geospatial-integration", 0, &[]),
-    ("22-Matatika-example-salesforce-sensitive-data", 0, &[]),
-    ("24-MatatikaBytes-5X-Sandbox-cuisrqm", 0, &[]),
-    (
-        "25-MatatikaBytes-Meltano-jyiczzd",
-        0,
-        &[
-            ("meltc::plugin::legacy-files", 1),
-            ("meltc::plugin::legacy-type", 1),
-        ],
-    ),
-    (
-        "27-GaloyMoney-lana-bank",
-        0,
-        &[
-            ("meltc::setting::literal-secret", 1),
-            ("meltc::state::ephemeral", 1),
-        ],
-    ),
+    // Matatika variants exist only in their lock files (Matatika runs its own hub).
+    ("22-Matatika-example-salesforce-sensitive-data", 0, &[("meltc::plugin::lock-only-variant", 1)]),
+    ("24-MatatikaBytes-5X-Sandbox-cuisrqm", 0, &[("meltc::plugin::lock-only-variant", 2)]),
+    ("25-MatatikaBytes-Meltano-jyiczzd", 0, &[("meltc::plugin::legacy-files", 1), ("meltc::plugin::legacy-type", 1), ("meltc::plugin::lock-only-variant", 2)]),
+    ("27-GaloyMoney-lana-bank", 0, &[("meltc::setting::literal-secret", 1), ("meltc::state::ephemeral", 1)]),
     ("28-linuxfoundation-lfx-v1-sync-helper", 0, &[]),
     ("30-Widen-dagster-meltano-example", 0, &[]),
-    (
-        "31-alfredosa-dagster-meltano",
-        0,
-        &[("meltc::state::ephemeral", 1)],
-    ),
-    ("33-radbrt-prefect-warehouse", 0, &[]),
+    ("31-alfredosa-dagster-meltano", 0, &[("meltc::state::ephemeral", 1)]),
+    // `target-snowflake-ssb`: no namespace, no lock, not on the hub (SOURCES.md).
+    ("33-radbrt-prefect-warehouse", 0, &[("meltc::plugin::unresolved", 1)]),
     ("34-orchestra-hq-orchestra-blueprints", 0, &[]),
     ("36-datacosmos-br-gruponos-meltano-native", 0, &[]),
     ("37-PawsForLife-meltano-plugins", 0, &[]),
-    (
-        "39-AutoIDM-prodder_public",
-        0,
-        &[
-            ("meltc::ref::environment-plugin", 1),
-            ("meltc::state::ephemeral", 1),
-        ],
-    ),
-    ("40-andrewcstewart-ds4fnp", 0, &[]),
+    ("39-AutoIDM-prodder_public", 0, &[("meltc::ref::environment-plugin", 1), ("meltc::state::ephemeral", 1)]),
+    // `variant: original` follows the hub's default variant.
+    ("40-andrewcstewart-ds4fnp", 0, &[("meltc::plugin::variant-alias", 1)]),
     ("42-FreshConsulting-meltano-in-astronomer", 0, &[]),
     ("43-jdavredbeard-dora-dashboard-example", 0, &[]),
     ("45-miroslawsteblik-patients-data-pipeline", 0, &[]),
-    (
-        "46-archdotdev-tap-adp",
-        0,
-        &[
-            ("meltc::setting::literal-secret", 1),
-            ("meltc::yaml::unquoted-date", 1),
-        ],
-    ),
-    (
-        "48-pnadolny13-meltano_example_implementations",
-        0,
-        &[("meltc::plugin::legacy-files", 1)],
-    ),
+    ("46-archdotdev-tap-adp", 0, &[("meltc::setting::literal-secret", 1), ("meltc::yaml::unquoted-date", 1)]),
+    ("48-pnadolny13-meltano_example_implementations", 0, &[("meltc::plugin::legacy-files", 1)]),
     ("49-matsonj-nba-monte-carlo", 0, &[]),
     // `:pip_url` (a typo Meltano silently keeps as an extra).
-    (
-        "51-archiewood-meltano-evidence-monorepo",
-        0,
-        &[("meltc::key::unknown", 1)],
-    ),
+    ("51-archiewood-meltano-evidence-monorepo", 0, &[("meltc::key::unknown", 1)]),
     ("52-sbalnojan-vscode-ext-demo", 0, &[]),
     ("54-andriichumak-gooddata-pluto-day", 0, &[]),
-    (
-        "55-caiocvelasco-project09-meltano-s3-dbt-snowflake-observability-ci-cd",
-        0,
-        &[],
-    ),
+    ("55-caiocvelasco-project09-meltano-s3-dbt-snowflake-observability-ci-cd", 0, &[]),
     ("57-mfrachet-all-for-one", 0, &[]),
     ("58-voxmedia-tap-elasticsearch", 0, &[]),
     ("61-fleetio-tap-fleetio", 0, &[]),
     // Hub-only keys (`keywords`, `maintenance_status`) on two plugins and `default:` in three settings.
-    (
-        "63-ajdoyl2-freelancer-data-stack",
-        0,
-        &[("meltc::key::unknown", 7)],
-    ),
+    ("63-ajdoyl2-freelancer-data-stack", 0, &[("meltc::key::unknown", 7)]),
     ("64-Learnfa-mag7-intel-lakehouse", 0, &[]),
 ];
 

@@ -53,10 +53,10 @@ fn collect(
         Err(error) => {
             let message = match error {
                 DiscoverError::NoFileInRoot(root) => {
-                    format!("no meltano.yml in `{}`", root.display())
+                    format!("no meltano.yml in `{}`", shown_path(&root, &context.cwd))
                 }
-                DiscoverError::NotFound(cwd) => {
-                    format!("no meltano.yml in `{}` or any parent folder", cwd.display())
+                DiscoverError::NotFound(_) => {
+                    "no meltano.yml in the working directory or any parent folder".to_owned()
                 }
             };
             let diagnostic = Diagnostic::new(&codes::PROJECT_NOT_FOUND, message)
@@ -115,6 +115,15 @@ fn collect(
         if files == 1 { "" } else { "s" }
     );
     (loaded.sources, diagnostics, Some(summary))
+}
+
+/// A path as the user would write it: relative to the working directory when below it.
+fn shown_path(path: &Path, cwd: &Path) -> String {
+    match path.strip_prefix(cwd) {
+        Ok(relative) if relative.as_os_str().is_empty() => ".".to_owned(),
+        Ok(relative) => project::slash_path(relative),
+        Err(_) => path.display().to_string(),
+    }
 }
 
 /// How file names are shown: relative to the working directory when the project is below it

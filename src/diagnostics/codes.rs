@@ -38,7 +38,7 @@ codes! {
     YAML_UNSUPPORTED = "meltc::yaml::unsupported", Error, "a YAML feature Meltano cannot load (unknown tag, complex key, alias bomb)";
     YAML_NOT_UTF8 = "meltc::yaml::not-utf8", Error, "the file is not UTF-8 text";
     YAML_AMBIGUOUS_BOOL = "meltc::yaml::ambiguous-bool", Warning, "an unquoted yes/no/on/off: a string at run time, a boolean in `meltano compile`";
-    YAML_AMBIGUOUS_NUMBER = "meltc::yaml::ambiguous-number", Warning, "an unquoted number that YAML 1.1 and 1.2 read differently (017, 0o17, 1_000, 1:30)";
+    YAML_AMBIGUOUS_NUMBER = "meltc::yaml::ambiguous-number", Warning, "an unquoted number that YAML 1.1 and 1.2 read differently (017, 0o17, 1:30)";
     YAML_UNQUOTED_DATE = "meltc::yaml::unquoted-date", Warning, "an unquoted date or timestamp, turned into an ISO string by Meltano's run time";
     INCLUDE_OUTSIDE_ROOT = "meltc::include::outside-root", Error, "an include_paths match resolves outside the project root";
     INCLUDE_NOT_A_FILE = "meltc::include::not-a-file", Error, "an include_paths match is not a regular file";
@@ -73,6 +73,8 @@ codes! {
     PLUGIN_UNRESOLVED = "meltc::plugin::unresolved", Warning, "a plugin that is not custom, not in the bundled hub index and has no lock file";
     PLUGIN_UNRESOLVED_USED = "meltc::plugin::unresolved-used", Error, "a job or schedule uses a plugin meltc cannot resolve";
     PLUGIN_UNKNOWN_VARIANT = "meltc::plugin::unknown-variant", Error, "a plugin names a variant that neither the hub index nor a lock file has";
+    PLUGIN_LOCK_ONLY_VARIANT = "meltc::plugin::lock-only-variant", Warning, "a variant the bundled hub index does not have (or spells differently); only its lock file defines it";
+    PLUGIN_VARIANT_ALIAS = "meltc::plugin::variant-alias", Warning, "`variant: original` or `default` follows whatever the hub's default is; pin the real variant";
     PLUGIN_LOCK_INVALID = "meltc::plugin::invalid-lock", Error, "a plugin lock file is not the JSON Meltano writes";
     SETTING_LITERAL_SECRET = "meltc::setting::literal-secret", Warning, "a secret setting has a literal value in a committed file; use a `${VAR}` reference";
     STATE_EPHEMERAL = "meltc::state::ephemeral", Warning, "an incremental job keeps its state where a pod loses it (system database on SQLite)";

@@ -120,9 +120,31 @@ impl Diagnostic {
     }
 }
 
-/// Sort findings for output and drop exact repeats (the same finding reached twice, e.g. once
-/// per environment).
+/// `an extractor`, `a loader`: a noun with its indefinite article, for messages.
+#[must_use]
+pub fn with_article(noun: &str) -> String {
+    let article = if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {noun}")
+}
+
+/// Sort findings for output and drop repeats: the exact same finding reached twice (e.g. once
+/// per environment), and a schema error at a place where a more specific error already is.
 pub fn sort_and_dedup(diagnostics: &mut Vec<Diagnostic>) {
     diagnostics.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     diagnostics.dedup();
+    let specific: std::collections::BTreeSet<Span> = diagnostics
+        .iter()
+        .filter(|d| d.is_error() && d.code != &codes::SCHEMA)
+        .filter_map(|d| d.primary.as_ref().map(|label| label.span))
+        .collect();
+    diagnostics.retain(|d| {
+        d.code != &codes::SCHEMA
+            || d.primary
+                .as_ref()
+                .is_none_or(|label| !specific.contains(&label.span))
+    });
 }

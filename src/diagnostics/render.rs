@@ -220,7 +220,7 @@ struct View {
     code: &'static str,
     severity: miette::Severity,
     help: Option<String>,
-    source: Option<NamedSource<String>>,
+    source: Option<CharColumns>,
     labels: Vec<LabeledSpan>,
     related: Vec<View>,
 }
@@ -272,9 +272,45 @@ fn labeled(label: &Label) -> LabeledSpan {
     )
 }
 
-fn named_source(file: FileId, sources: &SourceMap) -> NamedSource<String> {
+fn named_source(file: FileId, sources: &SourceMap) -> CharColumns {
     let file = sources.get(file);
-    NamedSource::new(file.name(), file.contents().to_owned()).with_language("yaml")
+    CharColumns(NamedSource::new(file.name(), file.contents().to_owned()).with_language("yaml"))
+}
+
+/// A source whose reported columns count characters, not bytes, so that the `file:line:col`
+/// header of a report agrees with the JSON and GitHub output on non-ASCII lines.
+struct CharColumns(NamedSource<String>);
+
+impl miette::SourceCode for CharColumns {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let contents = self
+            .0
+            .read_span(span, context_lines_before, context_lines_after)?;
+        let text = self.0.inner().as_str();
+        let offset = contents.span().offset();
+        let line_start = text[..offset.min(text.len())]
+            .rfind('\n')
+            .map_or(0, |index| index + 1);
+        let column = text
+            .get(line_start..offset)
+            .map_or(contents.column(), |prefix| prefix.chars().count());
+        Ok(Box::new(
+            miette::MietteSpanContents::new_named(
+                self.0.name().to_owned(),
+                contents.data(),
+                *contents.span(),
+                contents.line(),
+                column,
+                contents.line_count(),
+            )
+            .with_language("yaml"),
+        ))
+    }
 }
 
 impl fmt::Debug for View {

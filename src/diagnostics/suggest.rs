@@ -16,10 +16,14 @@ where
         if candidate == name {
             continue;
         }
+        let lower = (name.to_lowercase(), candidate.to_lowercase());
         let score = if fold(candidate) == folded {
             2.0
+        } else if lower.0.len() >= 3 && strsim::damerau_levenshtein(&lower.0, &lower.1) == 1 {
+            // One edit in a short name (`dve` for `dev`) is as likely a typo as it gets.
+            1.5
         } else {
-            strsim::normalized_damerau_levenshtein(&name.to_lowercase(), &candidate.to_lowercase())
+            strsim::normalized_damerau_levenshtein(&lower.0, &lower.1)
         };
         if best.is_none_or(|(best_score, best_name)| {
             score > best_score || (score == best_score && candidate < best_name)
@@ -56,6 +60,8 @@ mod tests {
         let names = ["pip_url", "namespace", "variant", "executable"];
         assert_eq!(did_you_mean(":pip_url", names), Some("pip_url"));
         assert_eq!(did_you_mean("varient", names), Some("variant"));
+        assert_eq!(did_you_mean("dve", ["dev", "prod"]), Some("dev"));
+        assert_eq!(did_you_mean("ab", ["dev", "prod"]), None);
         assert_eq!(
             did_you_mean("AutoIDM", ["autoidm", "meltano"]),
             Some("autoidm")

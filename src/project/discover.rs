@@ -30,14 +30,15 @@ pub fn find_root(
         } else {
             cwd.join(root)
         };
-        return if root.join(PROJECT_FILE).is_file() {
+        return if root.join(PROJECT_FILE).exists() {
             Ok(root)
         } else {
             Err(DiscoverError::NoFileInRoot(root))
         };
     }
     cwd.ancestors()
-        .find(|dir| dir.join(PROJECT_FILE).is_file())
+        // `exists`, not `is_file`: a meltano.yml that is a folder is this project's (unreadable) file.
+        .find(|dir| dir.join(PROJECT_FILE).exists())
         .map(Path::to_path_buf)
         .ok_or_else(|| DiscoverError::NotFound(cwd.to_path_buf()))
 }

@@ -90,18 +90,17 @@ fn check_match(
     pattern: &Pattern,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<PathBuf> {
-    let resolved = match path.canonicalize() {
-        Ok(resolved) => resolved,
-        Err(error) => {
-            diagnostics.push(
-                Diagnostic::new(
-                    &codes::IO,
-                    format!("cannot resolve included path `{name}`: {error}"),
-                )
-                .at(pattern.span, "matched by this pattern"),
-            );
-            return None;
-        }
+    let name = if name.is_empty() { "." } else { name };
+    let Ok(resolved) = path.canonicalize() else {
+        diagnostics.push(
+            Diagnostic::new(
+                &codes::INCLUDE_NOT_A_FILE,
+                format!("included path `{name}` is not a file"),
+            )
+            .at(pattern.span, format!("matches `{name}`, a link to nothing"))
+            .help("the symbolic link points at a missing file: fix or remove the link"),
+        );
+        return None;
     };
     if resolved == main_file {
         return None;
@@ -112,13 +111,7 @@ fn check_match(
                 &codes::INCLUDE_OUTSIDE_ROOT,
                 format!("included path `{name}` is outside the project root"),
             )
-            .at(
-                pattern.span,
-                format!(
-                    "matches `{name}`, which resolves to `{}`",
-                    resolved.display()
-                ),
-            )
+            .at(pattern.span, format!("matches `{name}`"))
             .help("Meltano refuses files outside the project root: move the file into the project"),
         );
         return None;
@@ -181,10 +174,19 @@ fn expand_one(root: &Path, pattern: &str) -> Result<Vec<(String, PathBuf)>, Stri
         .follow_links(true)
         .min_depth(1)
         .max_depth(max_depth)
-        .into_iter()
-        .flatten()
     {
-        let Ok(relative) = entry.path().strip_prefix(&start) else {
+        // A dangling link is an error for walkdir but a match for pathlib; other errors (a
+        // link loop, an unreadable folder) end that branch of the walk.
+        let path = match &entry {
+            Ok(entry) => entry.path().to_path_buf(),
+            Err(error) => match error.path() {
+                Some(path) if path.symlink_metadata().is_ok() && path.metadata().is_err() => {
+                    path.to_path_buf()
+                }
+                _ => continue,
+            },
+        };
+        let Ok(relative) = path.strip_prefix(&start) else {
             continue;
         };
         let relative = slash_path(relative);
@@ -194,7 +196,7 @@ fn expand_one(root: &Path, pattern: &str) -> Result<Vec<(String, PathBuf)>, Stri
             } else {
                 format!("{prefix}/{relative}")
             };
-            found.push((name, entry.path().to_path_buf()));
+            found.push((name, path.clone()));
         }
     }
     found.sort();

@@ -175,7 +175,17 @@ fn read_yaml(
         Ok(text) => text,
         Err(error) => {
             let valid = error.utf8_error().valid_up_to();
-            let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
+            // Shown in a snippet: control bytes would drive the terminal, so they become U+FFFD.
+            let text: String = String::from_utf8_lossy(error.as_bytes())
+                .chars()
+                .map(|c| {
+                    if c.is_control() && c != '\n' && c != '\t' {
+                        '\u{fffd}'
+                    } else {
+                        c
+                    }
+                })
+                .collect();
             let offset = String::from_utf8_lossy(&error.as_bytes()[..valid]).len();
             let id = sources.add(SourceFile::new(name, path, text));
             diagnostics.push(

@@ -3,7 +3,7 @@
 //! replaces; a list or mapping meeting a value of another kind, `null` included, is an error
 //! (Meltano crashes there).
 
-use crate::diagnostics::{Diagnostic, codes};
+use crate::diagnostics::{Diagnostic, codes, with_article};
 use crate::yaml::{Node, Value};
 
 /// Merge `incoming` into `base` in place; conflicts are reported, and the base value is kept.
@@ -53,15 +53,6 @@ pub fn deep_merge(
         }
         _ => *base = incoming.clone(),
     }
-}
-
-fn with_article(kind: &str) -> String {
-    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    };
-    format!("{article} {kind}")
 }
 
 #[cfg(test)]

@@ -15,7 +15,14 @@ use crate::yaml::{Node, Value};
 pub fn check(index: &ProjectIndex<'_>, selected: &[Named<'_>], diagnostics: &mut Vec<Diagnostic>) {
     let document = &index.project.merged;
     let all = model::environments(document);
-    if let Some(default) = document.get("default_environment") {
+    // With `environments` of the wrong shape (a schema error) every name would look unknown.
+    let environments_listed = document
+        .get("environments")
+        .is_none_or(|e| e.as_sequence().is_some() || e.is_null());
+    if let Some(default) = document
+        .get("default_environment")
+        .filter(|_| environments_listed)
+    {
         if let Some(name) = default
             .as_str()
             .filter(|name| !all.iter().any(|e| e.name == *name))
@@ -127,6 +134,10 @@ fn ephemeral_state(
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let mut lost: BTreeMap<(&str, Span), Vec<&str>> = BTreeMap::new();
+    // The base project's backend is used without an environment (`meltano el`, `meltano state`).
+    if let Some(error) = state_backend(index.project, None).unknown_scheme_error() {
+        diagnostics.push(error);
+    }
     for environment in selected {
         let backend = state_backend(index.project, Some(environment));
         if let Some(error) = backend.unknown_scheme_error() {

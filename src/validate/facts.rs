@@ -1,35 +1,109 @@
-//! What meltc knows about a plugin's definition: capabilities, secret settings, commands, and
-//! whether it can be resolved at all. Sources, in Meltano's order (spec §9): the entry itself
-//! for custom plugins, the project parent for `inherit_from`, the lock file, then the bundled
-//! hub index.
+//! What meltc knows about a plugin's definition, and where it comes from. Resolution follows
+//! Meltano's order (spec §9): the entry itself for custom plugins, the project parent for
+//! `inherit_from` without `variant`, then the lock file, then the bundled hub index.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use super::ProjectIndex;
 use crate::project::model::Plugin;
-use crate::yaml::Node;
+use crate::resolve::hub::{HubIndex, HubPlugin, HubVariant};
+use crate::resolve::{Definition, lockfile};
+
+/// Where a plugin's definition comes from.
+pub enum Resolution<'a> {
+    /// `namespace` without `inherit_from`: the entry is the definition.
+    Custom,
+    /// `inherit_from` a plugin of the project.
+    Parent(Plugin<'a>),
+    /// A lock file (parsed, or why it cannot be used).
+    Lock(PathBuf, Result<Box<Definition>, String>),
+    /// The bundled hub index.
+    Hub(HubVariant<'static>),
+    /// The hub has the plugin but not the requested variant.
+    UnknownVariant(HubPlugin<'static>),
+    /// Nothing defines it.
+    Unresolved,
+}
+
+/// Resolve `plugin`'s definition source.
+#[must_use]
+pub fn resolve<'a>(index: &ProjectIndex<'a>, plugin: &Plugin<'a>) -> Resolution<'a> {
+    if plugin.is_custom() {
+        return Resolution::Custom;
+    }
+    if plugin.variant().is_none() {
+        if let Some(parent) = plugin
+            .inherit_from()
+            .and_then(|p| index.plugin_of_type(plugin.plugin_type, p))
+        {
+            return Resolution::Parent(parent);
+        }
+    }
+    let name = plugin.inherit_from().unwrap_or(plugin.name());
+    let hub = HubIndex::bundled().plugin(plugin.plugin_type, name);
+    for path in lock_candidates(index, plugin, name, hub.as_ref()) {
+        if path.is_file() {
+            let definition = lockfile::read(&path, plugin.plugin_type)
+                .map(Box::new)
+                .map_err(|error| error.to_string());
+            return Resolution::Lock(path, definition);
+        }
+    }
+    match hub {
+        Some(hub) => match hub.variant(plugin.variant()) {
+            Some(variant) => Resolution::Hub(variant),
+            None => Resolution::UnknownVariant(hub),
+        },
+        None => Resolution::Unresolved,
+    }
+}
+
+/// Lock files that may hold the definition, in the order they are tried: the exact variant;
+/// without one, Meltano's `--default` name, the variant-less name, and the hub default's.
+fn lock_candidates(
+    index: &ProjectIndex<'_>,
+    plugin: &Plugin<'_>,
+    name: &str,
+    hub: Option<&HubPlugin<'_>>,
+) -> Vec<PathBuf> {
+    let root = &index.project.root;
+    match plugin.variant() {
+        Some(variant) => vec![lockfile::path(
+            root,
+            plugin.plugin_type,
+            name,
+            Some(variant),
+        )],
+        None => {
+            let mut candidates = vec![
+                lockfile::path(root, plugin.plugin_type, name, Some("default")),
+                lockfile::path(root, plugin.plugin_type, name, None),
+            ];
+            if let Some(default) = hub.and_then(HubPlugin::default_variant) {
+                candidates.push(lockfile::path(
+                    root,
+                    plugin.plugin_type,
+                    name,
+                    Some(default),
+                ));
+            }
+            candidates
+        }
+    }
+}
 
 /// Definition facts gathered for one plugin.
 #[derive(Clone, Debug, Default)]
 pub struct Facts {
-    /// Where the definition comes from; `None` = meltc cannot resolve it.
-    pub source: Option<DefinitionSource>,
+    /// Whether some source defines the plugin completely.
+    pub resolved: bool,
     /// Capabilities, when some source states them.
     pub capabilities: Option<BTreeSet<String>>,
     /// Names (and aliases) of settings that hold secrets.
     pub secret_settings: BTreeSet<String>,
     /// Command names.
     pub commands: BTreeSet<String>,
-}
-
-/// Where a plugin's definition comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DefinitionSource {
-    /// A custom plugin: the entry is the definition.
-    Custom,
-    /// A lock file.
-    Lock(PathBuf),
 }
 
 /// Gather the facts for `plugin`, following `inherit_from` through project plugins.
@@ -39,101 +113,68 @@ pub fn facts(index: &ProjectIndex<'_>, plugin: &Plugin<'_>) -> Facts {
 }
 
 fn facts_at_depth(index: &ProjectIndex<'_>, plugin: &Plugin<'_>, depth: usize) -> Facts {
-    let mut facts = Facts::default();
-    let project_parent = plugin
-        .inherit_from()
-        .filter(|_| plugin.variant().is_none())
-        .and_then(|parent| index.plugin_of_type(plugin.plugin_type, parent));
-    if plugin.is_custom() {
-        facts.source = Some(DefinitionSource::Custom);
-    } else if let (Some(parent), true) = (project_parent, depth < 32) {
-        facts = facts_at_depth(index, &parent, depth + 1);
-    } else if let Some(lock) = lock_definition(index, plugin) {
-        facts.source = Some(DefinitionSource::Lock(lock.0));
-        absorb(&mut facts, &lock.1);
+    let mut facts = match resolve(index, plugin) {
+        Resolution::Custom => Facts {
+            resolved: true,
+            ..Facts::default()
+        },
+        Resolution::Parent(parent) if depth < 32 => facts_at_depth(index, &parent, depth + 1),
+        Resolution::Lock(_, Ok(definition)) => from_definition(&definition),
+        Resolution::Hub(variant) => variant
+            .definition()
+            .map(|definition| from_definition(&definition))
+            .unwrap_or_default(),
+        _ => Facts::default(),
+    };
+    // The entry's own keys override (capabilities) or extend (settings, commands) the parent's.
+    if let Ok(entry) = Definition::from_json(plugin.plugin_type, entry_object(plugin)) {
+        if plugin.entry.node.get("capabilities").is_some() {
+            facts.capabilities = Some(entry.capabilities.iter().cloned().collect());
+        }
+        add_settings_and_commands(&mut facts, &entry);
     }
-    absorb_node(&mut facts, plugin.entry.node);
     facts
 }
 
-/// The lock file for a plugin and its parsed JSON (spec §9.2: the name is `inherit_from` for
-/// inheriting plugins; a plugin without `variant:` looks for `--default`).
-fn lock_definition(
-    index: &ProjectIndex<'_>,
-    plugin: &Plugin<'_>,
-) -> Option<(PathBuf, serde_json::Value)> {
-    let name = plugin.inherit_from().unwrap_or(plugin.name());
-    let folder = index
-        .project
-        .root
-        .join("plugins")
-        .join(plugin.plugin_type.as_str());
-    let file = match plugin.variant() {
-        Some("") => format!("{name}.lock"),
-        Some(variant) => format!("{name}--{variant}.lock"),
-        None => format!("{name}--default.lock"),
+fn from_definition(definition: &Definition) -> Facts {
+    let mut facts = Facts {
+        resolved: true,
+        capabilities: Some(definition.capabilities.iter().cloned().collect()),
+        ..Facts::default()
     };
-    let path = folder.join(file);
-    let text = std::fs::read_to_string(&path).ok()?;
-    let json = serde_json::from_str(&text).ok()?;
-    Some((path, json))
+    add_settings_and_commands(&mut facts, definition);
+    facts
 }
 
-fn absorb(facts: &mut Facts, definition: &serde_json::Value) {
-    if let Some(capabilities) = definition
-        .get("capabilities")
-        .and_then(serde_json::Value::as_array)
-    {
-        facts.capabilities = Some(
-            capabilities
-                .iter()
-                .filter_map(|c| c.as_str().map(str::to_owned))
-                .collect(),
-        );
-    }
-    for setting in definition
-        .get("settings")
-        .and_then(serde_json::Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let secret = setting
-            .get("sensitive")
-            .and_then(serde_json::Value::as_bool)
-            == Some(true)
-            || matches!(
-                setting.get("kind").and_then(serde_json::Value::as_str),
-                Some("password" | "oauth")
-            );
-        if secret {
-            let names = setting.get("name").into_iter().chain(
-                setting
-                    .get("aliases")
-                    .and_then(serde_json::Value::as_array)
-                    .into_iter()
-                    .flatten(),
-            );
+fn add_settings_and_commands(facts: &mut Facts, definition: &Definition) {
+    for setting in &definition.settings {
+        if setting.sensitive {
+            facts.secret_settings.insert(setting.name.clone());
             facts
                 .secret_settings
-                .extend(names.filter_map(|n| n.as_str().map(str::to_owned)));
+                .extend(setting.aliases.iter().cloned());
+        } else {
+            // A project entry may redefine a parent's secret setting as a plain one.
+            facts.secret_settings.remove(&setting.name);
         }
     }
-    if let Some(commands) = definition
-        .get("commands")
-        .and_then(serde_json::Value::as_object)
-    {
-        facts.commands.extend(commands.keys().cloned());
-    }
+    facts.commands.extend(definition.commands.keys().cloned());
 }
 
-fn absorb_node(facts: &mut Facts, entry: &Node) {
-    let json = entry.to_json();
-    absorb(facts, &json);
+/// The entry as a definition object, with the name and namespace a definition needs.
+fn entry_object(plugin: &Plugin<'_>) -> serde_json::Map<String, serde_json::Value> {
+    let mut object = match plugin.entry.node.to_json() {
+        serde_json::Value::Object(object) => object,
+        _ => serde_json::Map::new(),
+    };
+    object
+        .entry("namespace")
+        .or_insert_with(|| serde_json::Value::String(plugin.name().replace('-', "_")));
+    object
 }
 
 /// Whether the bundled hub index has a plugin of this type and name.
 #[must_use]
-pub fn hub_knows(_plugin_type: crate::project::PluginType, _name: &str) -> bool {
-    // Filled in by the hub index; until then nothing is known from the hub.
-    false
+pub fn hub_knows(plugin_type: crate::project::PluginType, name: &str) -> bool {
+    HubIndex::bundled().plugin(plugin_type, name).is_some()
 }

@@ -23,9 +23,12 @@ pub fn check(index: &ProjectIndex<'_>, diagnostics: &mut Vec<Diagnostic>) {
             );
             continue;
         }
-        for group in task_tokens(tasks, index.source(tasks.span.file)) {
-            check_blocks(index, &job, &group, diagnostics);
-        }
+        // Meltano flattens every task of a job into one block list (`[tap, target]` is one set).
+        let blocks: Vec<Token> = task_tokens(tasks, index.source(tasks.span.file))
+            .into_iter()
+            .flatten()
+            .collect();
+        check_blocks(index, &job, &blocks, diagnostics);
     }
 }
 
@@ -42,7 +45,12 @@ fn check_blocks(
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let mut open_set: Option<&Token> = None;
+    let reported_before = diagnostics.len();
     for token in tokens {
+        // `meltano run` stops at the first bad block; what follows would only be noise.
+        if diagnostics.len() > reported_before {
+            return;
+        }
         let Some(block) = resolve(index, job, token, diagnostics) else {
             open_set = None;
             continue;
@@ -115,7 +123,7 @@ fn check_blocks(
             Block::Plugin(_) | Block::Mapping(_) => {}
         }
     }
-    if let Some(start) = open_set {
+    if let (Some(start), true) = (open_set, diagnostics.len() == reported_before) {
         diagnostics.push(loader_missing(job, start));
     }
 }
@@ -204,7 +212,7 @@ fn check_command(
     }
     let known = facts(index, plugin);
     // Only a complete definition can prove a command missing: a custom plugin, or a lock file.
-    if known.source.is_none() || known.commands.contains(command) {
+    if !known.resolved || known.commands.contains(command) {
         return;
     }
     diagnostics.push(

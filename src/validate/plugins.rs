@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::ProjectIndex;
-use super::facts::facts;
+use super::facts::{Resolution, facts, resolve};
 use crate::diagnostics::{Diagnostic, codes, suggest};
 use crate::project::PluginType;
 use crate::project::model::Plugin;
@@ -12,13 +12,218 @@ use crate::project::model::Plugin;
 /// Run the plugin checks.
 pub fn check(index: &ProjectIndex<'_>, diagnostics: &mut Vec<Diagnostic>) {
     let mut reported_cycles = BTreeSet::new();
+    let used = used_plugins(index);
     for plugin in &index.plugins {
-        legacy(plugin, diagnostics);
+        let legacy_bundle = legacy(plugin, diagnostics);
         inheritance(index, plugin, &mut reported_cycles, diagnostics);
+        // A name with `:` is already a schema error; resolving it would only add noise.
+        if !legacy_bundle && !plugin.name().contains(':') {
+            resolution(
+                index,
+                plugin,
+                used.contains(&(plugin.plugin_type, plugin.name())),
+                diagnostics,
+            );
+        }
     }
 }
 
-fn legacy(plugin: &Plugin<'_>, diagnostics: &mut Vec<Diagnostic>) {
+/// Plugins that a job task or a legacy schedule runs.
+fn used_plugins<'a>(index: &ProjectIndex<'a>) -> BTreeSet<(PluginType, &'a str)> {
+    let mut used = BTreeSet::new();
+    for job in index.jobs.values() {
+        let Some(tasks) = job.node.get("tasks") else {
+            continue;
+        };
+        for token in crate::project::model::task_tokens(tasks, index.source(tasks.span.file))
+            .iter()
+            .flatten()
+        {
+            let name = token.text.split(':').next().unwrap_or_default();
+            if let Some(plugin) = index
+                .plugin(name)
+                .or_else(|| index.mappings.get(name).copied())
+            {
+                used.insert((plugin.plugin_type, plugin.name()));
+            }
+        }
+    }
+    for schedule in crate::project::model::schedules(&index.project.merged) {
+        for (key, plugin_type) in [
+            ("extractor", PluginType::Extractors),
+            ("loader", PluginType::Loaders),
+        ] {
+            if let Some(plugin) = schedule
+                .get_str(key)
+                .and_then(|name| index.plugin_of_type(plugin_type, name))
+            {
+                used.insert((plugin_type, plugin.name()));
+            }
+        }
+    }
+    used
+}
+
+/// Whether meltc can find the plugin's definition (custom, lock file, hub index).
+fn resolution(
+    index: &ProjectIndex<'_>,
+    plugin: &Plugin<'_>,
+    used: bool,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let entry = plugin.entry;
+    let variant_span = entry
+        .node
+        .get("variant")
+        .map_or(entry.name_span, |node| node.span);
+    let hub_name = plugin.inherit_from().unwrap_or(entry.name);
+    match resolve(index, plugin) {
+        Resolution::Custom | Resolution::Parent(_) => {}
+        Resolution::Lock(path, Err(error)) => diagnostics.push(
+            Diagnostic::new(
+                &codes::PLUGIN_LOCK_INVALID,
+                format!(
+                    "the lock file of `{}` cannot be used: {}",
+                    entry.name,
+                    error.replace(&format!("{}/", index.project.root.display()), "")
+                ),
+            )
+            .at(
+                entry.name_span,
+                format!("defined by `{}`", relative(index, &path)),
+            )
+            .help("regenerate it with `meltano lock --update` (or restore it from git)"),
+        ),
+        Resolution::Lock(path, Ok(_)) => {
+            let Some(variant) = plugin.variant() else {
+                return;
+            };
+            let Some(hub) =
+                crate::resolve::hub::HubIndex::bundled().plugin(plugin.plugin_type, hub_name)
+            else {
+                return;
+            };
+            let spelled = hub
+                .variants()
+                .find(|known| known.eq_ignore_ascii_case(variant));
+            if spelled == Some(variant) {
+                return;
+            }
+            let message = match spelled {
+                Some(known) => format!(
+                    "variant `{variant}` of `{hub_name}` is spelled `{known}` in the hub index"
+                ),
+                None => {
+                    format!("variant `{variant}` of `{hub_name}` is not in the bundled hub index")
+                }
+            };
+            diagnostics.push(
+                Diagnostic::new(&codes::PLUGIN_LOCK_ONLY_VARIANT, message)
+                    .at(variant_span, format!("defined only by `{}`", relative(index, &path)))
+                    .help(match spelled {
+                        Some(known) => format!("write `variant: {known}` (and rename the lock file) so a Hub lookup finds it too"),
+                        None => format!("keep the lock file in git: nothing else defines this variant (hub variants: {})", hub.variants().collect::<Vec<_>>().join(", ")),
+                    }),
+            );
+        }
+        Resolution::Hub(found) => {
+            if let Some(written @ ("default" | "original")) = plugin.variant() {
+                diagnostics.push(
+                    Diagnostic::new(&codes::PLUGIN_VARIANT_ALIAS, format!("`variant: {written}` of `{}` means the hub's current default, `{}`", entry.name, found.name()))
+                        .at(variant_span, "follows the hub's default")
+                        .help(format!("write `variant: {}` so a change of default on the hub does not change the plugin", found.name())),
+                );
+            } else if found.matched() == crate::resolve::hub::VariantMatch::CaseInsensitive {
+                diagnostics.push(unknown_variant(
+                    plugin,
+                    hub_name,
+                    variant_span,
+                    Some(found.name()),
+                    Vec::new(),
+                ));
+            }
+        }
+        Resolution::UnknownVariant(hub) => {
+            diagnostics.push(unknown_variant(
+                plugin,
+                hub_name,
+                variant_span,
+                None,
+                hub.variants().collect(),
+            ));
+        }
+        Resolution::Unresolved if plugin.inherit_from().is_some() => {} // reported as an unknown parent
+        Resolution::Unresolved => diagnostics.push(unresolved(index, plugin, used)),
+    }
+}
+
+fn unknown_variant(
+    plugin: &Plugin<'_>,
+    hub_name: &str,
+    span: crate::diagnostics::Span,
+    spelled: Option<&str>,
+    variants: Vec<&str>,
+) -> Diagnostic {
+    let variant = plugin.variant().unwrap_or_default();
+    let help = match spelled {
+        Some(known) => format!(
+            "the hub spells it `{known}`; Meltano's Hub lookup is exact, so write `variant: {known}`"
+        ),
+        None => suggest::help_line(variant, variants.iter().copied()).map_or_else(
+            || format!("the hub has: {}", variants.join(", ")),
+            |line| format!("{line} (the hub has: {})", variants.join(", ")),
+        ),
+    };
+    Diagnostic::new(
+        &codes::PLUGIN_UNKNOWN_VARIANT,
+        format!(
+            "`{hub_name}` has no variant `{variant}` in the hub index and no lock file defines it"
+        ),
+    )
+    .at(span, "unknown variant")
+    .help(help)
+}
+
+fn unresolved(index: &ProjectIndex<'_>, plugin: &Plugin<'_>, used: bool) -> Diagnostic {
+    let hub = crate::resolve::hub::HubIndex::bundled();
+    let other_types: Vec<_> = hub
+        .types_of(plugin.name())
+        .into_iter()
+        .map(PluginType::as_str)
+        .collect();
+    let help = if other_types.is_empty() {
+        suggest::help_line(plugin.name(), hub.names(plugin.plugin_type)).map_or_else(
+            || format!("give it a `namespace` (and `pip_url`, `executable`, `settings`) to define it as a custom plugin, or add its lock file under `plugins/{}/`", plugin.plugin_type),
+            |line| format!("{line} (a hub {})", plugin.plugin_type.singular()),
+        )
+    } else {
+        format!(
+            "the hub has `{}` under `{}`: move it there",
+            plugin.name(),
+            other_types.join("`, `")
+        )
+    };
+    let (code, consequence) = if used {
+        (
+            &codes::PLUGIN_UNRESOLVED_USED,
+            "a job or schedule runs it, so it cannot be built",
+        )
+    } else {
+        (&codes::PLUGIN_UNRESOLVED, "it is left out of the image")
+    };
+    let _ = index;
+    Diagnostic::new(code, format!("`{}` is not a custom plugin, has no lock file and is not in the hub index: {consequence}", plugin.name()))
+        .at(plugin.entry.name_span, format!("unknown {}", plugin.plugin_type.singular()))
+        .help(help)
+}
+
+fn relative(index: &ProjectIndex<'_>, path: &std::path::Path) -> String {
+    path.strip_prefix(&index.project.root)
+        .map_or_else(|_| path.display().to_string(), crate::project::slash_path)
+}
+
+/// Report legacy plugin types; `true` for a legacy files bundle (which needs no definition).
+fn legacy(plugin: &Plugin<'_>, diagnostics: &mut Vec<Diagnostic>) -> bool {
     let entry = plugin.entry;
     match plugin.plugin_type {
         PluginType::Transforms => diagnostics.push(
@@ -31,8 +236,9 @@ fn legacy(plugin: &Plugin<'_>, diagnostics: &mut Vec<Diagnostic>) {
                 .at(entry.name_span, "legacy files bundle")
                 .help(format!("files bundles only scaffold files at `meltano add` time and are never installed in an image; today's bundle is `files-{}`", entry.name)),
         ),
-        _ => {}
+        _ => return false,
     }
+    plugin.plugin_type == PluginType::Files
 }
 
 fn inheritance(
@@ -51,7 +257,8 @@ fn inheritance(
         .unwrap_or((plugin.entry.node, plugin.entry.node));
     if plugin.variant().is_none() {
         if let Some(cycle) = cycle_from(index, plugin) {
-            let mut key = cycle.clone();
+            // The chain ends where it started: the members, sorted, identify the cycle.
+            let mut key = cycle[..cycle.len() - 1].to_vec();
             key.sort();
             if reported.insert(key) {
                 diagnostics.push(
@@ -66,7 +273,7 @@ fn inheritance(
             return;
         }
     }
-    if facts(index, plugin).source.is_some()
+    if facts(index, plugin).resolved
         || crate::validate::facts::hub_knows(plugin.plugin_type, parent)
     {
         return;
@@ -88,7 +295,7 @@ fn inheritance(
         None => suggest::help_line(parent, same_type),
     };
     diagnostics.push(
-        Diagnostic::new(&codes::INHERIT_UNKNOWN, format!("`{}` inherits from `{parent}`, which is not a {} here, in a lock file or in the hub index", plugin.name(), plugin.plugin_type.singular()))
+        Diagnostic::new(&codes::INHERIT_UNKNOWN, format!("`{}` inherits from `{parent}`, which is not {} here, in a lock file or in the hub index", plugin.name(), crate::diagnostics::with_article(plugin.plugin_type.singular())))
             .at(parent_node.span, "unknown parent")
             .maybe_help(help.or_else(|| Some(format!("define `{parent}` under `{}:` or fix the name", plugin.plugin_type)))),
     );

@@ -101,6 +101,13 @@ fn to_diagnostics(_file: FileId, root: &Node, error: &ValidationError<'_>) -> Ve
 
 /// The error message without the (possibly huge) instance value in front.
 fn short_message(error: &ValidationError<'_>) -> String {
+    if let ValidationErrorKind::Pattern { pattern } = error.kind() {
+        match pattern.as_str() {
+            "^[^:]*$" => return "must not contain `:`".to_owned(),
+            "^[^/]" => return "must be a path relative to the project root".to_owned(),
+            _ => {}
+        }
+    }
     let message = error.to_string();
     if message.len() <= 160 {
         return message;

@@ -48,7 +48,7 @@ fn finding(kind: Ambiguity, text: &str, node: &Node) -> Diagnostic {
             };
             Diagnostic::new(&codes::YAML_AMBIGUOUS_NUMBER, format!("unquoted `{text}` is {meaning} at run time, but YAML 1.1 (`meltano compile`) reads it differently"))
                 .at(node.span, "ambiguous number")
-                .help(format!("write `{quoted}` for the text, or the number without leading zeros, underscores or colons"))
+                .help(format!("write `{quoted}` for the text, or the number without leading zeros or colons"))
         }
         Ambiguity::Date => Diagnostic::new(&codes::YAML_UNQUOTED_DATE, format!("unquoted date `{text}` becomes a date object at run time and reaches the plugin as an ISO string"))
             .at(node.span, "unquoted date")

@@ -27,15 +27,25 @@ pub(super) fn resolve_plain(text: &str) -> Value {
 }
 
 fn resolve_int(text: &str) -> Option<Value> {
+    // ruamel.yaml (Meltano's run-time reader) also reads `1_000` and `0b101` as integers.
+    if let Some(binary) = text.strip_prefix("0b") {
+        let digits = binary.replace('_', "");
+        return (!digits.is_empty() && digits.bytes().all(|b| b == b'0' || b == b'1')).then(|| {
+            i64::from_str_radix(&digits, 2)
+                .map_or_else(|_| Value::String(text.to_owned()), Value::Int)
+        });
+    }
     let (digits, radix) = if let Some(octal) = text.strip_prefix("0o") {
         (octal, 8)
     } else if let Some(hex) = text.strip_prefix("0x") {
         (hex, 16)
     } else {
         let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
-        if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        let starts_with_digit = unsigned.bytes().next().is_some_and(|b| b.is_ascii_digit());
+        if !starts_with_digit || !unsigned.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
             return None;
         }
+        let text = text.replace('_', "");
         return Some(match text.parse::<i64>() {
             Ok(value) => Value::Int(value),
             Err(_) => Value::Float(text.parse::<f64>().unwrap_or(f64::NAN)),
@@ -78,7 +88,7 @@ fn is_core_float(text: &str) -> bool {
 pub enum Ambiguity {
     /// `yes`, `No`, `on`, `OFF`…: a string at run time, a boolean in YAML 1.1.
     Bool,
-    /// `017` (17 vs 15), `0o17` (15 vs a string), `1_000`, `1:30` (sexagesimal 90 in 1.1).
+    /// `017` (17 vs 15), `0o17` (15 vs a string), `1:30` (sexagesimal 90 in 1.1).
     Number,
     /// `2024-01-02` or `2024-01-02 03:04:05`: a date object at run time, turned into an ISO
     /// string (`2024-01-02T03:04:05`) when used as a setting value.
@@ -104,13 +114,8 @@ pub fn ambiguity(text: &str) -> Option<Ambiguity> {
     let octal_12 = unsigned
         .strip_prefix("0o")
         .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| (b'0'..=b'7').contains(&b)));
-    let underscored = unsigned.contains('_')
-        && unsigned
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b'_' || b == b'.')
-        && unsigned.bytes().next().is_some_and(|b| b.is_ascii_digit());
     let sexagesimal = is_sexagesimal(unsigned);
-    (leading_zero_decimal || octal_12 || underscored || sexagesimal).then_some(Ambiguity::Number)
+    (leading_zero_decimal || octal_12 || sexagesimal).then_some(Ambiguity::Number)
 }
 
 /// YAML 1.1 sexagesimal integer: `[1-9][0-9_]*(:[0-5]?[0-9])+`.
@@ -186,7 +191,8 @@ mod tests {
             resolve_plain("2024-01-02"),
             Value::String("2024-01-02".into())
         );
-        assert_eq!(resolve_plain("1_000"), Value::String("1_000".into()));
+        assert_eq!(resolve_plain("1_000"), Value::Int(1000));
+        assert_eq!(resolve_plain("0b101"), Value::Int(5));
         assert_eq!(resolve_plain("5432"), Value::Int(5432));
         assert_eq!(resolve_plain("1e"), Value::String("1e".into()));
         assert!(matches!(
@@ -200,7 +206,7 @@ mod tests {
         for text in ["yes", "No", "ON", "off"] {
             assert_eq!(ambiguity(text), Some(Ambiguity::Bool), "{text}");
         }
-        for text in ["017", "0o17", "1_000", "1:30", "-012"] {
+        for text in ["017", "0o17", "1:30", "-012"] {
             assert_eq!(ambiguity(text), Some(Ambiguity::Number), "{text}");
         }
         for text in [
@@ -213,6 +219,7 @@ mod tests {
         }
         for text in [
             "0",
+            "1_000",
             "10",
             "true",
             "y",
