@@ -43,6 +43,24 @@ pub enum Command {
     /// Example: `meltc validate --format github` in CI, or as the `meltc-validate` pre-commit
     /// hook. Exits 0 when clean (warnings allowed), 1 on findings, 2 on usage or I/O errors.
     Validate(ValidateArgs),
+
+    /// Developer tools of the meltc repository itself.
+    #[command(hide = true, subcommand)]
+    Dev(DevCommand),
+}
+
+/// `meltc dev ...`: tools for meltc's own maintainers.
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Rebuild the bundled hub index (data/hub/) from a Meltano Hub data snapshot.
+    ImportHub {
+        /// The hub snapshot (holding `_data/`).
+        #[arg(long, default_value = "../shared/reference/hub")]
+        hub: PathBuf,
+        /// Where to write the index.
+        #[arg(long, default_value = "data/hub")]
+        out: PathBuf,
+    },
 }
 
 /// `meltc validate`.

@@ -10,9 +10,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
-
-pub use args::{Cli, Color, Command};
+pub use args::{Cli, Color, Command, DevCommand};
 pub use exit::Outcome;
 
 use crate::diagnostics::render::Style;
@@ -34,7 +32,7 @@ pub struct Context<'a> {
 /// Run meltc with the process's arguments, environment and streams.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(std::env::args_os()) {
+    let cli = match parse(std::env::args_os()) {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
@@ -76,13 +74,59 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    Ok(run(Cli::try_parse_from(args)?, context))
+    Ok(run(parse(args)?, context))
+}
+
+/// Parse arguments; `--version` also names the bundled hub snapshot.
+fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    use clap::{CommandFactory, FromArgMatches};
+    let hub = crate::resolve::hub::HubIndex::bundled();
+    // clap keeps version strings for the life of the program; this one is built once per run.
+    let version: &'static str = Box::leak(
+        format!(
+            "{} (hub index {} from {})",
+            env!("CARGO_PKG_VERSION"),
+            hub.date(),
+            hub.source()
+        )
+        .into_boxed_str(),
+    );
+    let matches = Cli::command().version(version).try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
 }
 
 /// Run a parsed command line.
 pub fn run(cli: Cli, context: &mut Context<'_>) -> Outcome {
     match cli.command {
         Command::Validate(args) => validate::run(cli.project_root.as_deref(), &args, context),
+        Command::Dev(DevCommand::ImportHub { hub, out }) => import_hub(&hub, &out, context),
+    }
+}
+
+fn import_hub(hub: &std::path::Path, out: &std::path::Path, context: &mut Context<'_>) -> Outcome {
+    match crate::resolve::hub::import::write_index(hub, out) {
+        Ok(imported) => {
+            let _ = writeln!(
+                context.stderr,
+                "wrote the hub index ({} plugins, {} variants) from `{}` to `{}`",
+                imported.plugins,
+                imported.variants,
+                hub.display(),
+                out.display()
+            );
+            Outcome::Clean
+        }
+        Err(error) => {
+            let _ = writeln!(
+                context.stderr,
+                "error: cannot import the hub index: {error}"
+            );
+            Outcome::Failure
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Turning diagnostics into text: miette's graphical report (terminals), JSON (tools) and
 //! GitHub workflow annotations (CI).
 //!
-//! The JSON document is part of meltc's interface (documented in docs/diagnostics-json.md):
+//! The JSON document is part of meltc's interface (documented in the README):
 //! `{"version": 1, "diagnostics": [...], "summary": {"errors": N, "warnings": N}}`.
 
 use std::fmt;

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use super::ProjectIndex;
-use super::facts::facts;
 use crate::diagnostics::{Diagnostic, Span, codes, suggest};
 use crate::project::env_ref::has_reference;
 use crate::project::model::{self, Named, Plugin};
@@ -69,16 +68,16 @@ pub fn check(index: &ProjectIndex<'_>, selected: &[Named<'_>], diagnostics: &mut
 }
 
 /// A literal, non-empty value for a secret setting.
-fn literal_secrets(
-    index: &ProjectIndex<'_>,
-    plugin: &Plugin<'_>,
+fn literal_secrets<'a>(
+    index: &ProjectIndex<'a>,
+    plugin: &Plugin<'a>,
     config: Option<&Node>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let Some(config) = config.and_then(Node::as_mapping) else {
         return;
     };
-    let secrets = facts(index, plugin).secret_settings;
+    let secrets = &index.facts(plugin).secret_settings;
     if secrets.is_empty() {
         return;
     }
@@ -138,6 +137,7 @@ fn ephemeral_state(
     if let Some(error) = state_backend(index.project, None).unknown_scheme_error() {
         diagnostics.push(error);
     }
+    let mut incremental_jobs = None;
     for environment in selected {
         let backend = state_backend(index.project, Some(environment));
         if let Some(error) = backend.unknown_scheme_error() {
@@ -146,12 +146,17 @@ fn ephemeral_state(
         if !backend.is_ephemeral() {
             continue;
         }
-        for job in model::jobs(&index.project.merged) {
-            if job_is_incremental(index, &job) {
-                lost.entry((job.name, job.name_span))
-                    .or_default()
-                    .push(environment.name);
-            }
+        // Which jobs are incremental does not depend on the environment: work it out once.
+        let jobs = incremental_jobs.get_or_insert_with(|| {
+            model::jobs(&index.project.merged)
+                .into_iter()
+                .filter(|job| job_is_incremental(index, job))
+                .collect::<Vec<_>>()
+        });
+        for job in jobs.iter() {
+            lost.entry((job.name, job.name_span))
+                .or_default()
+                .push(environment.name);
         }
     }
     for ((job, span), environments) in lost {
@@ -174,8 +179,10 @@ fn job_is_incremental(index: &ProjectIndex<'_>, job: &Named<'_>) -> bool {
             index
                 .plugin_of_type(PluginType::Extractors, &token.text)
                 .is_some_and(|plugin| {
-                    facts(index, &plugin)
+                    index
+                        .facts(&plugin)
                         .capabilities
+                        .as_ref()
                         .is_some_and(|capabilities| capabilities.contains("state"))
                 })
         })

@@ -106,19 +106,16 @@ pub struct Facts {
     pub commands: BTreeSet<String>,
 }
 
-/// Gather the facts for `plugin`, following `inherit_from` through project plugins.
+/// Gather the facts for `plugin`, following `inherit_from` through project plugins (use
+/// [`ProjectIndex::facts`], which keeps them and stops cycles).
 #[must_use]
-pub fn facts(index: &ProjectIndex<'_>, plugin: &Plugin<'_>) -> Facts {
-    facts_at_depth(index, plugin, 0)
-}
-
-fn facts_at_depth(index: &ProjectIndex<'_>, plugin: &Plugin<'_>, depth: usize) -> Facts {
+pub fn facts<'a>(index: &ProjectIndex<'a>, plugin: &Plugin<'a>) -> Facts {
     let mut facts = match resolve(index, plugin) {
         Resolution::Custom => Facts {
             resolved: true,
             ..Facts::default()
         },
-        Resolution::Parent(parent) if depth < 32 => facts_at_depth(index, &parent, depth + 1),
+        Resolution::Parent(parent) => (*index.facts(&parent)).clone(),
         Resolution::Lock(_, Ok(definition)) => from_definition(&definition),
         Resolution::Hub(variant) => variant
             .definition()

@@ -1,6 +1,10 @@
 //! Lookups every check needs: plugins by name, mappings, jobs.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::facts::Facts;
 
 use crate::project::model::{self, Named, Plugin};
 use crate::project::{PluginType, Project};
@@ -16,6 +20,8 @@ pub struct ProjectIndex<'a> {
     pub jobs: BTreeMap<&'a str, Named<'a>>,
     /// Mapping names -> their mapper.
     pub mappings: BTreeMap<&'a str, Plugin<'a>>,
+    /// Facts computed so far: checks ask for the same plugin many times (once per job task).
+    facts: RefCell<BTreeMap<(PluginType, &'a str), Rc<Facts>>>,
 }
 
 impl<'a> ProjectIndex<'a> {
@@ -38,6 +44,7 @@ impl<'a> ProjectIndex<'a> {
             plugins,
             jobs,
             mappings,
+            facts: RefCell::default(),
         }
     }
 
@@ -66,6 +73,20 @@ impl<'a> ProjectIndex<'a> {
             .map(Plugin::name)
             .chain(self.mappings.keys().copied())
             .chain(self.jobs.keys().copied())
+    }
+
+    /// The facts of `plugin`, computed once.
+    #[must_use]
+    pub fn facts(&self, plugin: &Plugin<'a>) -> Rc<Facts> {
+        let key = (plugin.plugin_type, plugin.name());
+        if let Some(facts) = self.facts.borrow().get(&key) {
+            return Rc::clone(facts);
+        }
+        // A placeholder first: an `inherit_from` cycle then meets it instead of recursing forever.
+        self.facts.borrow_mut().insert(key, Rc::default());
+        let facts = Rc::new(super::facts::facts(self, plugin));
+        self.facts.borrow_mut().insert(key, Rc::clone(&facts));
+        facts
     }
 
     /// The source text of the file a span is in.

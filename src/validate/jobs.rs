@@ -3,7 +3,6 @@
 //! a set that continues with mappings and ends with one loader; other plugins run alone.
 
 use super::ProjectIndex;
-use super::facts::facts;
 use crate::diagnostics::{Diagnostic, codes, suggest};
 use crate::project::PluginType;
 use crate::project::model::{Named, Plugin, Token, task_tokens};
@@ -196,11 +195,11 @@ fn resolve<'a>(
     None
 }
 
-fn check_command(
-    index: &ProjectIndex<'_>,
+fn check_command<'a>(
+    index: &ProjectIndex<'a>,
     job: &Named<'_>,
     token: &Token,
-    plugin: &Plugin<'_>,
+    plugin: &Plugin<'a>,
     command: &str,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
@@ -210,7 +209,7 @@ fn check_command(
     ) {
         return; // ignored inside an extract/load set (spec §11.1)
     }
-    let known = facts(index, plugin);
+    let known = index.facts(plugin);
     // Only a complete definition can prove a command missing: a custom plugin, or a lock file.
     if !known.resolved || known.commands.contains(command) {
         return;

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::ProjectIndex;
-use super::facts::{Resolution, facts, resolve};
+use super::facts::{Resolution, resolve};
 use crate::diagnostics::{Diagnostic, codes, suggest};
 use crate::project::PluginType;
 use crate::project::model::Plugin;
@@ -65,9 +65,9 @@ fn used_plugins<'a>(index: &ProjectIndex<'a>) -> BTreeSet<(PluginType, &'a str)>
 }
 
 /// Whether meltc can find the plugin's definition (custom, lock file, hub index).
-fn resolution(
-    index: &ProjectIndex<'_>,
-    plugin: &Plugin<'_>,
+fn resolution<'a>(
+    index: &ProjectIndex<'a>,
+    plugin: &Plugin<'a>,
     used: bool,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
@@ -241,9 +241,9 @@ fn legacy(plugin: &Plugin<'_>, diagnostics: &mut Vec<Diagnostic>) -> bool {
     plugin.plugin_type == PluginType::Files
 }
 
-fn inheritance(
-    index: &ProjectIndex<'_>,
-    plugin: &Plugin<'_>,
+fn inheritance<'a>(
+    index: &ProjectIndex<'a>,
+    plugin: &Plugin<'a>,
     reported: &mut BTreeSet<Vec<String>>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
@@ -273,8 +273,7 @@ fn inheritance(
             return;
         }
     }
-    if facts(index, plugin).resolved
-        || crate::validate::facts::hub_knows(plugin.plugin_type, parent)
+    if index.facts(plugin).resolved || crate::validate::facts::hub_knows(plugin.plugin_type, parent)
     {
         return;
     }
