@@ -64,12 +64,38 @@ pub fn has_reference(text: &str) -> bool {
     !references(text).is_empty()
 }
 
+/// One part of an env var name as Meltano derives it (`core/utils/__init__.py` `to_env_var`):
+/// every character that is not an ASCII letter or digit becomes `_`, letters are upper-cased
+/// (`tap-gitlab` -> `TAP_GITLAB`, `_select` -> `_SELECT`, `db.host` -> `DB_HOST`).
+#[must_use]
+pub fn env_var_part(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::references;
 
     fn names(text: &str) -> Vec<String> {
         references(text).into_iter().map(|r| r.name).collect()
+    }
+
+    #[test]
+    fn env_var_parts() {
+        assert_eq!(super::env_var_part("tap-gitlab"), "TAP_GITLAB");
+        assert_eq!(super::env_var_part("_select"), "_SELECT");
+        assert_eq!(
+            super::env_var_part("batch_config.encoding.format"),
+            "BATCH_CONFIG_ENCODING_FORMAT"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::ProjectIndex;
 use crate::diagnostics::{Diagnostic, Span, codes, suggest};
-use crate::project::env_ref::has_reference;
+use crate::project::env_ref::{env_var_part, has_reference};
 use crate::project::model::{self, Named, Plugin};
 use crate::project::{PluginType, Project};
 use crate::yaml::{Node, Value};
@@ -92,7 +92,7 @@ fn literal_secrets<'a>(
             _ => false,
         };
         if literal && secrets.contains(&name) {
-            let variable = format!("{}_{}", env_name(plugin.name()), env_name(&name));
+            let variable = format!("{}_{}", env_var_part(plugin.name()), env_var_part(&name));
             diagnostics.push(
                 Diagnostic::new(&codes::SETTING_LITERAL_SECRET, format!("the secret setting `{name}` of `{}` has a literal value", plugin.name()))
                     .at(value.span, "secret written in the file")
@@ -111,18 +111,6 @@ fn flatten<'a>(prefix: &str, node: &'a Node, out: &mut Vec<(String, &'a Node)>) 
         }
         _ => out.push((prefix.to_owned(), node)),
     }
-}
-
-fn env_name(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// Incremental jobs whose state would stay in the system database on SQLite, which a pod

@@ -7,6 +7,7 @@
 use super::ProjectIndex;
 use crate::diagnostics::{Diagnostic, codes, suggest};
 use crate::project::PluginType;
+use crate::project::env_ref::env_var_part;
 use crate::project::model::{self, Plugin};
 use crate::yaml::Node;
 
@@ -177,7 +178,7 @@ fn check_plugin(plugin: &Plugin<'_>, in_environment: bool, diagnostics: &mut Vec
     let noun = format!("{} key", plugin.plugin_type.singular());
     let consequence = format!(
         "Meltano passes it to the plugin as the extra `_{{key}}` ({}__{{KEY}})",
-        env_prefix(plugin.name())
+        env_var_part(plugin.name())
     );
     unknown(plugin.entry.node, &known, &noun, &consequence, diagnostics);
     if in_environment {
@@ -198,18 +199,6 @@ fn check_plugin(plugin: &Plugin<'_>, in_environment: bool, diagnostics: &mut Vec
             diagnostics,
         );
     }
-}
-
-fn env_prefix(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 fn unknown(
@@ -234,7 +223,7 @@ fn unknown(
         };
         let consequence = consequence
             .replace("{key}", key)
-            .replace("{KEY}", &env_prefix(key));
+            .replace("{KEY}", &env_var_part(key));
         diagnostics.push(
             Diagnostic::new(&codes::KEY_UNKNOWN, format!("unknown {noun} `{key}`"))
                 .at(key_node.span, "unknown key")
