@@ -17,10 +17,20 @@ pub fn run(project_root: Option<&Path>, args: &ValidateArgs, context: &mut Conte
     let written = match args.format {
         Format::Human => {
             let mut text = render::human(&diagnostics, &sources, context.style);
+            let denied = if args.deny_warnings
+                && outcome == Outcome::Findings
+                && !diagnostics.iter().any(Diagnostic::is_error)
+            {
+                " (warnings denied by --deny-warnings)"
+            } else {
+                ""
+            };
             text.push_str(&match (diagnostics.is_empty(), &summary) {
                 (true, Some(summary)) => format!("{summary}: no problems found\n"),
-                (_, Some(summary)) => format!("{summary}: {}\n", render::summary(&diagnostics)),
-                (_, None) => format!("{}\n", render::summary(&diagnostics)),
+                (_, Some(summary)) => {
+                    format!("{summary}: {}{denied}\n", render::summary(&diagnostics))
+                }
+                (_, None) => format!("{}{denied}\n", render::summary(&diagnostics)),
             });
             context.stderr.write_all(text.as_bytes())
         }

@@ -34,7 +34,13 @@ pub fn check(index: &ProjectIndex<'_>, selected: &[Named<'_>], diagnostics: &mut
                 .at(default.span, "unknown environment")
                 .maybe_help(
                     suggest::help_line(name, all.iter().map(|e| e.name)).or_else(|| {
-                        Some("define it under `environments:` or fix the name".to_owned())
+                        let names: Vec<_> = all.iter().map(|e| format!("`{}`", e.name)).collect();
+                        Some(if names.is_empty() {
+                            "the project defines no environments: add one under `environments:`"
+                                .to_owned()
+                        } else {
+                            format!("the project's environments are {}", names.join(", "))
+                        })
                     }),
                 ),
             );

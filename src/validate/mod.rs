@@ -66,8 +66,12 @@ pub fn validate(project: &Project, options: &Options) -> Vec<Diagnostic> {
 /// The names of the project's environments (for `--env` checks and suggestions).
 #[must_use]
 pub fn environment_names(project: &Project) -> Vec<String> {
-    model::environments(&project.merged)
-        .iter()
-        .map(|environment| environment.name.to_owned())
-        .collect()
+    let mut names: Vec<String> = Vec::new();
+    for environment in model::environments(&project.merged) {
+        // A duplicate is reported elsewhere; count and suggest each name once.
+        if !names.iter().any(|name| name == environment.name) {
+            names.push(environment.name.to_owned());
+        }
+    }
+    names
 }

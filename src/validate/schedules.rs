@@ -115,6 +115,9 @@ pub fn check_interval(text: &str) -> Result<Option<String>, String> {
             ));
         }
     }
+    if let Some(problem) = out_of_range(&fields) {
+        return Err(problem);
+    }
     let normalised = normalise_weekday_ranges(&fields);
     let parser = CronParser::builder()
         .seconds(Seconds::Disallowed)
@@ -158,6 +161,33 @@ fn atom_ok(atom: &str, position: usize) -> bool {
     (!atom.is_empty() && atom.bytes().all(|b| b.is_ascii_digit()))
         || (position == 3 && MONTHS.contains(&atom))
         || (position == 4 && DAYS.contains(&atom))
+}
+
+/// The first number outside its field's range, said in words (croner's own message does not
+/// name the field).
+fn out_of_range(fields: &[&str]) -> Option<String> {
+    const RANGES: [(&str, u32, u32); 5] = [
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day-of-month", 1, 31),
+        ("month", 1, 12),
+        ("day-of-week", 0, 7),
+    ];
+    for (field, (name, low, high)) in fields.iter().zip(RANGES) {
+        // Only values count, not steps: in `1-3/2` the step `2` is not checked.
+        let values = field
+            .split(',')
+            .flat_map(|item| item.split('/').next().unwrap_or_default().split('-'));
+        if values
+            .filter_map(|atom| atom.parse::<u32>().ok())
+            .any(|number| number < low || number > high)
+        {
+            return Some(format!(
+                "the {name} field `{field}` is out of range ({low}-{high})"
+            ));
+        }
+    }
+    None
 }
 
 /// croner refuses wrap-around weekday ranges (`fri-mon`) that Meltano accepts: split them.
@@ -225,6 +255,15 @@ mod tests {
             assert!(check_interval(bad).is_err(), "{bad} should fail");
         }
         assert_eq!(check_interval("@weekly"), Ok(Some("0 0 * * 0".to_owned())));
+        assert_eq!(
+            check_interval("61 * * * *"),
+            Err("the minute field `61` is out of range (0-59)".to_owned())
+        );
+        assert_eq!(
+            check_interval("0 9 * * 1-8"),
+            Err("the day-of-week field `1-8` is out of range (0-7)".to_owned())
+        );
+        assert!(check_interval("*/90 * * * *").is_ok());
         assert_eq!(check_interval("@none"), Ok(None));
     }
 }

@@ -20,6 +20,16 @@ pub const SCHEMA: &str = include_str!("../../schemas/meltano.schema.json");
 
 const ENVIRONMENT_KEYS: &[&str] = &["name", "env", "config", "state_id_suffix", "annotations"];
 const JOB_KEYS: &[&str] = &["name", "tasks", "annotations"];
+const PLUGIN_TYPES: &[&str] = &[
+    "extractors",
+    "loaders",
+    "transforms",
+    "orchestrators",
+    "transformers",
+    "files",
+    "utilities",
+    "mappers",
+];
 
 fn validator() -> &'static Validator {
     static VALIDATOR: OnceLock<Validator> = OnceLock::new();
@@ -92,15 +102,43 @@ fn to_diagnostics(_file: FileId, root: &Node, error: &ValidationError<'_>) -> Ve
             ]
         }
         _ => vec![
-            Diagnostic::new(&codes::SCHEMA, format!("{place}: {}", short_message(error)))
-                .at(node.span, format!("fails `{}`", error.kind().keyword()))
-                .help("see schemas/meltano.schema.json for what is allowed here"),
+            Diagnostic::new(
+                &codes::SCHEMA,
+                format!("{place}: {}", short_message(error, node)),
+            )
+            .at(node.span, format!("fails `{}`", error.kind().keyword()))
+            .help("see schemas/meltano.schema.json for what is allowed here"),
         ],
     }
 }
 
-/// The error message without the (possibly huge) instance value in front.
-fn short_message(error: &ValidationError<'_>) -> String {
+/// The error in words, without the (possibly huge) instance value that jsonschema puts first.
+fn short_message(error: &ValidationError<'_>, node: &Node) -> String {
+    if let ValidationErrorKind::Type { kind } = error.kind() {
+        let expected = format!("{kind:?}")
+            .replace("Single(", "")
+            .replace("Multiple(", "")
+            .replace(')', "");
+        let expected: Vec<String> = expected
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|word| {
+                !word.is_empty() && *word != "TypeKind" && *word != "PrimitiveTypesBitMap"
+            })
+            .map(|word| match word.to_lowercase().as_str() {
+                "object" => "a mapping".to_owned(),
+                "array" => "a list".to_owned(),
+                "null" => "null".to_owned(),
+                other => crate::diagnostics::with_article(other),
+            })
+            .collect();
+        if !expected.is_empty() {
+            return format!(
+                "expected {}, found {}",
+                expected.join(" or "),
+                crate::diagnostics::with_article(node.kind_name())
+            );
+        }
+    }
     if let ValidationErrorKind::Pattern { pattern } = error.kind() {
         match pattern.as_str() {
             "^[^:]*$" => return "must not contain `:`".to_owned(),
@@ -126,6 +164,7 @@ fn known_keys(pointer: &str) -> &'static [&'static str] {
     match segments.as_slice() {
         ["environments", _] => ENVIRONMENT_KEYS,
         ["jobs", _] => JOB_KEYS,
+        ["plugins"] | ["environments", _, "config", "plugins"] => PLUGIN_TYPES,
         _ => &[],
     }
 }
