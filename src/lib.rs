@@ -12,6 +12,7 @@
 
 pub mod cli;
 pub mod diagnostics;
+pub mod emit;
 pub mod project;
 pub mod resolve;
 pub mod validate;
