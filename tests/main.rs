@@ -1,5 +1,13 @@
 //! The one integration-test binary (one link step on a 2-core machine).
 
+// Test code may unwrap and print: a failure there is a failed test, not a user-facing panic.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 mod bad_input;
 mod cli;
 mod corpus;

@@ -4,6 +4,7 @@
 
 use std::process::ExitCode;
 
+#[allow(clippy::print_stderr, reason = "the binary's only output")]
 fn main() -> ExitCode {
     eprintln!(
         "meltc-run {}: the runtime is not implemented yet (it needs the manifest of `meltc build`)",

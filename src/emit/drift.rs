@@ -46,7 +46,7 @@ pub fn check(folder: &Path, shown: &str, artifacts: &Artifacts) -> Vec<Drift> {
     let mut drift = Vec::new();
     for (path, contents) in artifacts {
         let header = format!("{shown}/{path}");
-        match std::fs::read_to_string(folder.join(path)) {
+        match fs_err::read_to_string(folder.join(path)) {
             Ok(on_disk) if &on_disk == contents => {}
             Ok(on_disk) => drift.push(Drift::Changed {
                 path: path.clone(),
@@ -58,7 +58,7 @@ pub fn check(folder: &Path, shown: &str, artifacts: &Artifacts) -> Vec<Drift> {
             }),
         }
     }
-    let previous = std::fs::read_to_string(folder.join(INDEX_FILE))
+    let previous = fs_err::read_to_string(folder.join(INDEX_FILE))
         .map(|text| parse_index(&text))
         .unwrap_or_default();
     for path in previous {

@@ -186,7 +186,7 @@ mod tests {
     }
 
     fn read(folder: &Path, path: &str) -> Option<String> {
-        std::fs::read_to_string(folder.join(path)).ok()
+        fs_err::read_to_string(folder.join(path)).ok()
     }
 
     #[test]
@@ -203,8 +203,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(first.written.len(), 3);
-        std::fs::write(out.join("k8s/mine.yaml"), "user\n").unwrap();
-        std::fs::write(out.join("NOTES.md"), "keep me\n").unwrap();
+        fs_err::write(out.join("k8s/mine.yaml"), "user\n").unwrap();
+        fs_err::write(out.join("NOTES.md"), "keep me\n").unwrap();
         let second = write(
             &out,
             &artifacts(&[("manifest.json", "{}\n"), ("k8s/a.yaml", "b\n")]),
@@ -222,7 +222,7 @@ mod tests {
         assert_eq!(read(&out, "k8s/old.yaml"), None);
         assert_eq!(read(&out, "k8s/mine.yaml").as_deref(), Some("user\n"));
         assert_eq!(read(&out, "NOTES.md").as_deref(), Some("keep me\n"));
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("deploy"))
+        let leftovers: Vec<_> = fs_err::read_dir(dir.path().join("deploy"))
             .unwrap()
             .flatten()
             .map(|e| e.file_name())
@@ -234,8 +234,8 @@ mod tests {
     fn never_overwrites_a_user_file_and_changes_nothing_then() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
-        std::fs::create_dir_all(&out).unwrap();
-        std::fs::write(out.join("Dockerfile"), "FROM mine\n").unwrap();
+        fs_err::create_dir_all(&out).unwrap();
+        fs_err::write(out.join("Dockerfile"), "FROM mine\n").unwrap();
         let error = write(
             &out,
             &artifacts(&[
@@ -251,7 +251,7 @@ mod tests {
         assert_eq!(read(&out, "Dockerfile").as_deref(), Some("FROM mine\n"));
         assert_eq!(read(&out, "manifest.json"), None);
         assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
+            fs_err::read_dir(dir.path()).unwrap().count(),
             1,
             "no staging folder is left behind"
         );

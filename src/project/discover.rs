@@ -52,8 +52,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let project = dir.path().join("p");
         let nested = project.join("a/b");
-        std::fs::create_dir_all(&nested).unwrap();
-        std::fs::write(project.join(PROJECT_FILE), "plugins: {}\n").unwrap();
+        fs_err::create_dir_all(&nested).unwrap();
+        fs_err::write(project.join(PROJECT_FILE), "plugins: {}\n").unwrap();
         assert_eq!(find_root(None, None, &nested), Ok(project.clone()));
         assert_eq!(
             find_root(Some(Path::new("p")), None, dir.path()),

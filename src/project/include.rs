@@ -261,8 +261,8 @@ mod tests {
             "subconfig_2.yml",
         ] {
             let path = root.join(file);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, "{}\n").unwrap();
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, "{}\n").unwrap();
         }
         assert_eq!(names(root, &["*.yml"]).0, ["a.yml", "subconfig_2.yml"]);
         assert_eq!(
@@ -293,9 +293,9 @@ mod tests {
     fn paths_outside_the_root_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("project");
-        std::fs::create_dir_all(&root).unwrap();
-        std::fs::write(dir.path().join("outside.yml"), "{}\n").unwrap();
-        std::fs::write(root.join("meltano.yml"), "{}\n").unwrap();
+        fs_err::create_dir_all(&root).unwrap();
+        fs_err::write(dir.path().join("outside.yml"), "{}\n").unwrap();
+        fs_err::write(root.join("meltano.yml"), "{}\n").unwrap();
         assert_eq!(
             names(&root, &["../*.yml"]).1,
             ["meltc::include::outside-root"]

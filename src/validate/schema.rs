@@ -31,6 +31,10 @@ const PLUGIN_TYPES: &[&str] = &[
     "mappers",
 ];
 
+#[allow(
+    clippy::expect_used,
+    reason = "the embedded schema is data of this build; a test compiles it"
+)]
 fn validator() -> &'static Validator {
     static VALIDATOR: OnceLock<Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
