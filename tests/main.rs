@@ -12,5 +12,6 @@ mod bad_input;
 mod cli;
 mod corpus;
 mod golden;
+mod lock;
 mod precommit;
 mod support;

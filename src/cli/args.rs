@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::diagnostics::render::Format;
+use crate::project::PluginType;
 
 /// meltc compiles a Meltano project (meltano.yml) into deterministic deploy artifacts.
 #[derive(Debug, Parser)]
@@ -44,6 +45,14 @@ pub enum Command {
     /// hook. Exits 0 when clean (warnings allowed), 1 on findings, 2 on usage or I/O errors.
     Validate(ValidateArgs),
 
+    /// Write plugin lock files (`plugins/<type>/<name>--<variant>.lock`) from the bundled hub
+    /// index, byte for byte as `meltano lock` writes them.
+    ///
+    /// Example: `meltc lock` after adding a plugin, `meltc lock --update tap-gitlab` to refresh
+    /// one. Exits 0 when every selected plugin is locked, up to date, kept or skipped (warnings
+    /// allowed), 1 when a name or a plugin cannot be locked, 2 on usage or I/O errors.
+    Lock(LockArgs),
+
     /// Developer tools of the meltc repository itself.
     #[command(hide = true, subcommand)]
     Dev(DevCommand),
@@ -77,4 +86,35 @@ pub struct ValidateArgs {
     /// Exit 1 on warnings too.
     #[arg(long)]
     pub deny_warnings: bool,
+}
+
+/// `meltc lock`.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Lock every plugin of the project (the default when no names are given).
+    #[arg(long, conflicts_with = "plugins")]
+    pub all: bool,
+
+    /// Rewrite lock files that exist when the hub index has another definition.
+    #[arg(long, short = 'u')]
+    pub update: bool,
+
+    /// Only plugins of this type (`extractors` or `extractor`, `loaders`, `mappers`, ...).
+    #[arg(long, value_name = "TYPE", value_parser = parse_plugin_type)]
+    pub plugin_type: Option<PluginType>,
+
+    /// The plugins to lock, by name (default: all).
+    #[arg(value_name = "PLUGIN")]
+    pub plugins: Vec<String>,
+}
+
+/// A plugin type as Meltano's `--plugin-type` takes it: plural or singular.
+fn parse_plugin_type(text: &str) -> Result<PluginType, String> {
+    PluginType::ALL
+        .into_iter()
+        .find(|kind| text == kind.as_str() || text == kind.singular())
+        .ok_or_else(|| {
+            let names: Vec<_> = PluginType::ALL.iter().map(|kind| kind.as_str()).collect();
+            format!("not a plugin type; one of {}", names.join(", "))
+        })
 }

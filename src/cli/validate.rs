@@ -1,6 +1,6 @@
 //! `meltc validate`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::args::ValidateArgs;
 use super::{Context, Outcome};
@@ -54,25 +54,9 @@ fn collect(
     args: &ValidateArgs,
     context: &Context<'_>,
 ) -> (SourceMap, Vec<Diagnostic>, Option<String>) {
-    let root = match project::find_root(
-        project_root,
-        context.env_project_root.as_deref(),
-        &context.cwd,
-    ) {
+    let root = match find_root(project_root, context) {
         Ok(root) => root,
-        Err(error) => {
-            let message = match error {
-                DiscoverError::NoFileInRoot(root) => {
-                    format!("no meltano.yml in `{}`", shown_path(&root, &context.cwd))
-                }
-                DiscoverError::NotFound(_) => {
-                    "no meltano.yml in the working directory or any parent folder".to_owned()
-                }
-            };
-            let diagnostic = Diagnostic::new(&codes::PROJECT_NOT_FOUND, message)
-                .help("run meltc inside a Meltano project, or point at one with `--project-root DIR` (or `MELTANO_PROJECT_ROOT`)");
-            return (SourceMap::default(), vec![diagnostic], None);
-        }
+        Err(diagnostic) => return (SourceMap::default(), vec![*diagnostic], None),
     };
     let loaded = project::load(&root, &display_prefix(&root, &context.cwd));
     let mut diagnostics = loaded.diagnostics;
@@ -127,6 +111,31 @@ fn collect(
     (loaded.sources, diagnostics, Some(summary))
 }
 
+/// The project root from `--project-root`, `MELTANO_PROJECT_ROOT` or the working directory, or
+/// the diagnostic saying that there is none.
+pub(super) fn find_root(
+    project_root: Option<&Path>,
+    context: &Context<'_>,
+) -> Result<PathBuf, Box<Diagnostic>> {
+    project::find_root(
+        project_root,
+        context.env_project_root.as_deref(),
+        &context.cwd,
+    )
+    .map_err(|error| {
+        let message = match error {
+            DiscoverError::NoFileInRoot(root) => {
+                format!("no meltano.yml in `{}`", shown_path(&root, &context.cwd))
+            }
+            DiscoverError::NotFound(_) => {
+                "no meltano.yml in the working directory or any parent folder".to_owned()
+            }
+        };
+        Box::new(Diagnostic::new(&codes::PROJECT_NOT_FOUND, message)
+            .help("run meltc inside a Meltano project, or point at one with `--project-root DIR` (or `MELTANO_PROJECT_ROOT`)"))
+    })
+}
+
 /// A path as the user would write it: relative to the working directory when below it.
 fn shown_path(path: &Path, cwd: &Path) -> String {
     match path.strip_prefix(cwd) {
@@ -138,7 +147,7 @@ fn shown_path(path: &Path, cwd: &Path) -> String {
 
 /// How file names are shown: relative to the working directory when the project is below it
 /// (`meltano/meltano.yml` from a repository root), else from the project root.
-fn display_prefix(root: &Path, cwd: &Path) -> String {
+pub(super) fn display_prefix(root: &Path, cwd: &Path) -> String {
     let cwd = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
     match root.strip_prefix(&cwd) {
         Ok(relative) if relative.as_os_str().is_empty() => String::new(),

@@ -76,6 +76,10 @@ codes! {
     PLUGIN_LOCK_ONLY_VARIANT = "meltc::plugin::lock-only-variant", Warning, "a variant the bundled hub index does not have (or spells differently); only its lock file defines it";
     PLUGIN_VARIANT_ALIAS = "meltc::plugin::variant-alias", Warning, "`variant: original` or `default` follows whatever the hub's default is; pin the real variant";
     PLUGIN_LOCK_INVALID = "meltc::plugin::invalid-lock", Error, "a plugin lock file is not the JSON Meltano writes";
+    LOCK_UNKNOWN_PLUGIN = "meltc::lock::unknown-plugin", Error, "`meltc lock` names a plugin the project does not have (Meltano ignores such a name)";
+    LOCK_NO_PLUGINS = "meltc::lock::no-plugins", Error, "`meltc lock --plugin-type T` finds no plugin of that type in the project";
+    LOCK_NOT_ON_HUB = "meltc::lock::not-on-hub", Error, "a plugin to lock is neither in the bundled hub index nor defined by a lock file";
+    LOCK_UNPINNED_VARIANT = "meltc::lock::unpinned-variant", Warning, "a lock file written for a plugin without a pinned `variant:`; Meltano looks for `<name>--default.lock` instead and asks the Hub";
     SETTING_LITERAL_SECRET = "meltc::setting::literal-secret", Warning, "a secret setting has a literal value in a committed file; use a `${VAR}` reference";
     STATE_EPHEMERAL = "meltc::state::ephemeral", Warning, "an incremental job keeps its state where a pod loses it (system database on SQLite)";
     STATE_UNKNOWN_SCHEME = "meltc::state::unknown-scheme", Error, "the state backend URI has a scheme no Meltano backend provides";

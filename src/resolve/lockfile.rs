@@ -173,15 +173,54 @@ pub fn to_text(object: &Map<String, Value>) -> String {
     text
 }
 
-/// Write the lock file for `definition` to `path`, creating its directory.
+/// A lock file that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write `{}`: {source}", path.display())]
+pub struct WriteError {
+    /// The lock file (not the temporary file beside it).
+    pub path: PathBuf,
+    /// What failed.
+    pub source: std::io::Error,
+}
+
+/// Write the lock file for `definition` to `path` (see [`write_text`]).
 ///
 /// # Errors
 /// When the directory or file cannot be written.
-pub fn write(path: &Path, definition: &Definition) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        fs_err::create_dir_all(parent)?;
+pub fn write(path: &Path, definition: &Definition) -> Result<(), WriteError> {
+    write_text(path, &render(definition))
+}
+
+/// Write `text` to `path` atomically, creating its directory: the text goes to a temporary file
+/// in the same directory, which then replaces `path` by a rename. A reader (Meltano in another
+/// shell) sees the old file or the new one, and a failure leaves the old one and no temporary.
+///
+/// # Errors
+/// When the directory or file cannot be written; the error names `path`.
+pub fn write_text(path: &Path, text: &str) -> Result<(), WriteError> {
+    use std::io::Write as _;
+    let error = |source| WriteError {
+        path: path.to_owned(),
+        source,
+    };
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(directory).map_err(error)?;
+    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+    // One writer per process and file: the process id keeps two meltc runs apart.
+    let temporary = directory.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let written = std::fs::File::create(&temporary)
+        .and_then(|mut file| {
+            file.write_all(text.as_bytes())?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
     }
-    fs_err::write(path, render(definition))
+    written.map_err(error)
 }
 
 /// The `StandalonePlugin` object Meltano builds from `definition` (its `canonical()` form).

@@ -7,6 +7,7 @@
 
 pub mod definition;
 pub mod hub;
+pub mod lock;
 pub mod lockfile;
 pub mod python_json;
 
