@@ -151,3 +151,30 @@ fn env_option_limits_environment_checks() {
         "{prod:?}"
     );
 }
+
+#[test]
+fn completions_and_man_page_cover_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let run = meltc(dir.path(), &["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        for command in ["validate", "lock"] {
+            assert!(
+                run.stdout.contains(command),
+                "{shell} completion lacks `{command}`"
+            );
+        }
+    }
+    let man = meltc(dir.path(), &["man"]);
+    assert_eq!(man.code, 0);
+    assert!(
+        man.stdout.starts_with(".ie") || man.stdout.contains(".TH meltc"),
+        "{}",
+        &man.stdout[..man.stdout.len().min(200)]
+    );
+    assert!(man.stdout.contains("validate") && man.stdout.contains("lock"));
+    assert!(
+        !man.stdout.contains("import-hub"),
+        "hidden developer commands stay out of the man page"
+    );
+}

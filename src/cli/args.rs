@@ -53,6 +53,21 @@ pub enum Command {
     /// allowed), 1 when a name or a plugin cannot be locked, 2 on usage or I/O errors.
     Lock(LockArgs),
 
+    /// Print a shell completion script.
+    ///
+    /// Example: `meltc completions bash > /etc/bash_completion.d/meltc`, or
+    /// `meltc completions zsh > "${fpath[1]}/_meltc"`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff).
+    ///
+    /// Example: `meltc man > /usr/local/share/man/man1/meltc.1`.
+    Man,
+
     /// Developer tools of the meltc repository itself.
     #[command(hide = true, subcommand)]
     Dev(DevCommand),

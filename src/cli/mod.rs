@@ -105,7 +105,24 @@ pub fn run(cli: Cli, context: &mut Context<'_>) -> Outcome {
     match cli.command {
         Command::Validate(args) => validate::run(cli.project_root.as_deref(), &args, context),
         Command::Lock(args) => lock::run(cli.project_root.as_deref(), &args, context),
+        Command::Completions { shell } => completions(shell, context),
+        Command::Man => man_page(context),
         Command::Dev(DevCommand::ImportHub { hub, out }) => import_hub(&hub, &out, context),
+    }
+}
+
+fn completions(shell: clap_complete::Shell, context: &mut Context<'_>) -> Outcome {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    clap_complete::generate(shell, &mut command, "meltc", context.stdout);
+    Outcome::Clean
+}
+
+fn man_page(context: &mut Context<'_>) -> Outcome {
+    use clap::CommandFactory;
+    match clap_mangen::Man::new(Cli::command()).render(context.stdout) {
+        Ok(()) => Outcome::Clean,
+        Err(_) => Outcome::Failure,
     }
 }
 

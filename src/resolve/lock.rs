@@ -191,7 +191,10 @@ fn existing_lock(
 ///
 /// # Errors
 /// When the existing file cannot be read or the new one cannot be written.
-#[allow(clippy::disallowed_methods, reason = "ReadError and WriteError carry the path already")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "ReadError and WriteError carry the path already"
+)]
 pub fn apply(locked: &Locked, update: bool) -> Result<Change, ApplyError> {
     let current = match std::fs::read(&locked.path) {
         Ok(bytes) => Some(bytes),

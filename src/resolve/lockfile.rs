@@ -197,7 +197,10 @@ pub fn write(path: &Path, definition: &Definition) -> Result<(), WriteError> {
 ///
 /// # Errors
 /// When the directory or file cannot be written; the error names `path`.
-#[allow(clippy::disallowed_methods, reason = "WriteError carries the path already")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "WriteError carries the path already"
+)]
 pub fn write_text(path: &Path, text: &str) -> Result<(), WriteError> {
     use std::io::Write as _;
     let error = |source| WriteError {
