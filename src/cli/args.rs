@@ -44,6 +44,12 @@ pub enum Command {
     /// hook. Exits 0 when clean (warnings allowed), 1 on findings, 2 on usage or I/O errors.
     Validate(ValidateArgs),
 
+    /// Explain a diagnostic code: what it means, why it matters, a bad and a fixed example.
+    ///
+    /// Example: `meltc explain ref::unknown-plugin` (the `meltc::` prefix is optional), or
+    /// `meltc explain --list` for every code with its severity and summary.
+    Explain(ExplainArgs),
+
     /// Developer tools of the meltc repository itself.
     #[command(hide = true, subcommand)]
     Dev(DevCommand),
@@ -77,4 +83,20 @@ pub struct ValidateArgs {
     /// Exit 1 on warnings too.
     #[arg(long)]
     pub deny_warnings: bool,
+}
+
+/// `meltc explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The code, as reports show it (`meltc::ref::unknown-plugin`) or without `meltc::`.
+    #[arg(
+        value_name = "CODE",
+        required_unless_present = "list",
+        conflicts_with = "list"
+    )]
+    pub code: Option<String>,
+
+    /// List every code with its severity and summary.
+    #[arg(long)]
+    pub list: bool,
 }

@@ -3,6 +3,7 @@
 
 mod args;
 mod exit;
+mod explain;
 mod validate;
 
 use std::ffi::OsString;
@@ -103,6 +104,7 @@ where
 pub fn run(cli: Cli, context: &mut Context<'_>) -> Outcome {
     match cli.command {
         Command::Validate(args) => validate::run(cli.project_root.as_deref(), &args, context),
+        Command::Explain(args) => explain::run(&args, context),
         Command::Dev(DevCommand::ImportHub { hub, out }) => import_hub(&hub, &out, context),
     }
 }
