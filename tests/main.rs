@@ -11,6 +11,7 @@
 mod bad_input;
 mod cli;
 mod corpus;
+mod explain;
 mod golden;
 mod lock;
 mod precommit;

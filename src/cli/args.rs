@@ -68,6 +68,12 @@ pub enum Command {
     /// Example: `meltc man > /usr/local/share/man/man1/meltc.1`.
     Man,
 
+    /// Explain a diagnostic code: what it means, why it matters, a bad and a fixed example.
+    ///
+    /// Example: `meltc explain ref::unknown-plugin` (the `meltc::` prefix is optional), or
+    /// `meltc explain --list` for every code with its severity and summary.
+    Explain(ExplainArgs),
+
     /// Developer tools of the meltc repository itself.
     #[command(hide = true, subcommand)]
     Dev(DevCommand),
@@ -132,4 +138,20 @@ fn parse_plugin_type(text: &str) -> Result<PluginType, String> {
             let names: Vec<_> = PluginType::ALL.iter().map(|kind| kind.as_str()).collect();
             format!("not a plugin type; one of {}", names.join(", "))
         })
+}
+
+/// `meltc explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The code, as reports show it (`meltc::ref::unknown-plugin`) or without `meltc::`.
+    #[arg(
+        value_name = "CODE",
+        required_unless_present = "list",
+        conflicts_with = "list"
+    )]
+    pub code: Option<String>,
+
+    /// List every code with its severity and summary.
+    #[arg(long)]
+    pub list: bool,
 }

@@ -3,6 +3,7 @@
 
 mod args;
 mod exit;
+mod explain;
 mod lock;
 mod validate;
 
@@ -107,6 +108,7 @@ pub fn run(cli: Cli, context: &mut Context<'_>) -> Outcome {
         Command::Lock(args) => lock::run(cli.project_root.as_deref(), &args, context),
         Command::Completions { shell } => completions(shell, context),
         Command::Man => man_page(context),
+        Command::Explain(args) => explain::run(&args, context),
         Command::Dev(DevCommand::ImportHub { hub, out }) => import_hub(&hub, &out, context),
     }
 }

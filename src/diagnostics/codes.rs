@@ -45,7 +45,7 @@ codes! {
     INCLUDE_BAD_PATTERN = "meltc::include::bad-pattern", Error, "an include_paths pattern is absolute or not a valid glob";
     INCLUDE_NO_MATCH = "meltc::include::no-match", Warning, "an include_paths pattern matches no file";
     INCLUDE_EMPTY = "meltc::include::empty", Error, "an included file is empty (Meltano crashes merging it)";
-    INCLUDE_TYPE_CONFLICT = "meltc::include::type-conflict", Error, "an included file gives a key another kind of value than meltano.yml (Meltano crashes merging them)";
+    INCLUDE_TYPE_CONFLICT = "meltc::include::type-conflict", Error, "an included file gives a key another kind of value than an earlier file (Meltano crashes, or drops the earlier value)";
     SCHEMA = "meltc::schema", Error, "the document does not match meltc's JSON Schema for meltano.yml";
     KEY_UNKNOWN = "meltc::key::unknown", Warning, "a key Meltano does not know; it is kept as an unused setting or extra";
     DUPLICATE_PLUGIN = "meltc::name::duplicate-plugin", Error, "two plugins of one type share a name; Meltano keeps only one";

@@ -6,6 +6,7 @@
 //! finding; `render` turns them into miette reports, JSON or GitHub annotations.
 
 pub mod codes;
+pub mod explain;
 pub mod render;
 pub mod source;
 pub mod suggest;
@@ -23,6 +24,17 @@ pub enum Severity {
     Error,
     /// Meltano accepts it, but it is probably wrong.
     Warning,
+}
+
+impl Severity {
+    /// `error` or `warning`, as in reports.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
 }
 
 /// A location with a short note.

@@ -1,7 +1,7 @@
 //! Folding included files into meltano.yml with Meltano's `deep_merge`
 //! (reference/meltano-spec.md §1.3): mappings merge key by key, lists concatenate, a scalar
-//! replaces; a list or mapping meeting a value of another kind, `null` included, is an error
-//! (Meltano crashes there).
+//! replaces; a list or mapping arriving on a value of another kind is an error (Meltano
+//! crashes there), and so is a `null` arriving on a list or mapping (Meltano drops it).
 
 use crate::diagnostics::{Diagnostic, codes, with_article};
 use crate::yaml::{Node, Value};
@@ -32,8 +32,19 @@ pub fn deep_merge(
             base_items.extend(incoming_items.iter().cloned());
         }
         (Value::Null, Value::Null) => {}
-        (_, Value::Sequence(_) | Value::Mapping(_))
-        | (Value::Sequence(_) | Value::Mapping(_), Value::Null) => {
+        (Value::Sequence(_) | Value::Mapping(_), Value::Null) => {
+            // Meltano's deep_merge assigns the null: the earlier file's list or mapping is gone.
+            diagnostics.push(
+                Diagnostic::new(
+                    &codes::INCLUDE_TYPE_CONFLICT,
+                    format!("`{}` is null here, which drops the {} an earlier file gives it", path.join("."), base.kind_name()),
+                )
+                .at(incoming.span, "null")
+                .also(base.span, format!("this {} is dropped", base.kind_name()))
+                .help("Meltano replaces the earlier value with nothing: remove the empty key from this file"),
+            );
+        }
+        (_, Value::Sequence(_) | Value::Mapping(_)) => {
             diagnostics.push(
                 Diagnostic::new(
                     &codes::INCLUDE_TYPE_CONFLICT,

@@ -24,7 +24,8 @@ pub fn check(index: &ProjectIndex<'_>, selected: &[Named<'_>], diagnostics: &mut
     {
         if let Some(name) = default
             .as_str()
-            .filter(|name| !all.iter().any(|e| e.name == *name))
+            // meltano.yml settings are expanded at run time: a `${VAR}` names its value elsewhere.
+            .filter(|name| !has_reference(name) && !all.iter().any(|e| e.name == *name))
         {
             diagnostics.push(
                 Diagnostic::new(

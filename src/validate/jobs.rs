@@ -210,7 +210,7 @@ fn check_command<'a>(
         return; // ignored inside an extract/load set (spec §11.1)
     }
     let known = index.facts(plugin);
-    // Only a complete definition can prove a command missing: a custom plugin, or a lock file.
+    // Only a complete definition (custom, lock file or hub) can prove a command missing.
     if !known.resolved || known.commands.contains(command) {
         return;
     }

@@ -1,4 +1,4 @@
-//! Names defined twice. Meltano keeps one silently (the first at run time, the last in
+//! Names defined twice. Meltano keeps one silently (the first at run time; for plugins, the last in
 //! `meltano compile`) and only notices repeats between included files; meltc reports every
 //! repeat, in or across files, with both places.
 
@@ -47,7 +47,7 @@ pub fn check(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
                     Diagnostic::new(code, format!("{noun} `{}` is defined more than once", entry.name))
                         .at(entry.name_span, "defined again here")
                         .also(*first, "first defined here")
-                        .help(format!("Meltano uses only one of them (the first at run time, the last in `meltano compile`): rename or remove one {noun}")),
+                        .help(format!("Meltano uses only one of them at run time (the first): rename or remove one {noun}")),
                 ),
                 None => {
                     seen.insert(key, entry.name_span);
