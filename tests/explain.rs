@@ -281,7 +281,7 @@ fn human_findings(stderr: &str) -> Vec<(String, String, Option<String>)> {
     let lines: Vec<&str> = stderr.lines().collect();
     let mut found = Vec::new();
     for (index, line) in lines.iter().enumerate() {
-        if !(line.starts_with("meltc::") && !line.contains(' ')) {
+        if !line.starts_with("meltc::") || line.contains(' ') {
             continue;
         }
         let mut rest = lines[index + 1..].iter().skip_while(|l| l.is_empty());
