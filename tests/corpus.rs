@@ -229,10 +229,19 @@ fn sources_deviations_are_reported_at_their_lines() {
     let mut missing = Vec::new();
     let mut runs = BTreeMap::new();
     for (project, code, file, line) in DEVIATIONS {
-        let rows = runs.entry(*project).or_insert_with(|| json_rows(&meltc(&corpus.join(project), &["validate", "--format", "json"]).stdout));
-        if !rows.iter().any(|(c, _, f, l)| c == code && f == file && l == line) {
+        let rows = runs.entry(*project).or_insert_with(|| {
+            json_rows(&meltc(&corpus.join(project), &["validate", "--format", "json"]).stdout)
+        });
+        if !rows
+            .iter()
+            .any(|(c, _, f, l)| c == code && f == file && l == line)
+        {
             missing.push(format!("{project}: {code} at {file}:{line}"));
         }
     }
-    assert!(missing.is_empty(), "deviations not reported where expected:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "deviations not reported where expected:\n{}",
+        missing.join("\n")
+    );
 }
