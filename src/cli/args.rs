@@ -44,6 +44,14 @@ pub enum Command {
     /// hook. Exits 0 when clean (warnings allowed), 1 on findings, 2 on usage or I/O errors.
     Validate(ValidateArgs),
 
+    /// Show a plugin's effective configuration and where each value comes from.
+    ///
+    /// What Meltano would hand the plugin at run time in this shell (process environment and
+    /// the project's `.env`). The environment is `--env`, else `MELTANO_ENVIRONMENT`; like
+    /// `meltano config`, `default_environment` is not used. Secrets are redacted unless
+    /// `--show-secrets`. Example: `meltc config tap-postgres --env prod`.
+    Config(ConfigArgs),
+
     /// Developer tools of the meltc repository itself.
     #[command(hide = true, subcommand)]
     Dev(DevCommand),
@@ -77,4 +85,40 @@ pub struct ValidateArgs {
     /// Exit 1 on warnings too.
     #[arg(long)]
     pub deny_warnings: bool,
+}
+
+/// `meltc config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The plugin's name.
+    #[arg(value_name = "PLUGIN")]
+    pub plugin: String,
+
+    /// The plugin's type, when several types have a plugin of that name (`extractor`,
+    /// `loaders`...).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub plugin_type: Option<String>,
+
+    /// The environment (default: `MELTANO_ENVIRONMENT`, else none).
+    #[arg(long = "env", short = 'e', value_name = "NAME")]
+    pub environment: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ConfigFormat::Table)]
+    pub format: ConfigFormat,
+
+    /// Print secret values (settings that are `sensitive`, or of kind `password` or `oauth`).
+    #[arg(long)]
+    pub show_secrets: bool,
+}
+
+/// `meltc config --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConfigFormat {
+    /// Aligned columns for people: setting, value, source.
+    Table,
+    /// One JSON document for tools (README "`meltc config --format json`").
+    Json,
+    /// `NAME=value` lines: the environment variables Meltano writes for the plugin.
+    Env,
 }

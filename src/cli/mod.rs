@@ -2,15 +2,19 @@
 //! exit code (in `exit`). Tests call [`run`] in-process with their own writers.
 
 mod args;
+mod config;
 mod exit;
+mod open;
+mod output;
 mod validate;
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub use args::{Cli, Color, Command, DevCommand};
+pub use args::{Cli, Color, Command, ConfigFormat, DevCommand};
 pub use exit::Outcome;
 
 use crate::diagnostics::render::Style;
@@ -21,6 +25,8 @@ pub struct Context<'a> {
     pub cwd: PathBuf,
     /// `MELTANO_PROJECT_ROOT`.
     pub env_project_root: Option<PathBuf>,
+    /// The process environment (read only by commands that show values: `meltc config`).
+    pub env: BTreeMap<String, String>,
     /// Data output.
     pub stdout: &'a mut dyn Write,
     /// Messages and reports.
@@ -58,6 +64,9 @@ pub fn main() -> ExitCode {
         env_project_root: std::env::var_os("MELTANO_PROJECT_ROOT")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from),
+        env: std::env::vars_os()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+            .collect(),
         stdout: &mut stdout,
         stderr: &mut stderr,
         style: Style { color, width },
@@ -103,6 +112,7 @@ where
 pub fn run(cli: Cli, context: &mut Context<'_>) -> Outcome {
     match cli.command {
         Command::Validate(args) => validate::run(cli.project_root.as_deref(), &args, context),
+        Command::Config(args) => config::run(cli.project_root.as_deref(), &args, context),
         Command::Dev(DevCommand::ImportHub { hub, out }) => import_hub(&hub, &out, context),
     }
 }

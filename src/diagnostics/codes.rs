@@ -56,6 +56,7 @@ codes! {
     UNKNOWN_JOB = "meltc::ref::unknown-job", Error, "a schedule names a job that does not exist";
     UNKNOWN_ENVIRONMENT = "meltc::ref::unknown-environment", Error, "`default_environment` names an environment that does not exist";
     UNKNOWN_ENVIRONMENT_ARGUMENT = "meltc::usage::unknown-environment", Error, "`--env` names an environment that does not exist";
+    UNKNOWN_PLUGIN_ARGUMENT = "meltc::usage::unknown-plugin", Error, "the plugin named on the command line does not exist";
     ENVIRONMENT_UNKNOWN_PLUGIN = "meltc::ref::environment-plugin", Warning, "an environment configures a plugin the project does not define; Meltano ignores it";
     INHERIT_UNKNOWN = "meltc::inherit::unknown-parent", Error, "inherit_from names no plugin of the same type, lock file or hub plugin";
     INHERIT_CYCLE = "meltc::inherit::cycle", Error, "inherit_from forms a cycle (Meltano crashes with RecursionError)";
@@ -76,6 +77,8 @@ codes! {
     PLUGIN_LOCK_ONLY_VARIANT = "meltc::plugin::lock-only-variant", Warning, "a variant the bundled hub index does not have (or spells differently); only its lock file defines it";
     PLUGIN_VARIANT_ALIAS = "meltc::plugin::variant-alias", Warning, "`variant: original` or `default` follows whatever the hub's default is; pin the real variant";
     PLUGIN_LOCK_INVALID = "meltc::plugin::invalid-lock", Error, "a plugin lock file is not the JSON Meltano writes";
+    CONFIG_SEVERAL_ENV_VARS = "meltc::config::several-env-vars", Error, "a setting is set by more than one of the environment variables it is read from (Meltano refuses this)";
+    CONFIG_INVALID_VALUE = "meltc::config::invalid-value", Error, "a setting's value does not fit its kind or options, or it is written under two names with different values";
     SETTING_LITERAL_SECRET = "meltc::setting::literal-secret", Warning, "a secret setting has a literal value in a committed file; use a `${VAR}` reference";
     STATE_EPHEMERAL = "meltc::state::ephemeral", Warning, "an incremental job keeps its state where a pod loses it (system database on SQLite)";
     STATE_UNKNOWN_SCHEME = "meltc::state::unknown-scheme", Error, "the state backend URI has a scheme no Meltano backend provides";

@@ -633,3 +633,262 @@ pub fn evaluate_in(
 
 /// `MELTANO_USER_AGENT` as meltc sets it.
 pub const USER_AGENT: &str = concat!("meltc/", env!("CARGO_PKG_VERSION"));
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::diagnostics::{SourceFile, SourceMap};
+    use crate::project::Project;
+
+    fn project(text: &str) -> Project {
+        let mut sources = SourceMap::default();
+        let id = sources.add(SourceFile::new("meltano.yml", "meltano.yml", text));
+        let merged = crate::yaml::parse(id, sources.get(id))
+            .root
+            .expect("test YAML parses");
+        Project {
+            root: "/nonexistent/project".into(),
+            sources,
+            files: Vec::new(),
+            merged,
+        }
+    }
+
+    /// `(setting, value, source kind)` of every set setting of `plugin`.
+    fn evaluated(
+        text: &str,
+        plugin: &str,
+        environment: Option<&str>,
+        process: &[(&str, &str)],
+        dotenv: &str,
+    ) -> Result<PluginConfig, Vec<ConfigError>> {
+        let project = project(text);
+        let resolved = super::super::resolve(&project);
+        let plugin = resolved.find(plugin).expect("plugin exists");
+        let process: BTreeMap<String, String> = process
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        let shell = Shell::new(process, Some(dotenv));
+        evaluate_in(&resolved, plugin, environment, &shell)
+    }
+
+    fn value_of(config: &PluginConfig, name: &str) -> (Option<Value>, u8) {
+        let found = config
+            .settings
+            .iter()
+            .chain(&config.extras)
+            .find(|value| value.setting.name == name)
+            .unwrap_or_else(|| panic!("no setting {name}"));
+        (found.value.clone(), found.source.rank())
+    }
+
+    const MERGE: &str = "
+plugins:
+  extractors:
+  - name: tap-m
+    namespace: tap_m
+    settings:
+    - {name: obj, kind: object}
+    - {name: tags, kind: array}
+    config:
+      obj: {a: 1, b: {c: 2}}
+      tags: [x, y]
+      nulled: base
+      emptied: {inner: 1}
+    select: [a.*, b.*]
+environments:
+- name: prod
+  config:
+    plugins:
+      extractors:
+      - name: tap-m
+        config:
+          obj: {b: {d: 3}}
+          tags: [z]
+          nulled: null
+          emptied: {}
+        select: [a.id]
+";
+
+    #[test]
+    fn environments_merge_per_leaf_like_meltano_run_time() {
+        let config = evaluated(MERGE, "tap-m", Some("prod"), &[], "").unwrap();
+        assert_eq!(
+            Value::Object(config.config.clone()),
+            json!({
+                "obj": {"a": 1, "b": {"c": 2, "d": 3}},   // mappings deep-merge
+                "tags": ["z"],                           // lists replace
+                "nulled": "base",                        // null does not unset
+                "emptied": {"inner": 1},                 // {} does not clear
+            })
+        );
+        assert_eq!(value_of(&config, "_select"), (Some(json!(["a.id"])), 3));
+        let base = evaluated(MERGE, "tap-m", None, &[], "").unwrap();
+        assert_eq!(value_of(&base, "_select"), (Some(json!(["a.*", "b.*"])), 4));
+    }
+
+    const PRECEDENCE: &str = "
+plugins:
+  extractors:
+  - name: tap-p
+    namespace: tap_p
+    settings:
+    - {name: s, value: default}
+    - {name: port, kind: integer}
+    - {name: flag, kind: boolean}
+    - {name: empty}
+    - {name: greeting, aliases: [hello]}
+    config:
+      s: yml
+      port: '5432'
+      flag: 'yes'
+      empty: ${NOT_SET}
+  - name: tap-child
+    inherit_from: tap-p
+environments:
+- name: prod
+  config:
+    plugins:
+      extractors:
+      - name: tap-p
+        config:
+          s: environment
+";
+
+    /// Process variables, `.env` text, environment, and the expected (value, store rank).
+    type StoreCase<'a> = (
+        &'a [(&'a str, &'a str)],
+        &'a str,
+        Option<&'a str>,
+        (Option<Value>, u8),
+    );
+
+    #[test]
+    fn stores_in_meltano_order() {
+        let cases: [StoreCase<'_>; 6] = [
+            (&[], "", None, (Some(json!("yml")), 4)),
+            (&[], "", Some("prod"), (Some(json!("environment")), 3)),
+            (
+                &[],
+                "TAP_P_S=dotenv\n",
+                Some("prod"),
+                (Some(json!("dotenv")), 2),
+            ),
+            (
+                &[("TAP_P_S", "process")],
+                "TAP_P_S=dotenv\n",
+                Some("prod"),
+                (Some(json!("process")), 1),
+            ),
+            (
+                &[("TAP_P_S", "${NOT_EXPANDED}")],
+                "",
+                None,
+                (Some(json!("${NOT_EXPANDED}")), 1),
+            ),
+            (
+                &[("TAP_P_HELLO", "by alias")],
+                "",
+                None,
+                (Some(json!("by alias")), 1),
+            ),
+        ];
+        for (process, dotenv, environment, expected) in cases {
+            let config = evaluated(PRECEDENCE, "tap-p", environment, process, dotenv).unwrap();
+            let setting = if process.iter().any(|(k, _)| *k == "TAP_P_HELLO") {
+                "greeting"
+            } else {
+                "s"
+            };
+            assert_eq!(
+                value_of(&config, setting),
+                expected,
+                "{process:?} {dotenv:?} {environment:?}"
+            );
+        }
+        let config = evaluated(PRECEDENCE, "tap-p", None, &[], "").unwrap();
+        assert_eq!(value_of(&config, "port"), (Some(json!(5432)), 4));
+        assert_eq!(value_of(&config, "flag"), (Some(json!(true)), 4));
+        assert_eq!(
+            value_of(&config, "empty"),
+            (None, 4),
+            "a value expanding to nothing is unset"
+        );
+    }
+
+    #[test]
+    fn an_inheriting_plugin_falls_back_to_the_parent_value() {
+        let child = evaluated(PRECEDENCE, "tap-child", Some("prod"), &[], "").unwrap();
+        let found = child
+            .settings
+            .iter()
+            .find(|v| v.setting.name == "s")
+            .unwrap();
+        assert_eq!(found.value, Some(json!("environment")));
+        assert!(matches!(&found.source, Source::Inherited(parent, inner)
+            if parent == "tap-p" && matches!(**inner, Source::Environment(..))));
+        // The child reads its own name's env vars, not the parent's.
+        let child = evaluated(
+            PRECEDENCE,
+            "tap-child",
+            None,
+            &[("TAP_CHILD_S", "mine")],
+            "",
+        )
+        .unwrap();
+        assert_eq!(value_of(&child, "s"), (Some(json!("mine")), 1));
+    }
+
+    #[test]
+    fn meltano_refuses_several_env_vars_and_bad_values() {
+        let errors = evaluated(
+            PRECEDENCE,
+            "tap-p",
+            None,
+            &[("TAP_P_S", "a"), ("TAP_P_HELLO", "b")],
+            "",
+        );
+        assert!(errors.is_ok(), "different settings: {errors:?}");
+        let text = PRECEDENCE.replace("namespace: tap_p", "namespace: ns_p");
+        let errors = evaluated(
+            &text,
+            "tap-p",
+            None,
+            &[("TAP_P_S", "a"), ("NS_P_S", "a")],
+            "",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&errors[0], ConfigError::SeveralEnvVars { names, .. } if names == &["TAP_P_S", "NS_P_S"])
+        );
+        let errors =
+            evaluated(PRECEDENCE, "tap-p", None, &[("TAP_P_PORT", "5.5")], "").unwrap_err();
+        assert!(
+            matches!(&errors[0], ConfigError::Cast { setting, problem: CastError::Integer, .. } if setting == "port")
+        );
+    }
+
+    #[test]
+    fn written_env_vars_and_extras_see_the_plugin_namespace() {
+        let config = evaluated(PRECEDENCE, "tap-child", None, &[], "").unwrap();
+        assert_eq!(
+            config.env.get("TAP_CHILD_S").map(String::as_str),
+            Some("yml")
+        );
+        assert_eq!(config.env.get("TAP_P_S").map(String::as_str), Some("yml"));
+        assert_eq!(
+            config.env.get("MELTANO_EXTRACT_FLAG").map(String::as_str),
+            Some("true")
+        );
+        assert_eq!(
+            config.env.get("TAP_CHILD__LOAD_SCHEMA").map(String::as_str),
+            Some("tap_child")
+        );
+        assert_eq!(value_of(&config, "_select"), (Some(json!(["*.*"])), 7));
+    }
+}

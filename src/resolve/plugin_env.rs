@@ -6,7 +6,8 @@
 //! precedence (later wins): process < Meltano's own (MELTANO_PROJECT_ROOT...) < project env:
 //!                          < plugin info (MELTANO_EXTRACTOR_NAME...) < plugin env:
 //!                          < environment env: < environment's plugin env:
-//! expansion (each block sees what is below it, `.env` under the process):
+//! expansion (each block sees what is below it, `.env` under the process, and its own
+//! earlier entries):
 //!   project env:             .env, process, Meltano's own
 //!   environment env:         + project env:
 //!   plugin env:              + plugin info, environment env:
@@ -15,7 +16,8 @@
 //!
 //! Meltano's implementation differs in one visible way: it hands the project's and the plugin's
 //! `env:` values to setting expansion unexpanded (README "Compatibility"). A plugin that
-//! inherits from a project plugin sees its parents' plugin `env:` blocks below its own.
+//! inherits from a project plugin sees its parents' plugin `env:` blocks below its own (and
+//! its block is expanded against theirs).
 
 use indexmap::IndexMap;
 
@@ -68,7 +70,8 @@ fn flatten_layers(layers: &[&EnvMap]) -> IndexMap<String, String> {
     out
 }
 
-/// An `env:` mapping's entries, each expanded against `context`.
+/// An `env:` mapping's entries, each expanded against `context` and the entries before it in
+/// the same block (`ROOT_B: ${ROOT_A}-b` after `ROOT_A`).
 fn env_block(
     node: Option<&Node>,
     context: &IndexMap<String, String>,
@@ -77,21 +80,26 @@ fn env_block(
     let Some(mapping) = node.and_then(Node::as_mapping) else {
         return EnvMap::new();
     };
-    mapping
-        .iter()
-        .filter_map(|(name, (_, value))| {
-            let text = value.scalar_text()?;
-            let expanded =
-                Template::parse(&text).expand(&|var| context.get(var).map(String::as_str));
-            Some((
-                name.clone(),
-                EnvValue {
-                    value: expanded,
-                    source: source(value.span),
-                },
-            ))
-        })
-        .collect()
+    let mut block = EnvMap::new();
+    for (name, (_, value)) in mapping {
+        let Some(text) = value.scalar_text() else {
+            continue;
+        };
+        let expanded = Template::parse(&text).expand(&|var| {
+            block
+                .get(var)
+                .map(|earlier| earlier.value.as_str())
+                .or_else(|| context.get(var).map(String::as_str))
+        });
+        block.insert(
+            name.clone(),
+            EnvValue {
+                value: expanded,
+                source: source(value.span),
+            },
+        );
+    }
+    block
 }
 
 /// The environment's entry for a plugin (`config.plugins.<type>[name]`).
@@ -194,41 +202,44 @@ impl EnvInputs<'_, '_> {
             })
         });
         let info = plugin_info(plugin);
-        let below_plugin = flatten_layers(&[
-            &dotenv,
-            &process,
-            &meltano,
-            &project,
-            &info,
-            &environment_env,
-        ]);
         let chain = self.resolved.chain(plugin);
+        // The parents' blocks first; each block sees the ones before it.
         let mut plugin_env = EnvMap::new();
         for member in chain.iter().rev() {
+            let context = flatten_layers(&[
+                &dotenv,
+                &process,
+                &meltano,
+                &project,
+                &info,
+                &plugin_env,
+                &environment_env,
+            ]);
             plugin_env.extend(env_block(
                 member.entry.entry.node.get("env"),
-                &below_plugin,
+                &context,
                 |span| EnvSource::PluginEnv(member.name.clone(), span),
             ));
         }
-        let below_environment_plugin = flatten_layers(&[
-            &dotenv,
-            &process,
-            &meltano,
-            &project,
-            &info,
-            &plugin_env,
-            &environment_env,
-        ]);
         let mut environment_plugin_env = EnvMap::new();
         if let Some(environment) = self.environment {
             for member in chain.iter().rev() {
                 let Some(entry) = environment_entry(&environment, member) else {
                     continue;
                 };
+                let context = flatten_layers(&[
+                    &dotenv,
+                    &process,
+                    &meltano,
+                    &project,
+                    &info,
+                    &plugin_env,
+                    &environment_env,
+                    &environment_plugin_env,
+                ]);
                 environment_plugin_env.extend(env_block(
                     entry.entry.node.get("env"),
-                    &below_environment_plugin,
+                    &context,
                     |span| {
                         EnvSource::EnvironmentPluginEnv(
                             environment.name.to_owned(),
@@ -279,4 +290,84 @@ fn plugin_info(plugin: &ResolvedPlugin<'_>) -> EnvMap {
         )
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::diagnostics::{SourceFile, SourceMap};
+    use crate::project::Project;
+
+    const LAYERS: &str = "
+env:
+  ROOT_A: root-a
+  ROOT_B: ${ROOT_A}-b
+  SHARED: project
+plugins:
+  utilities:
+  - name: u
+    namespace: u_ns
+    env:
+      PLUGIN: plugin-${STAGE}
+      SHARED: plugin
+  - name: u-child
+    inherit_from: u
+    env:
+      CHILD: child-${PLUGIN}
+environments:
+- name: dev
+  env:
+    STAGE: dev-${ROOT_A}
+    SHARED: environment
+  config:
+    plugins:
+      utilities:
+      - name: u-child
+        env:
+          SHARED: environment-plugin-${SHARED}
+";
+
+    #[test]
+    fn documented_layering_and_expansion() {
+        let mut sources = SourceMap::default();
+        let id = sources.add(SourceFile::new("meltano.yml", "meltano.yml", LAYERS));
+        let merged = crate::yaml::parse(id, sources.get(id)).root.unwrap();
+        let project = Project {
+            root: "/p".into(),
+            sources,
+            files: Vec::new(),
+            merged,
+        };
+        let resolved = crate::resolve::resolve(&project);
+        let environment = crate::project::model::environments(&project.merged)[0];
+        let shell = Shell::new(
+            BTreeMap::from([("SHARED".to_owned(), "process".to_owned())]),
+            Some("DOTENV=d\n"),
+        );
+        let inputs = EnvInputs {
+            resolved: &resolved,
+            environment: Some(environment),
+            shell: &shell,
+            user_agent: "meltc/test",
+        };
+        let env = inputs.plugin_env(resolved.find("u-child").unwrap());
+        let value = |name: &str| env.get(name).map(|value| value.value.as_str());
+        assert_eq!(value("ROOT_B"), Some("root-a-b"));
+        assert_eq!(
+            value("PLUGIN"),
+            Some("plugin-dev-root-a"),
+            "the parent's env: is inherited"
+        );
+        assert_eq!(
+            value("CHILD"),
+            Some("child-plugin-dev-root-a"),
+            "a parent's block is below"
+        );
+        assert_eq!(value("SHARED"), Some("environment-plugin-environment"));
+        assert_eq!(value("MELTANO_UTILITY_NAMESPACE"), Some("u_child"));
+        assert_eq!(value("MELTANO_ENVIRONMENT"), Some("dev"));
+        assert_eq!(value("DOTENV"), None, ".env is a store of its own");
+    }
 }
