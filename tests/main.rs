@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod cli;
+mod config_meltano;
 mod corpus;
 mod golden;
 mod precommit;
