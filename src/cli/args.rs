@@ -69,6 +69,13 @@ pub enum DevCommand {
         #[arg(long, default_value = "data/hub")]
         out: PathBuf,
     },
+
+    /// Time the resolve stage alone on a project (bench/resolve runs it).
+    BenchResolve {
+        /// How many times to resolve.
+        #[arg(long, default_value_t = 50)]
+        runs: u32,
+    },
 }
 
 /// `meltc validate`.

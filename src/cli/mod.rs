@@ -114,6 +114,9 @@ pub fn run(cli: Cli, context: &mut Context<'_>) -> Outcome {
         Command::Validate(args) => validate::run(cli.project_root.as_deref(), &args, context),
         Command::Config(args) => config::run(cli.project_root.as_deref(), &args, context),
         Command::Dev(DevCommand::ImportHub { hub, out }) => import_hub(&hub, &out, context),
+        Command::Dev(DevCommand::BenchResolve { runs }) => {
+            bench_resolve(cli.project_root.as_deref(), runs, context)
+        }
     }
 }
 
@@ -138,6 +141,37 @@ fn import_hub(hub: &std::path::Path, out: &std::path::Path, context: &mut Contex
             Outcome::Failure
         }
     }
+}
+
+/// Load the project once, then time `resolve::resolve` over `runs` runs.
+fn bench_resolve(
+    project_root: Option<&std::path::Path>,
+    runs: u32,
+    context: &mut Context<'_>,
+) -> Outcome {
+    let open::Opened::Project(project, ..) = open::open(project_root, context) else {
+        let _ = writeln!(context.stderr, "error: cannot load the project");
+        return Outcome::Failure;
+    };
+    let mut times = Vec::new();
+    let mut plugins = 0;
+    for _ in 0..runs.max(1) {
+        let start = std::time::Instant::now();
+        let resolved = crate::resolve::resolve(&project);
+        times.push(start.elapsed());
+        plugins = resolved.plugins.len();
+    }
+    times.sort();
+    let mean = times.iter().sum::<std::time::Duration>() / u32::try_from(times.len()).unwrap_or(1);
+    let _ = writeln!(
+        context.stdout,
+        "resolve: {plugins} plugins, mean {:.2} ms, min {:.2} ms, max {:.2} ms over {} runs",
+        mean.as_secs_f64() * 1000.0,
+        times[0].as_secs_f64() * 1000.0,
+        times[times.len() - 1].as_secs_f64() * 1000.0,
+        times.len()
+    );
+    Outcome::Clean
 }
 
 fn terminal_width() -> Option<usize> {

@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value, json};
 
 use crate::diagnostics::{SourceMap, Span};
-use crate::resolve::config::{PluginConfig, SettingValue, Source, written_env};
+use crate::resolve::config::{
+    PluginConfig, SettingValue, Source, Variable, VariableOrigin, written_env,
+};
 use crate::resolve::plugin_env::EnvSource;
 use crate::resolve::settings::Declared;
 use crate::resolve::{Origin, Resolved, ResolvedPlugin};
@@ -210,6 +212,48 @@ fn env_origin(origin: &EnvSource, sources: Option<&SourceMap>) -> String {
     }
 }
 
+/// Where each referenced variable came from: `$PG_USER: env: of environment `prod`
+/// meltano.yml:180; $PG_PASSWORD: .env`.
+fn variables_text(variables: &[Variable], sources: &SourceMap) -> String {
+    variables
+        .iter()
+        .map(|variable| {
+            let origin = match &variable.origin {
+                None => "unset".to_owned(),
+                Some(VariableOrigin::DotEnv) => ".env".to_owned(),
+                Some(VariableOrigin::Setting) => "a setting of the plugin".to_owned(),
+                Some(VariableOrigin::Env(origin)) => env_origin(origin, Some(sources)),
+            };
+            format!("${}: {origin}", variable.name)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn variables_json(variables: &[Variable], sources: &SourceMap) -> Value {
+    let items: Vec<Value> = variables
+        .iter()
+        .map(|variable| {
+            let mut object = Map::new();
+            object.insert("name".to_owned(), json!(variable.name));
+            object.insert("set".to_owned(), json!(variable.origin.is_some()));
+            match &variable.origin {
+                None => {}
+                Some(VariableOrigin::DotEnv) => {
+                    object.insert("from".to_owned(), json!("dotenv"));
+                }
+                Some(VariableOrigin::Setting) => {
+                    object.insert("from".to_owned(), json!("setting"));
+                }
+                Some(VariableOrigin::Env(origin)) => env_origin_json(&mut object, origin, sources),
+            }
+            object.sort_keys();
+            Value::Object(object)
+        })
+        .collect();
+    Value::Array(items)
+}
+
 /// The human table.
 #[must_use]
 pub fn table(view: &View<'_, '_>) -> String {
@@ -243,8 +287,10 @@ pub fn table(view: &View<'_, '_>) -> String {
             .map_or_else(|| "none".to_owned(), |name| format!("`{name}`"))
     );
     let values = view.values();
-    let (set, unset): (Vec<_>, Vec<_>) =
-        values.iter().partition(|(value, _)| value.value.is_some());
+    // A value that expanded to nothing still has a source worth showing.
+    let (set, unset): (Vec<_>, Vec<_>) = values
+        .iter()
+        .partition(|(value, _)| value.value.is_some() || value.source != Source::Unset);
     let kind = view.definition_kind();
     let rows: Vec<[String; 3]> = set
         .iter()
@@ -252,11 +298,16 @@ pub fn table(view: &View<'_, '_>) -> String {
             let mut source = source_text(&value.source, Some(view.sources), kind);
             if let Some(written) = &value.written {
                 let _ = write!(source, ", written {}", compact(written));
+                let _ = write!(
+                    source,
+                    " ({})",
+                    variables_text(&value.variables, view.sources)
+                );
             }
-            let shown = if *redacted {
-                "(redacted)".to_owned()
-            } else {
-                value.value.as_ref().map(compact).unwrap_or_default()
+            let shown = match &value.value {
+                _ if *redacted => "(redacted)".to_owned(),
+                Some(json) => compact(json),
+                None => "(unset)".to_owned(),
             };
             [value.setting.name.clone(), shown, source]
         })
@@ -375,6 +426,10 @@ fn setting_json(view: &View<'_, '_>, value: &SettingValue, redacted: bool) -> Va
     );
     if let Some(written) = &value.written {
         object.insert("written".to_owned(), written.clone());
+        object.insert(
+            "variables".to_owned(),
+            variables_json(&value.variables, view.sources),
+        );
     }
     let read: Vec<String> = setting
         .env_vars_read(&view.plugin.read_prefixes, !view.plugin.inherits())

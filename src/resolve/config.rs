@@ -113,6 +113,28 @@ pub struct SettingValue {
     pub source: Source,
     /// The value as written when it had `${VAR}` references (shown next to the value).
     pub written: Option<Value>,
+    /// The variables those references read, and where each was found.
+    pub variables: Vec<Variable>,
+}
+
+/// A `${VAR}` a value references, and where its value came from (`None`: unset).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Variable {
+    /// The variable name.
+    pub name: String,
+    /// Where it was found.
+    pub origin: Option<VariableOrigin>,
+}
+
+/// Where a referenced variable was found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum VariableOrigin {
+    /// A variable the plugin sees (process, Meltano's own, an `env:` block).
+    Env(EnvSource),
+    /// The project's `.env`.
+    DotEnv,
+    /// Another setting of the plugin, as an env var (extras see the plugin's settings).
+    Setting,
 }
 
 /// The effective configuration of a plugin.
@@ -231,15 +253,14 @@ pub fn processed(class: PluginClass, settings: &[SettingValue]) -> Map<String, V
     }
 }
 
-/// Meltano's `_pop_non_leaf_keys`: keys still holding an unescaped dot go, `\.` becomes `.`.
+/// Meltano's `_pop_non_leaf_keys`: keys still holding an unescaped dot go, `\.` becomes `.`;
+/// the order of the others is kept.
 fn drop_dotted_keys(map: &mut Map<String, Value>) {
-    let keys: Vec<String> = map.keys().cloned().collect();
-    for key in keys {
+    let entries = std::mem::take(map);
+    for (key, mut value) in entries {
         if cast::has_unescaped_dot(&key) {
-            map.remove(&key);
             continue;
         }
-        let mut value = map.remove(&key).unwrap_or(Value::Null);
         if let Value::Object(inner) = &mut value {
             drop_dotted_keys(inner);
         }
@@ -253,6 +274,7 @@ struct Candidate {
     expandable: bool,
     source: Source,
     written: Option<Value>,
+    variables: Vec<Variable>,
 }
 
 /// One plugin's stores.
@@ -326,6 +348,7 @@ impl<'a, 'p> Context<'a, 'p> {
             value: candidate.value.map(|value| value.as_written()),
             source: candidate.source,
             written: candidate.written,
+            variables: candidate.variables,
         })
     }
 
@@ -376,8 +399,25 @@ impl<'a, 'p> Context<'a, 'p> {
                 .map(String::as_str)
         };
         let expanded = value.expand(&lookup);
-        if !value.references().is_empty() {
+        let references = value.references();
+        if !references.is_empty() {
             candidate.written = Some(value.as_written());
+        }
+        for name in references {
+            if candidate.variables.iter().any(|known| known.name == name) {
+                continue;
+            }
+            let origin = if extra.contains_key(name) {
+                Some(VariableOrigin::Setting)
+            } else if let Some(found) = self.env.get(name) {
+                Some(VariableOrigin::Env(found.source.clone()))
+            } else {
+                self.dotenv.get(name).map(|_| VariableOrigin::DotEnv)
+            };
+            candidate.variables.push(Variable {
+                name: name.to_owned(),
+                origin,
+            });
         }
         let emptied = truthy(&value.as_written()) && !truthy(&expanded);
         candidate.value = (!emptied).then(|| ConfigValue::literal(&expanded));
@@ -468,12 +508,14 @@ impl<'a, 'p> Context<'a, 'p> {
                 expandable: true,
                 source: Source::Default(setting.declared.clone()),
                 written: None,
+                variables: Vec::new(),
             },
             _ => Candidate {
                 value: None,
                 expandable: false,
                 source: Source::Unset,
                 written: None,
+                variables: Vec::new(),
             },
         })
     }
@@ -485,6 +527,7 @@ fn literal(text: String, source: Source) -> Candidate {
         expandable: false,
         source,
         written: None,
+        variables: Vec::new(),
     }
 }
 
@@ -494,6 +537,7 @@ fn written(value: ConfigValue, source: Source) -> Candidate {
         expandable: true,
         source,
         written: None,
+        variables: Vec::new(),
     }
 }
 

@@ -162,15 +162,15 @@ fn drop_bad_part(object: &mut Map<String, Value>, key: &str) {
         (Some(Value::Object(map)), None) if key.len() > top.len() + 1 => {
             let inner = &key[top.len() + 1..];
             let name = inner.split('.').next().unwrap_or(inner);
-            if map.remove(name).is_none() {
-                object.remove(top);
+            if map.shift_remove(name).is_none() {
+                object.shift_remove(top);
             }
         }
         _ => {
             if top == "name" || top == "namespace" {
                 object.insert(top.to_owned(), Value::from("?"));
             } else {
-                object.remove(top);
+                object.shift_remove(top);
             }
         }
     }
