@@ -14,7 +14,7 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use super::definition::SettingDefinition;
-use super::expand::ConfigValue;
+use super::expand::{ConfigValue, Template};
 use super::plugin::{Origin, ResolvedPlugin};
 use super::settings::{
     Declared, PluginClass, Setting, definition_extras, merge_extras, merge_settings, unique,
@@ -102,7 +102,7 @@ pub fn extra_nodes<'a>(entry: &Plugin<'a>) -> Vec<(&'a str, &'a Node)> {
 
 /// A custom plugin's entry read as a definition (its extras stay the entry's own).
 #[must_use]
-pub fn custom_definition(entry: &Plugin<'_>) -> Definition {
+pub fn custom_definition(entry: &Plugin<'_>) -> Option<Definition> {
     let node = entry.entry.node;
     let mut object = Map::new();
     object.insert("name".to_owned(), Value::from(entry.name()));
@@ -134,18 +134,15 @@ pub fn custom_definition(entry: &Plugin<'_>) -> Definition {
 
 /// Parse a definition, dropping the parts that do not have the right shape (the schema check
 /// reports them): a bad setting or command is left out, a bad field is ignored.
-fn lenient_definition(entry: &Plugin<'_>, mut object: Map<String, Value>) -> Definition {
+/// `None` only if it still does not parse after many parts were dropped.
+fn lenient_definition(entry: &Plugin<'_>, mut object: Map<String, Value>) -> Option<Definition> {
     for _ in 0..64 {
         match Definition::from_json(entry.plugin_type, object.clone()) {
-            Ok(definition) => return definition,
+            Ok(definition) => return Some(definition),
             Err(error) => drop_bad_part(&mut object, &error.key),
         }
     }
-    let mut minimal = Map::new();
-    minimal.insert("name".to_owned(), Value::from(entry.name()));
-    minimal.insert("namespace".to_owned(), Value::from(entry.name()));
-    Definition::from_json(entry.plugin_type, minimal)
-        .unwrap_or_else(|_| unreachable!("a name and a namespace make a definition"))
+    None
 }
 
 fn drop_bad_part(object: &mut Map<String, Value>, key: &str) {
@@ -178,7 +175,7 @@ fn drop_bad_part(object: &mut Map<String, Value>, key: &str) {
 
 /// The entry's own definition fields (`settings`, `commands`, `capabilities`...), read as a
 /// definition would be.
-fn entry_definition(entry: &Plugin<'_>) -> Definition {
+fn entry_definition(entry: &Plugin<'_>) -> Option<Definition> {
     if entry.is_custom() {
         return custom_definition(entry);
     }
@@ -300,6 +297,10 @@ pub fn merge<'p>(
 ) -> ResolvedPlugin<'p> {
     let inherited = inherited(&entry, base);
     let own = entry_definition(&entry);
+    let (own_declared, own_commands, own_capabilities) = own.map_or_else(
+        || (Vec::new(), IndexMap::new(), Vec::new()),
+        |own| (own.settings, own.commands, own.capabilities),
+    );
     let node = entry.entry.node;
     let text = |key: &str| node.get_str(key).map(str::to_owned);
     let name = entry.name().to_owned();
@@ -316,7 +317,7 @@ pub fn merge<'p>(
     let own_settings = if matches!(base, Base::Definition(_)) && entry.is_custom() {
         Vec::new() // the custom definition already is the entry's settings
     } else {
-        own.settings
+        own_declared
             .iter()
             .map(|setting| Setting::from_definition(setting, declared.clone()))
             .collect()
@@ -325,7 +326,7 @@ pub fn merge<'p>(
     let settings = merge_settings(&inherited.settings, own_settings, &config, &name);
     let extras = merge_extras(&inherited.extras, &entry_extras(&entry), &name);
     let mut commands = (*inherited.commands).clone();
-    commands.extend(own.commands.clone());
+    commands.extend(own_commands);
     let read_prefixes = unique(vec![name.clone(), namespace.clone()]);
     let mut write_prefixes = read_prefixes.clone();
     write_prefixes.extend(inherited.write_prefixes);
@@ -355,13 +356,25 @@ pub fn merge<'p>(
             .or(inherited.executable)
             .unwrap_or_else(|| entry.name().to_owned()),
         capabilities: if node.get("capabilities").is_some() {
-            own.capabilities
+            own_capabilities
         } else {
             inherited.capabilities
         },
         settings,
         extras,
         commands: Arc::new(commands),
+        env: node
+            .get("env")
+            .and_then(Node::as_mapping)
+            .map(|mapping| {
+                mapping
+                    .iter()
+                    .filter_map(|(name, (_, value))| {
+                        Some((name.clone(), Template::parse(&value.scalar_text()?)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         class: inherited.class,
         read_prefixes,
         write_prefixes: unique(write_prefixes),
@@ -396,7 +409,7 @@ mod tests {
     fn bad_parts_of_a_custom_definition_are_left_out() {
         let text = "plugins:\n  utilities:\n  - name: u\n    namespace: u\n    pip_url: 3\n    settings:\n    - name: ok\n    - name: bad\n      kind: secret\n    - name: also_ok\n      kind: integer\n    commands:\n      good: run\n      broken: 5\n";
         with_plugins(text, |plugins| {
-            let definition = custom_definition(&plugins[0]);
+            let definition = custom_definition(&plugins[0]).unwrap();
             let names: Vec<_> = definition
                 .settings
                 .iter()

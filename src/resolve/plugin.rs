@@ -84,6 +84,9 @@ pub struct ResolvedPlugin<'p> {
     pub extras: Vec<Arc<Setting>>,
     /// Commands, parent's first.
     pub commands: Arc<indexmap::IndexMap<String, Command>>,
+    /// The entry's own `env:` block, as templates (the parents' are on their plugins;
+    /// `plugin_env` layers them).
+    pub env: indexmap::IndexMap<String, super::expand::Template>,
     /// How the config is handed over and which built-in extras exist.
     pub class: super::settings::PluginClass,
     /// Env var prefixes settings are read from: name, namespace.
@@ -233,7 +236,7 @@ impl<'p> Resolver<'_, 'p> {
         if entry.is_custom() {
             return (
                 Origin::Custom,
-                Some(Arc::new(inherit::custom_definition(entry))),
+                inherit::custom_definition(entry).map(Arc::new),
             );
         }
         let name = entry.inherit_from().unwrap_or(entry.name());
