@@ -4,7 +4,8 @@
 //! parents ending in one, or a lock file at the path Meltano reads), and for the base project
 //! and every environment, the `config` object of `meltc config PLUGIN --format json
 //! --show-secrets [--env E]` must equal `meltano [--environment=E] config --unsafe print
-//! PLUGIN`, both run in a temporary copy of the project with the same fixed environment:
+//! PLUGIN`, and its `env` object (the settings' variables) what `meltano config print
+//! --format env` prints, both run in a temporary copy of the project with the same environment:
 //! some of the project's `${VAR}` references set in the process environment, some in a
 //! `.env`, the rest unset, and one setting per plugin set through its env var.
 //!
@@ -103,7 +104,8 @@ struct Case {
 }
 
 impl Case {
-    fn meltano_args(&self) -> Vec<String> {
+    /// `meltano config print` for the config object and for the env vars (`--format env`).
+    fn meltano_args(&self) -> [Vec<String>; 2] {
         let mut args = Vec::new();
         if let Some(environment) = &self.environment {
             args.push(format!("--environment={environment}"));
@@ -119,7 +121,9 @@ impl Case {
             ]
             .map(str::to_owned),
         );
-        args
+        let mut env = args.clone();
+        env.push("--format=env".to_owned());
+        [args, env]
     }
 
     fn label(&self, project: &str) -> String {
@@ -291,7 +295,20 @@ fn compare_project(input: &Input, python: &Path, driver: &Path) -> Outcome {
                 })
         })
         .collect();
-    let meltano = run_meltano(&root, &env, &cases, python, driver);
+    let argv: Vec<Vec<String>> = cases.iter().flat_map(Case::meltano_args).collect();
+    let printed = run_meltano(&root, &env, &argv, python, driver);
+    let meltano = printed.chunks(2).map(|pair| match pair {
+        [Ok(config), Ok(Value::String(env))] => Ok(serde_json::json!({
+            "config": config,
+            "env": parse_meltano_env(env),
+        })),
+        // With no variable to write, `--format env` reads back a `.env` it never created.
+        [Ok(config), Err(error)] if error.starts_with("FileNotFoundError") => {
+            Ok(serde_json::json!({"config": config, "env": {}}))
+        }
+        [Err(error), _] | [_, Err(error)] => Err(error.clone()),
+        _ => Err("unexpected output".to_owned()),
+    });
     for (case, theirs) in cases.iter().zip(meltano) {
         let ours = run_meltc(&root, &env, case);
         let label = case.label(name);
@@ -475,19 +492,19 @@ fn base_env(temp: &Path) -> BTreeMap<String, String> {
     .collect()
 }
 
-/// Every case through Meltano; the printed JSON or why it failed.
+/// Every command through Meltano: the printed JSON (or, for `--format env`, the text as a
+/// JSON string), or why it failed.
 fn run_meltano(
     root: &Path,
     env: &BTreeMap<String, String>,
-    cases: &[Case],
+    argv: &[Vec<String>],
     python: &Path,
     driver: &Path,
 ) -> Vec<Result<Value, String>> {
-    if cases.is_empty() {
+    if argv.is_empty() {
         return Vec::new();
     }
-    let input = serde_json::to_string(&cases.iter().map(Case::meltano_args).collect::<Vec<_>>())
-        .expect("argv JSON");
+    let input = serde_json::to_string(argv).expect("argv JSON");
     let mut child = Command::new(python)
         .arg(driver)
         .current_dir(root)
@@ -524,9 +541,45 @@ fn run_meltano(
                 });
                 return Err(last.unwrap_or("failed").trim().to_owned());
             }
+            let is_env = result["argv"]
+                .as_array()
+                .is_some_and(|argv| argv.iter().any(|arg| arg == "--format=env"));
+            if is_env {
+                return Ok(Value::String(stdout.to_owned()));
+            }
             serde_json::from_str(stdout).map_err(|error| format!("not JSON ({error}): {stdout}"))
         })
         .collect()
+}
+
+/// `meltano config print --format env` output: python-dotenv's `set_key` lines,
+/// `NAME='value'` with `\\` and `\'` escaped (a value may span lines).
+fn parse_meltano_env(text: &str) -> Value {
+    let mut vars = serde_json::Map::new();
+    let mut rest = text;
+    while let Some((name, after)) = rest.split_once("='") {
+        let name = name.trim_start();
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let mut end = after.len();
+        while let Some((index, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some((_, next)) = chars.next() {
+                        value.push(next);
+                    }
+                }
+                '\'' => {
+                    end = index + 1;
+                    break;
+                }
+                other => value.push(other),
+            }
+        }
+        vars.insert(name.to_owned(), Value::String(value));
+        rest = &after[end..];
+    }
+    Value::Object(vars)
 }
 
 /// `meltc config` in-process with the same environment; its `config` object.
@@ -566,7 +619,23 @@ fn run_meltc(root: &Path, env: &BTreeMap<String, String>, case: &Case) -> Result
     }
     let document: Value = serde_json::from_slice(&stdout)
         .map_err(|error| format!("meltc printed no JSON: {error}"))?;
-    Ok(document["config"].clone())
+    // `meltano config print --format env` writes the settings' variables, not the extras'.
+    let written: BTreeSet<&str> = document["settings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|setting| setting["extra"] == false)
+        .flat_map(|setting| setting["env_written"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect();
+    let env: serde_json::Map<String, Value> = document["env"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(name, _)| written.contains(name.as_str()))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    Ok(serde_json::json!({"config": document["config"], "env": env}))
 }
 
 fn copy_dir(from: &Path, to: &Path) {
