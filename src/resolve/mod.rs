@@ -4,16 +4,20 @@
 //! 1. [`plugin::resolve`]: each plugin's definition, in Meltano's order (spec §9): a custom
 //!    plugin's own entry, a project parent (`inherit_from`), a lock file ([`lockfile`]), the
 //!    bundled hub index ([`hub`]); the entry merged over it ([`inherit`]) into a
-//!    [`ResolvedPlugin`].
-//! 2. [`settings`]: the setting model (declared, implicit, extras), env var names read and
-//!    written.
+//!    [`ResolvedPlugin`] (origin, variant, namespace, executable, capabilities, settings,
+//!    extras, commands, env var prefixes).
+//! 2. [`settings`]: the setting model (declared, implicit per config leaf, built-in and
+//!    definition extras) and the env var names each setting is read from and written to.
 //! 3. [`config`]: the effective value of every setting in one environment with its source,
-//!    Meltano's precedence (spec §8.2) and environment merge (§6.3); values are
-//!    [`expand::ConfigValue`] templates until a caller that may read the shell expands them.
+//!    Meltano's precedence (spec §8.2) and environment merge (§6.3), kind casts ([`cast`]),
+//!    and the config object a Singer plugin gets. Values are [`expand::ConfigValue`] templates
+//!    ([`values`] reads them from YAML) until a caller that may read the shell expands them;
+//!    [`plugin_env`] layers the `env:` blocks a plugin sees.
 //!
 //! Nothing here touches the network: the Hub is a snapshot compiled into the binary. Nothing
-//! here reads an environment variable either: callers pass the shell's variables in
-//! ([`config::Shell`]) when they are allowed to (`meltc config`), never when building.
+//! here reads an environment variable or a file other than lock files: callers pass the
+//! shell's variables in ([`shell::Shell`], with the `.env` reader) when they are allowed to
+//! (`meltc config`), never when building.
 
 pub mod cast;
 pub mod config;
