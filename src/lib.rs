@@ -3,10 +3,12 @@
 //! The pipeline, one module per stage; a stage depends only on the stages before it:
 //!
 //! ```text
-//! meltano.yml + include_paths ─ project (load, spans) ─ validate (schema + semantics) ─> diagnostics
-//!                                    │                       │
-//!                                    └──── resolve (bundled hub index, lock files) ──┘
+//! meltano.yml + include_paths ─ project (load, spans) ─ resolve (plugins, settings) ─┬─ validate ─> diagnostics
+//!                                                                                    └─ resolve::config + shell ─> meltc config
 //! ```
+//!
+//! Validation reads the resolved plugins (definitions, capabilities, secrets, commands); only
+//! `meltc config` evaluates values, with the process environment and `.env` passed in.
 //!
 //! `diagnostics` and `yaml` are shared foundations; `cli` drives the stages.
 

@@ -178,3 +178,51 @@ fn completions_and_man_page_cover_every_command() {
         "hidden developer commands stay out of the man page"
     );
 }
+
+/// A secret's value reaches no output of `meltc config` (table, JSON, env, errors) unless
+/// `--show-secrets` asks for it.
+#[test]
+fn config_never_prints_a_secret_unless_asked() {
+    let dir = project(
+        "plugins:\n  extractors:\n  - name: tap-s\n    namespace: tap_s\n    settings:\n    - {name: password, kind: password}\n    - {name: token, sensitive: true, kind: integer}\n    - {name: dsn, sensitive: true}\n    config:\n      dsn: postgres://u:${PASSWORD_PART}@h/db\n",
+    );
+    fs_err::write(
+        dir.path().join(".env"),
+        "TAP_S_TOKEN=hunter3-not-a-number\n",
+    )
+    .unwrap();
+    let env = [("TAP_S_PASSWORD", "hunter2"), ("PASSWORD_PART", "hunter4")];
+    let secrets = ["hunter2", "hunter3", "hunter4"];
+    for format in ["table", "json", "env"] {
+        let run = meltc_with(dir.path(), &["config", "tap-s", "--format", format], &env);
+        assert_eq!(run.code, 1, "the token does not cast: {}", run.stderr);
+        for secret in secrets {
+            assert!(
+                !run.stdout.contains(secret) && !run.stderr.contains(secret),
+                "{format} leaks {secret}:\n{}{}",
+                run.stdout,
+                run.stderr
+            );
+        }
+    }
+    fs_err::write(dir.path().join(".env"), "TAP_S_TOKEN=7\n").unwrap();
+    for format in ["table", "json", "env"] {
+        let hidden = meltc_with(dir.path(), &["config", "tap-s", "--format", format], &env);
+        assert_eq!(hidden.code, 0, "{}", hidden.stderr);
+        assert!(
+            secrets.iter().all(|s| !hidden.stdout.contains(s)),
+            "{}",
+            hidden.stdout
+        );
+        let shown = meltc_with(
+            dir.path(),
+            &["config", "tap-s", "--format", format, "--show-secrets"],
+            &env,
+        );
+        assert!(
+            shown.stdout.contains("hunter2") && shown.stdout.contains("hunter4"),
+            "{}",
+            shown.stdout
+        );
+    }
+}

@@ -169,16 +169,21 @@ fn apply(
                 files.insert("meltano.yml".to_owned(), block.body.clone());
             }
             ("sh", None) => {
-                // `meltc validate ARGS`, or `meltc lock ARGS` (kept as a leading `lock`).
-                let lines = block.body.lines();
-                for line in lines {
-                    if let Some(rest) = line.strip_prefix("meltc validate") {
-                        *args = rest.split_whitespace().map(str::to_owned).collect();
-                    } else if let Some(rest) = line.strip_prefix("meltc lock") {
-                        *args = std::iter::once("lock")
-                            .chain(rest.split_whitespace())
-                            .map(str::to_owned)
-                            .collect();
+                // `meltc validate ARGS`, or `meltc lock|config ARGS` (kept with their command).
+                for line in block.body.lines() {
+                    let Some(rest) = line.strip_prefix("meltc ") else {
+                        continue;
+                    };
+                    let mut words = rest.split_whitespace();
+                    match words.next() {
+                        Some("validate") => *args = words.map(str::to_owned).collect(),
+                        Some(command) => {
+                            *args = std::iter::once(command)
+                                .chain(words)
+                                .map(str::to_owned)
+                                .collect()
+                        }
+                        None => {}
                     }
                 }
             }
@@ -252,7 +257,11 @@ fn validate(
         fs_err::create_dir_all(path.parent().unwrap_or(Path::new("."))).unwrap();
         fs_err::write(path, body).unwrap();
     }
-    if args.first().is_some_and(|first| first == "lock") {
+    // `meltc lock` and `meltc config` have no JSON diagnostics: read their human report.
+    if args
+        .first()
+        .is_some_and(|first| first == "lock" || first == "config")
+    {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         return human_findings(&meltc(&project, &args).stderr);
     }

@@ -4,6 +4,7 @@
 //! golden/<case>/README.md        one line: why the case exists
 //! golden/<case>/project/...      the input (the command runs with this as working directory)
 //! golden/<case>/args             the meltc arguments, one per line (default: `validate`)
+//! golden/<case>/env              optional `NAME=value` lines: the command's whole environment
 //! golden/<case>/expected/stdout  expected standard output
 //! golden/<case>/expected/stderr  expected standard error
 //! golden/<case>/expected/exit-code
@@ -15,7 +16,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::support::{bless, diff, meltc, repo};
+use crate::support::{bless, case_env, diff, meltc_isolated, repo};
 
 const EXPECTED_FILES: [&str; 3] = ["exit-code", "stderr", "stdout"];
 
@@ -57,7 +58,7 @@ fn run_case(case: &Path) -> Result<(), String> {
     let args_text =
         fs_err::read_to_string(case.join("args")).unwrap_or_else(|_| "validate\n".to_owned());
     let args: Vec<&str> = args_text.lines().filter(|line| !line.is_empty()).collect();
-    let run = meltc(&case.join("project"), &args);
+    let run = meltc_isolated(&case.join("project"), &args, &case_env(case));
     let actual = [format!("{}\n", run.code), run.stderr, run.stdout];
     let expected_dir = case.join("expected");
     if bless() {

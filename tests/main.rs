@@ -10,6 +10,7 @@
 
 mod bad_input;
 mod cli;
+mod config_meltano;
 mod corpus;
 mod explain;
 mod golden;

@@ -73,6 +73,13 @@ pub enum Command {
     /// Example: `meltc explain ref::unknown-plugin` (the `meltc::` prefix is optional), or
     /// `meltc explain --list` for every code with its severity and summary.
     Explain(ExplainArgs),
+    /// Show a plugin's effective configuration and where each value comes from.
+    ///
+    /// What Meltano would hand the plugin at run time in this shell (process environment and
+    /// the project's `.env`). The environment is `--env`, else `MELTANO_ENVIRONMENT`; like
+    /// `meltano config`, `default_environment` is not used. Secrets are redacted unless
+    /// `--show-secrets`. Example: `meltc config tap-postgres --env prod`.
+    Config(ConfigArgs),
 
     /// Developer tools of the meltc repository itself.
     #[command(hide = true, subcommand)]
@@ -90,6 +97,13 @@ pub enum DevCommand {
         /// Where to write the index.
         #[arg(long, default_value = "data/hub")]
         out: PathBuf,
+    },
+
+    /// Time the resolve stage alone on a project (bench/resolve runs it).
+    BenchResolve {
+        /// How many times to resolve.
+        #[arg(long, default_value_t = 50)]
+        runs: u32,
     },
 }
 
@@ -154,4 +168,40 @@ pub struct ExplainArgs {
     /// List every code with its severity and summary.
     #[arg(long)]
     pub list: bool,
+}
+
+/// `meltc config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The plugin's name.
+    #[arg(value_name = "PLUGIN")]
+    pub plugin: String,
+
+    /// The plugin's type, when several types have a plugin of that name (`extractor`,
+    /// `loaders`...).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub plugin_type: Option<String>,
+
+    /// The environment (default: `MELTANO_ENVIRONMENT`, else none).
+    #[arg(long = "env", short = 'e', value_name = "NAME")]
+    pub environment: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ConfigFormat::Table)]
+    pub format: ConfigFormat,
+
+    /// Print secret values (settings that are `sensitive`, or of kind `password` or `oauth`).
+    #[arg(long)]
+    pub show_secrets: bool,
+}
+
+/// `meltc config --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConfigFormat {
+    /// Aligned columns for people: setting, value, source.
+    Table,
+    /// One JSON document for tools (README "`meltc config --format json`").
+    Json,
+    /// `NAME=value` lines: the environment variables Meltano writes for the plugin.
+    Env,
 }

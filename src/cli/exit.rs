@@ -34,6 +34,7 @@ impl Outcome {
             codes::IO.name,
             codes::PROJECT_NOT_FOUND.name,
             codes::UNKNOWN_ENVIRONMENT_ARGUMENT.name,
+            codes::UNKNOWN_PLUGIN_ARGUMENT.name,
         ];
         if diagnostics
             .iter()

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::args::LockArgs;
-use super::validate::{display_prefix, find_root};
+use super::open::{display_prefix, find_root};
 use super::{Context, Outcome};
 use crate::diagnostics::render;
 use crate::diagnostics::{Diagnostic, SourceMap, codes, sort_and_dedup, suggest};

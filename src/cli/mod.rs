@@ -2,17 +2,21 @@
 //! exit code (in `exit`). Tests call [`run`] in-process with their own writers.
 
 mod args;
+mod config;
 mod exit;
 mod explain;
 mod lock;
+mod open;
+mod output;
 mod validate;
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub use args::{Cli, Color, Command, DevCommand};
+pub use args::{Cli, Color, Command, ConfigFormat, DevCommand};
 pub use exit::Outcome;
 
 use crate::diagnostics::render::Style;
@@ -23,6 +27,8 @@ pub struct Context<'a> {
     pub cwd: PathBuf,
     /// `MELTANO_PROJECT_ROOT`.
     pub env_project_root: Option<PathBuf>,
+    /// The process environment (read only by commands that show values: `meltc config`).
+    pub env: BTreeMap<String, String>,
     /// Data output.
     pub stdout: &'a mut dyn Write,
     /// Messages and reports.
@@ -60,6 +66,9 @@ pub fn main() -> ExitCode {
         env_project_root: std::env::var_os("MELTANO_PROJECT_ROOT")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from),
+        env: std::env::vars_os()
+            .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+            .collect(),
         stdout: &mut stdout,
         stderr: &mut stderr,
         style: Style { color, width },
@@ -109,7 +118,11 @@ pub fn run(cli: Cli, context: &mut Context<'_>) -> Outcome {
         Command::Completions { shell } => completions(shell, context),
         Command::Man => man_page(context),
         Command::Explain(args) => explain::run(&args, context),
+        Command::Config(args) => config::run(cli.project_root.as_deref(), &args, context),
         Command::Dev(DevCommand::ImportHub { hub, out }) => import_hub(&hub, &out, context),
+        Command::Dev(DevCommand::BenchResolve { runs }) => {
+            bench_resolve(cli.project_root.as_deref(), runs, context)
+        }
     }
 }
 
@@ -149,6 +162,37 @@ fn import_hub(hub: &std::path::Path, out: &std::path::Path, context: &mut Contex
             Outcome::Failure
         }
     }
+}
+
+/// Load the project once, then time `resolve::resolve` over `runs` runs.
+fn bench_resolve(
+    project_root: Option<&std::path::Path>,
+    runs: u32,
+    context: &mut Context<'_>,
+) -> Outcome {
+    let open::Opened::Project(project, ..) = open::open(project_root, context) else {
+        let _ = writeln!(context.stderr, "error: cannot load the project");
+        return Outcome::Failure;
+    };
+    let mut times = Vec::new();
+    let mut plugins = 0;
+    for _ in 0..runs.max(1) {
+        let start = std::time::Instant::now();
+        let resolved = crate::resolve::resolve(&project);
+        times.push(start.elapsed());
+        plugins = resolved.plugins.len();
+    }
+    times.sort();
+    let mean = times.iter().sum::<std::time::Duration>() / u32::try_from(times.len()).unwrap_or(1);
+    let _ = writeln!(
+        context.stdout,
+        "resolve: {plugins} plugins, mean {:.2} ms, min {:.2} ms, max {:.2} ms over {} runs",
+        mean.as_secs_f64() * 1000.0,
+        times[0].as_secs_f64() * 1000.0,
+        times[times.len() - 1].as_secs_f64() * 1000.0,
+        times.len()
+    );
+    Outcome::Clean
 }
 
 fn terminal_width() -> Option<usize> {

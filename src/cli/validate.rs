@@ -1,12 +1,13 @@
 //! `meltc validate`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::args::ValidateArgs;
+use super::open::{Opened, display_prefix, open, unknown_environment};
 use super::{Context, Outcome};
 use crate::diagnostics::render::{self, Format};
-use crate::diagnostics::{Diagnostic, SourceMap, codes, sort_and_dedup, suggest};
-use crate::project::{self, DiscoverError};
+use crate::diagnostics::{Diagnostic, SourceMap, sort_and_dedup};
+use crate::project;
 use crate::validate::{self, Options};
 
 /// Load, check and report.
@@ -54,36 +55,19 @@ fn collect(
     args: &ValidateArgs,
     context: &Context<'_>,
 ) -> (SourceMap, Vec<Diagnostic>, Option<String>) {
-    let root = match find_root(project_root, context) {
-        Ok(root) => root,
-        Err(diagnostic) => return (SourceMap::default(), vec![*diagnostic], None),
-    };
-    let loaded = project::load(&root, &display_prefix(&root, &context.cwd));
-    let mut diagnostics = loaded.diagnostics;
-    let Some(project) = loaded.project else {
-        return (loaded.sources, diagnostics, None);
+    let (project, sources, mut diagnostics) = match open(project_root, context) {
+        Opened::Project(project, sources, diagnostics) => (project, sources, diagnostics),
+        Opened::Failed(sources, diagnostics) => return (sources, diagnostics, None),
     };
     let environments = validate::environment_names(&project);
     if let Some(wanted) = &args.environment {
         if !environments.contains(wanted) {
-            diagnostics.push(
-                Diagnostic::new(
-                    &codes::UNKNOWN_ENVIRONMENT_ARGUMENT,
-                    format!("`--env {wanted}`: the project has no environment `{wanted}`"),
-                )
-                .maybe_help(
-                    suggest::help_line(wanted, environments.iter().map(String::as_str)).or_else(
-                        || {
-                            Some(if environments.is_empty() {
-                                "the project defines no environments".to_owned()
-                            } else {
-                                format!("its environments are {}", environments.join(", "))
-                            })
-                        },
-                    ),
-                ),
-            );
-            return (loaded.sources, diagnostics, None);
+            diagnostics.push(unknown_environment(
+                wanted,
+                &format!("--env {wanted}"),
+                &environments,
+            ));
+            return (sources, diagnostics, None);
         }
     }
     diagnostics.extend(validate::validate(
@@ -108,50 +92,5 @@ fn collect(
         files,
         if files == 1 { "" } else { "s" }
     );
-    (loaded.sources, diagnostics, Some(summary))
-}
-
-/// The project root from `--project-root`, `MELTANO_PROJECT_ROOT` or the working directory, or
-/// the diagnostic saying that there is none.
-pub(super) fn find_root(
-    project_root: Option<&Path>,
-    context: &Context<'_>,
-) -> Result<PathBuf, Box<Diagnostic>> {
-    project::find_root(
-        project_root,
-        context.env_project_root.as_deref(),
-        &context.cwd,
-    )
-    .map_err(|error| {
-        let message = match error {
-            DiscoverError::NoFileInRoot(root) => {
-                format!("no meltano.yml in `{}`", shown_path(&root, &context.cwd))
-            }
-            DiscoverError::NotFound(_) => {
-                "no meltano.yml in the working directory or any parent folder".to_owned()
-            }
-        };
-        Box::new(Diagnostic::new(&codes::PROJECT_NOT_FOUND, message)
-            .help("run meltc inside a Meltano project, or point at one with `--project-root DIR` (or `MELTANO_PROJECT_ROOT`)"))
-    })
-}
-
-/// A path as the user would write it: relative to the working directory when below it.
-fn shown_path(path: &Path, cwd: &Path) -> String {
-    match path.strip_prefix(cwd) {
-        Ok(relative) if relative.as_os_str().is_empty() => ".".to_owned(),
-        Ok(relative) => project::slash_path(relative),
-        Err(_) => path.display().to_string(),
-    }
-}
-
-/// How file names are shown: relative to the working directory when the project is below it
-/// (`meltano/meltano.yml` from a repository root), else from the project root.
-pub(super) fn display_prefix(root: &Path, cwd: &Path) -> String {
-    let cwd = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
-    match root.strip_prefix(&cwd) {
-        Ok(relative) if relative.as_os_str().is_empty() => String::new(),
-        Ok(relative) => format!("{}/", project::slash_path(relative)),
-        Err(_) => String::new(),
-    }
+    (sources, diagnostics, Some(summary))
 }

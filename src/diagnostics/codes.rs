@@ -56,6 +56,7 @@ codes! {
     UNKNOWN_JOB = "meltc::ref::unknown-job", Error, "a schedule names a job that does not exist";
     UNKNOWN_ENVIRONMENT = "meltc::ref::unknown-environment", Error, "`default_environment` names an environment that does not exist";
     UNKNOWN_ENVIRONMENT_ARGUMENT = "meltc::usage::unknown-environment", Error, "`--env` names an environment that does not exist";
+    UNKNOWN_PLUGIN_ARGUMENT = "meltc::usage::unknown-plugin", Error, "the plugin named on the command line does not exist";
     ENVIRONMENT_UNKNOWN_PLUGIN = "meltc::ref::environment-plugin", Warning, "an environment configures a plugin the project does not define; Meltano ignores it";
     INHERIT_UNKNOWN = "meltc::inherit::unknown-parent", Error, "inherit_from names no plugin of the same type, lock file or hub plugin";
     INHERIT_CYCLE = "meltc::inherit::cycle", Error, "inherit_from forms a cycle (Meltano crashes with RecursionError)";
@@ -80,6 +81,8 @@ codes! {
     LOCK_NO_PLUGINS = "meltc::lock::no-plugins", Error, "`meltc lock --plugin-type T` finds no plugin of that type in the project";
     LOCK_NOT_ON_HUB = "meltc::lock::not-on-hub", Error, "a plugin to lock is neither in the bundled hub index nor defined by a lock file";
     LOCK_UNPINNED_VARIANT = "meltc::lock::unpinned-variant", Warning, "a lock file written for a plugin without a pinned `variant:`; Meltano looks for `<name>--default.lock` instead and asks the Hub";
+    CONFIG_SEVERAL_ENV_VARS = "meltc::config::several-env-vars", Error, "a setting is set by more than one of the environment variables it is read from (Meltano refuses this)";
+    CONFIG_INVALID_VALUE = "meltc::config::invalid-value", Error, "a setting's value does not fit its kind or options, or it is written under two names with different values";
     SETTING_LITERAL_SECRET = "meltc::setting::literal-secret", Warning, "a secret setting has a literal value in a committed file; use a `${VAR}` reference";
     STATE_EPHEMERAL = "meltc::state::ephemeral", Warning, "an incremental job keeps its state where a pod loses it (system database on SQLite)";
     STATE_UNKNOWN_SCHEME = "meltc::state::unknown-scheme", Error, "the state backend URI has a scheme no Meltano backend provides";

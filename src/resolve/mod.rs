@@ -1,20 +1,44 @@
-//! Plugin resolution: where each plugin's definition comes from and what it contains.
+//! Plugin resolution: the stage after validation. Every plugin of a project gets its
+//! definition and the settings, env var names and defaults later stages need.
 //!
-//! A project plugin's definition is its own entry (custom plugins), its lock file
-//! (`plugins/<type>/<name>--<variant>.lock`, [`lockfile`]), or the bundled Hub index ([`hub`]),
-//! in that order (reference/meltano-spec.md §9). Both sources give a [`Definition`]. Nothing
-//! here touches the network: the Hub is a snapshot compiled into the binary.
+//! 1. [`plugin::resolve`]: each plugin's definition, in Meltano's order (spec §9): a custom
+//!    plugin's own entry, a project parent (`inherit_from`), a lock file ([`lockfile`]), the
+//!    bundled hub index ([`hub`]); the entry merged over it ([`inherit`]) into a
+//!    [`ResolvedPlugin`] (origin, variant, namespace, executable, capabilities, settings,
+//!    extras, commands, env var prefixes).
+//! 2. [`settings`]: the setting model (declared, implicit per config leaf, built-in and
+//!    definition extras) and the env var names each setting is read from and written to.
+//! 3. [`config`]: the effective value of every setting in one environment with its source,
+//!    Meltano's precedence (spec §8.2) and environment merge (§6.3), kind casts ([`cast`]),
+//!    and the config object a Singer plugin gets. Values are [`expand::ConfigValue`] templates
+//!    ([`values`] reads them from YAML) until a caller that may read the shell expands them;
+//!    [`plugin_env`] layers the `env:` blocks a plugin sees.
+//!
+//! Nothing here touches the network: the Hub is a snapshot compiled into the binary. Nothing
+//! here reads an environment variable or a file other than lock files: callers pass the
+//! shell's variables in ([`shell::Shell`], with the `.env` reader) when they are allowed to
+//! (`meltc config`), never when building.
 
+pub mod cast;
+pub mod config;
 pub mod definition;
+pub mod expand;
 pub mod hub;
+pub mod inherit;
 pub mod lock;
 pub mod lockfile;
+pub mod plugin;
+pub mod plugin_env;
 pub mod python_json;
+pub mod settings;
+pub mod shell;
+pub mod values;
 
 pub use definition::{
     Command, Definition, DefinitionError, Requirement, SettingDefinition, SettingKind,
     SettingOption,
 };
+pub use plugin::{Origin, Resolved, ResolvedPlugin, resolve};
 
 #[cfg(test)]
 mod reference_tests;

@@ -173,13 +173,7 @@ fn job_is_incremental(index: &ProjectIndex<'_>, job: &Named<'_>) -> bool {
         .any(|token| {
             index
                 .plugin_of_type(PluginType::Extractors, &token.text)
-                .is_some_and(|plugin| {
-                    index
-                        .facts(&plugin)
-                        .capabilities
-                        .as_ref()
-                        .is_some_and(|capabilities| capabilities.contains("state"))
-                })
+                .is_some_and(|plugin| index.facts(&plugin).capabilities.contains("state"))
         })
 }
 

@@ -8,6 +8,7 @@ use super::facts::Facts;
 
 use crate::project::model::{self, Named, Plugin};
 use crate::project::{PluginType, Project};
+use crate::resolve::{Resolved, ResolvedPlugin};
 
 /// The merged project with its names indexed. The first definition of a name wins, as at
 /// Meltano's run time.
@@ -20,6 +21,8 @@ pub struct ProjectIndex<'a> {
     pub jobs: BTreeMap<&'a str, Named<'a>>,
     /// Mapping names -> their mapper.
     pub mappings: BTreeMap<&'a str, Plugin<'a>>,
+    /// Every plugin resolved (definition, settings, commands).
+    pub resolved: Resolved<'a>,
     /// Facts computed so far: checks ask for the same plugin many times (once per job task).
     facts: RefCell<BTreeMap<(PluginType, &'a str), Rc<Facts>>>,
 }
@@ -44,6 +47,7 @@ impl<'a> ProjectIndex<'a> {
             plugins,
             jobs,
             mappings,
+            resolved: crate::resolve::resolve(project),
             facts: RefCell::default(),
         }
     }
@@ -75,6 +79,13 @@ impl<'a> ProjectIndex<'a> {
             .chain(self.jobs.keys().copied())
     }
 
+    /// The resolved form of `plugin` (the first plugin of its type and name).
+    #[must_use]
+    pub fn resolved(&self, plugin: &Plugin<'a>) -> Option<&ResolvedPlugin<'a>> {
+        self.resolved
+            .find_of_type(plugin.plugin_type, plugin.name())
+    }
+
     /// The facts of `plugin`, computed once.
     #[must_use]
     pub fn facts(&self, plugin: &Plugin<'a>) -> Rc<Facts> {
@@ -82,9 +93,7 @@ impl<'a> ProjectIndex<'a> {
         if let Some(facts) = self.facts.borrow().get(&key) {
             return Rc::clone(facts);
         }
-        // A placeholder first: an `inherit_from` cycle then meets it instead of recursing forever.
-        self.facts.borrow_mut().insert(key, Rc::default());
-        let facts = Rc::new(super::facts::facts(self, plugin));
+        let facts = Rc::new(self.resolved(plugin).map(Facts::of).unwrap_or_default());
         self.facts.borrow_mut().insert(key, Rc::clone(&facts));
         facts
     }

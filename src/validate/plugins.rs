@@ -4,10 +4,11 @@
 use std::collections::BTreeSet;
 
 use super::ProjectIndex;
-use super::facts::{Resolution, resolve};
 use crate::diagnostics::{Diagnostic, codes, suggest};
 use crate::project::PluginType;
 use crate::project::model::Plugin;
+use crate::resolve::Origin;
+use crate::resolve::hub::VariantMatch;
 
 /// Run the plugin checks.
 pub fn check(index: &ProjectIndex<'_>, diagnostics: &mut Vec<Diagnostic>) {
@@ -77,9 +78,12 @@ fn resolution<'a>(
         .get("variant")
         .map_or(entry.name_span, |node| node.span);
     let hub_name = plugin.inherit_from().unwrap_or(entry.name);
-    match resolve(index, plugin) {
-        Resolution::Custom | Resolution::Parent(_) => {}
-        Resolution::Lock(path, Err(error)) => diagnostics.push(
+    let Some(resolved) = index.resolved(plugin) else {
+        return;
+    };
+    match &resolved.origin {
+        Origin::Custom | Origin::Parent(_) | Origin::Cycle => {}
+        Origin::InvalidLock(path, error) => diagnostics.push(
             Diagnostic::new(
                 &codes::PLUGIN_LOCK_INVALID,
                 format!(
@@ -90,11 +94,11 @@ fn resolution<'a>(
             )
             .at(
                 entry.name_span,
-                format!("defined by `{}`", relative(index, &path)),
+                format!("defined by `{}`", relative(index, path)),
             )
             .help("regenerate it with `meltano lock --update` (or restore it from git)"),
         ),
-        Resolution::Lock(path, Ok(_)) => {
+        Origin::Lock(path) => {
             let Some(variant) = plugin.variant() else {
                 return;
             };
@@ -119,41 +123,44 @@ fn resolution<'a>(
             };
             diagnostics.push(
                 Diagnostic::new(&codes::PLUGIN_LOCK_ONLY_VARIANT, message)
-                    .at(variant_span, format!("defined only by `{}`", relative(index, &path)))
+                    .at(variant_span, format!("defined only by `{}`", relative(index, path)))
                     .help(match spelled {
                         Some(known) => format!("write `variant: {known}` (and rename the lock file) so a Hub lookup finds it too"),
                         None => format!("keep the lock file in git: nothing else defines this variant (hub variants: {})", hub.variants().collect::<Vec<_>>().join(", ")),
                     }),
             );
         }
-        Resolution::Hub(found) => {
+        Origin::Hub {
+            variant: found,
+            matched,
+        } => {
             if let Some(written @ ("default" | "original")) = plugin.variant() {
                 diagnostics.push(
-                    Diagnostic::new(&codes::PLUGIN_VARIANT_ALIAS, format!("`variant: {written}` of `{}` means the hub's current default, `{}`", entry.name, found.name()))
+                    Diagnostic::new(&codes::PLUGIN_VARIANT_ALIAS, format!("`variant: {written}` of `{}` means the hub's current default, `{found}`", entry.name))
                         .at(variant_span, "follows the hub's default")
-                        .help(format!("write `variant: {}` so a change of default on the hub does not change the plugin", found.name())),
+                        .help(format!("write `variant: {found}` so a change of default on the hub does not change the plugin")),
                 );
-            } else if found.matched() == crate::resolve::hub::VariantMatch::CaseInsensitive {
+            } else if *matched == VariantMatch::CaseInsensitive {
                 diagnostics.push(unknown_variant(
                     plugin,
                     hub_name,
                     variant_span,
-                    Some(found.name()),
+                    Some(found),
                     Vec::new(),
                 ));
             }
         }
-        Resolution::UnknownVariant(hub) => {
+        Origin::UnknownVariant(variants) => {
             diagnostics.push(unknown_variant(
                 plugin,
                 hub_name,
                 variant_span,
                 None,
-                hub.variants().collect(),
+                variants.iter().map(String::as_str).collect(),
             ));
         }
-        Resolution::Unresolved if plugin.inherit_from().is_some() => {} // reported as an unknown parent
-        Resolution::Unresolved => diagnostics.push(unresolved(index, plugin, used)),
+        Origin::Unresolved if plugin.inherit_from().is_some() => {} // reported as an unknown parent
+        Origin::Unresolved => diagnostics.push(unresolved(index, plugin, used)),
     }
 }
 

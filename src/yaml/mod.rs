@@ -12,4 +12,4 @@ mod scalar;
 
 pub use node::{Mapping, Node, ScalarStyle, Value};
 pub use parse::parse;
-pub use scalar::{Ambiguity, ambiguity};
+pub use scalar::{Ambiguity, ambiguity, timestamp_iso};

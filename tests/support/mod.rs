@@ -53,6 +53,36 @@ pub fn meltc_with(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// Run `meltc` with only `env` set (plus no colour and a fixed width): what `meltc config`
+/// prints depends on the environment, so golden cases say exactly what it holds.
+pub fn meltc_isolated(cwd: &Path, args: &[&str], env: &[(String, String)]) -> Run {
+    let output: Output = Command::new(env!("CARGO_BIN_EXE_meltc"))
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .envs(env.iter().map(|(key, value)| (key, value)))
+        .output()
+        .expect("meltc runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A golden case's `env` file: `NAME=value` lines (the environment the command runs with).
+pub fn case_env(case: &Path) -> Vec<(String, String)> {
+    fs_err::read_to_string(case.join("env"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect()
+}
+
 /// The bin folder of the test tools installed by `scripts/setup-test-env`.
 pub fn tool(name: &str) -> PathBuf {
     let home = std::env::var_os("MELTC_TEST_HOME").map_or_else(
