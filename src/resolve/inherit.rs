@@ -106,25 +106,12 @@ pub fn custom_definition(entry: &Plugin<'_>) -> Option<Definition> {
     let node = entry.entry.node;
     let mut object = Map::new();
     object.insert("name".to_owned(), Value::from(entry.name()));
-    for key in [
-        "namespace",
-        "variant",
-        "label",
-        "docs",
-        "repo",
-        "pip_url",
-        "python",
-        "executable",
-        "description",
-        "logo_url",
-        "capabilities",
-        "settings_group_validation",
-        "settings",
-        "commands",
-        "requires",
-        "requires_meltano",
-        "supported_python_versions",
-    ] {
+    // The definition keys of a lock file, minus what is not the entry's to define here: the
+    // type (given by where the entry sits), the name (set above) and `env` (kept as the entry's).
+    let definition_keys = super::lockfile::PLUGIN_KEYS
+        .into_iter()
+        .filter(|key| !matches!(*key, "plugin_type" | "name" | "env"));
+    for key in definition_keys {
         if let Some(value) = node.get(key) {
             object.insert(key.to_owned(), value.to_json());
         }

@@ -21,7 +21,7 @@ use super::python_json;
 use crate::project::PluginType;
 
 /// The top-level keys of a lock file, in the order `StandalonePlugin` writes them; extras follow.
-const PLUGIN_KEYS: [&str; 20] = [
+pub const PLUGIN_KEYS: [&str; 20] = [
     "plugin_type",
     "name",
     "namespace",
