@@ -80,14 +80,18 @@ impl View<'_, '_> {
         written_env(self.plugin, &values)
     }
 
-    /// What kind of definition the plugin has, for "default (lock file)".
-    fn definition_kind(&self) -> &'static str {
-        let root = self
-            .resolved
+    /// The end of the plugin's `inherit_from` chain: the plugin whose definition it uses.
+    fn definition_root(&self) -> &ResolvedPlugin<'_> {
+        self.resolved
             .chain(self.plugin)
             .last()
             .copied()
-            .unwrap_or(self.plugin);
+            .unwrap_or(self.plugin)
+    }
+
+    /// What kind of definition the plugin has, for "default (lock file)".
+    fn definition_kind(&self) -> &'static str {
+        let root = self.definition_root();
         match &root.origin {
             Origin::Custom => "custom plugin",
             Origin::Lock(_) => "lock file",
@@ -98,12 +102,7 @@ impl View<'_, '_> {
 
     /// Where the definition comes from, in words.
     fn definition(&self) -> String {
-        let root = self
-            .resolved
-            .chain(self.plugin)
-            .last()
-            .copied()
-            .unwrap_or(self.plugin);
+        let root = self.definition_root();
         match &root.origin {
             Origin::Custom => format!("custom plugin `{}`", root.name),
             Origin::Lock(path) => format!("lock file {}", relative(self.resolved, path)),
@@ -193,6 +192,7 @@ pub fn source_text(source: &Source, sources: Option<&SourceMap>, definition: &st
 fn env_origin(origin: &EnvSource, sources: Option<&SourceMap>) -> String {
     match origin {
         EnvSource::Process => "process".to_owned(),
+        EnvSource::DotEnv => ".env".to_owned(),
         EnvSource::Meltano => "set by Meltano".to_owned(),
         EnvSource::PluginInfo => "plugin info".to_owned(),
         EnvSource::ProjectEnv(span) => {
@@ -507,6 +507,7 @@ fn source_json(source: &Source, sources: &SourceMap) -> Value {
 fn env_origin_json(object: &mut Map<String, Value>, origin: &EnvSource, sources: &SourceMap) {
     let (from, span) = match origin {
         EnvSource::Process => ("process", None),
+        EnvSource::DotEnv => ("dotenv", None),
         EnvSource::Meltano => ("meltano", None),
         EnvSource::PluginInfo => ("plugin_info", None),
         EnvSource::ProjectEnv(span) => ("project_env", Some(*span)),

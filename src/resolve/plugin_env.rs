@@ -33,6 +33,8 @@ use crate::yaml::Node;
 pub enum EnvSource {
     /// The process environment.
     Process,
+    /// The project's `.env` file.
+    DotEnv,
     /// Set by Meltano itself (`MELTANO_PROJECT_ROOT`, `MELTANO_ENVIRONMENT`, ...).
     Meltano,
     /// The project's top-level `env:`.
@@ -45,6 +47,24 @@ pub enum EnvSource {
     EnvironmentEnv(String, Span),
     /// The environment's `env:` for a plugin.
     EnvironmentPluginEnv(String, String, Span),
+}
+
+/// Every variable of `vars`, all from `source`.
+fn tagged<'a>(
+    vars: impl IntoIterator<Item = (&'a String, &'a String)>,
+    source: &EnvSource,
+) -> EnvMap {
+    vars.into_iter()
+        .map(|(name, value)| {
+            (
+                name.clone(),
+                EnvValue {
+                    value: value.clone(),
+                    source: source.clone(),
+                },
+            )
+        })
+        .collect()
 }
 
 /// A variable and its origin.
@@ -160,34 +180,8 @@ impl EnvInputs<'_, '_> {
     /// The variables `plugin` sees, except `.env` (a store of its own, below them all).
     #[must_use]
     pub fn plugin_env(&self, plugin: &ResolvedPlugin<'_>) -> EnvMap {
-        let process: EnvMap = self
-            .shell
-            .process
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.clone(),
-                    EnvValue {
-                        value: value.clone(),
-                        source: EnvSource::Process,
-                    },
-                )
-            })
-            .collect();
-        let dotenv: EnvMap = self
-            .shell
-            .dotenv
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.clone(),
-                    EnvValue {
-                        value: value.clone(),
-                        source: EnvSource::Process,
-                    },
-                )
-            })
-            .collect();
+        let process = tagged(&self.shell.process, &EnvSource::Process);
+        let dotenv = tagged(&self.shell.dotenv, &EnvSource::DotEnv);
         let meltano = self.meltano_vars();
         let base = flatten_layers(&[&dotenv, &process, &meltano]);
         let project = env_block(
