@@ -154,15 +154,15 @@ pub struct Token {
     pub span: Span,
 }
 
-/// The tasks of a job, flattened as Meltano does (nested lists flattened, each string split on
-/// single spaces), grouped by task string.
+/// The blocks of a job's tasks, flattened as Meltano does: nested lists flattened, each string
+/// split on single spaces, all into one list (`[tap, target]` is one extract/load set).
 #[must_use]
-pub fn task_tokens(tasks: &Node, source: &str) -> Vec<Vec<Token>> {
+pub fn task_tokens(tasks: &Node, source: &str) -> Vec<Token> {
     let mut strings = Vec::new();
     collect_task_strings(tasks, &mut strings);
     strings
         .into_iter()
-        .map(|node| split_task(node, source))
+        .flat_map(|node| split_task(node, source))
         .collect()
 }
 
@@ -216,10 +216,9 @@ mod tests {
         let root = crate::yaml::parse(FileId(0), &SourceFile::new("t", "t", text))
             .root
             .unwrap();
-        let groups = task_tokens(root.get("tasks").unwrap(), text);
-        let flat: Vec<_> = groups
+        let blocks = task_tokens(root.get("tasks").unwrap(), text);
+        let flat: Vec<_> = blocks
             .iter()
-            .flatten()
             .map(|t| (t.text.as_str(), &text[t.span.start..t.span.end]))
             .collect();
         assert_eq!(

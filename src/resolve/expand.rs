@@ -160,6 +160,12 @@ fn reference_at(text: &str) -> Option<(&str, bool, usize)> {
     Some((&after[..name_length], false, name_length + 1))
 }
 
+/// Whether `text` holds at least one unescaped `$VAR` / `${VAR}` reference.
+#[must_use]
+pub fn has_reference(text: &str) -> bool {
+    Template::parse(text).references().next().is_some()
+}
+
 /// A setting value as written: JSON-shaped, every string a [`Template`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConfigValue {
@@ -319,6 +325,27 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(expand(text), expected, "{text}");
         }
+    }
+
+    #[test]
+    fn references_found_in_text() {
+        let names = |text: &str| {
+            Template::parse(text)
+                .references()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("${DB_PASSWORD}"), ["DB_PASSWORD"]);
+        assert_eq!(names("${lower_ok}"), ["lower_ok"]);
+        assert_eq!(names("$HOME/x"), ["HOME"]);
+        assert_eq!(names("$home"), Vec::<String>::new());
+        assert_eq!(names("$Abc"), ["A"]);
+        assert_eq!(names("\\$ESCAPED and \\${ALSO}"), Vec::<String>::new());
+        assert_eq!(names("${X:-default}"), Vec::<String>::new());
+        assert_eq!(names("$$VAR"), ["VAR"]);
+        assert_eq!(names("default$default-Bsda"), Vec::<String>::new());
+        assert_eq!(names("a${B}c$D"), ["B", "D"]);
+        assert!(has_reference("x${B}") && !has_reference("plain $lower text"));
     }
 
     #[test]

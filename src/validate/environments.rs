@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use super::ProjectIndex;
 use crate::diagnostics::{Diagnostic, Span, codes, suggest};
-use crate::project::env_ref::{env_var_part, has_reference};
+use crate::project::env_ref::env_var_part;
 use crate::project::model::{self, Named, Plugin};
 use crate::project::{PluginType, Project};
+use crate::resolve::expand::has_reference;
 use crate::yaml::{Node, Value};
 
 /// Run the environment checks for `selected` environments (and the base project's secrets).
@@ -164,17 +165,11 @@ fn ephemeral_state(
 }
 
 fn job_is_incremental(index: &ProjectIndex<'_>, job: &Named<'_>) -> bool {
-    let Some(tasks) = job.node.get("tasks") else {
-        return false;
-    };
-    model::task_tokens(tasks, index.source(tasks.span.file))
-        .iter()
-        .flatten()
-        .any(|token| {
-            index
-                .plugin_of_type(PluginType::Extractors, &token.text)
-                .is_some_and(|plugin| index.facts(&plugin).capabilities.contains("state"))
-        })
+    index.blocks(job).iter().any(|token| {
+        index
+            .plugin_of_type(PluginType::Extractors, &token.text)
+            .is_some_and(|plugin| index.facts(&plugin).capabilities.contains("state"))
+    })
 }
 
 /// The state backend an environment ends up with.

@@ -98,6 +98,15 @@ impl<'a> ProjectIndex<'a> {
         facts
     }
 
+    /// The blocks a job runs, in order (empty when it has no list of tasks).
+    #[must_use]
+    pub fn blocks(&self, job: &Named<'_>) -> Vec<model::Token> {
+        job.node
+            .get("tasks")
+            .map(|tasks| model::task_tokens(tasks, self.source(tasks.span.file)))
+            .unwrap_or_default()
+    }
+
     /// The source text of the file a span is in.
     #[must_use]
     pub fn source(&self, file: crate::diagnostics::FileId) -> &'a str {

@@ -5,7 +5,7 @@
 use super::ProjectIndex;
 use crate::diagnostics::{Diagnostic, codes, suggest};
 use crate::project::PluginType;
-use crate::project::model::{Named, Plugin, Token, task_tokens};
+use crate::project::model::{Named, Plugin, Token};
 
 /// Check every job's tasks.
 pub fn check(index: &ProjectIndex<'_>, diagnostics: &mut Vec<Diagnostic>) {
@@ -23,11 +23,7 @@ pub fn check(index: &ProjectIndex<'_>, diagnostics: &mut Vec<Diagnostic>) {
             continue;
         }
         // Meltano flattens every task of a job into one block list (`[tap, target]` is one set).
-        let blocks: Vec<Token> = task_tokens(tasks, index.source(tasks.span.file))
-            .into_iter()
-            .flatten()
-            .collect();
-        check_blocks(index, &job, &blocks, diagnostics);
+        check_blocks(index, &job, &index.blocks(&job), diagnostics);
     }
 }
 

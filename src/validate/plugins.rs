@@ -33,13 +33,7 @@ pub fn check(index: &ProjectIndex<'_>, diagnostics: &mut Vec<Diagnostic>) {
 fn used_plugins<'a>(index: &ProjectIndex<'a>) -> BTreeSet<(PluginType, &'a str)> {
     let mut used = BTreeSet::new();
     for job in index.jobs.values() {
-        let Some(tasks) = job.node.get("tasks") else {
-            continue;
-        };
-        for token in crate::project::model::task_tokens(tasks, index.source(tasks.span.file))
-            .iter()
-            .flatten()
-        {
+        for token in &index.blocks(job) {
             let name = token.text.split(':').next().unwrap_or_default();
             if let Some(plugin) = index
                 .plugin(name)
