@@ -45,6 +45,21 @@ pub enum Command {
     /// hook. Exits 0 when clean (warnings allowed), 1 on findings, 2 on usage or I/O errors.
     Validate(ValidateArgs),
 
+    /// Compile environments into their deploy artifacts (manifest.json, ...).
+    ///
+    /// Example: `meltc build --env prod` writes `deploy/prod/`; in CI,
+    /// `meltc build --all-envs --check` prints a diff and exits 1 when the committed files
+    /// drifted from meltano.yml. Writes are atomic per environment folder; files meltc did not
+    /// generate are never touched. Exits 0 when built (or no drift), 1 on errors or drift, 2 on
+    /// usage or I/O errors.
+    Build(BuildArgs),
+
+    /// Show what differs between two environments, as resolved values (secrets stay
+    /// `${VAR}` references): the review before promoting one to the other.
+    ///
+    /// Example: `meltc diff staging prod`. Exits 0 when they are the same, 1 when they differ.
+    Diff(DiffArgs),
+
     /// Write plugin lock files (`plugins/<type>/<name>--<variant>.lock`) from the bundled hub
     /// index, byte for byte as `meltano lock` writes them.
     ///
@@ -121,6 +136,66 @@ pub struct ValidateArgs {
     /// Exit 1 on warnings too.
     #[arg(long)]
     pub deny_warnings: bool,
+}
+
+/// `meltc build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The environment to build.
+    #[arg(
+        long = "env",
+        short = 'e',
+        value_name = "NAME",
+        conflicts_with = "all_envs"
+    )]
+    pub environment: Option<String>,
+
+    /// Build every environment (a project without environments is built once, without one).
+    #[arg(long)]
+    pub all_envs: bool,
+
+    /// The output folder; each environment gets a subfolder (default: `deploy/` in the
+    /// project root).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Write nothing: print what would change as a unified diff and exit 1 on drift.
+    #[arg(long)]
+    pub check: bool,
+
+    /// Build even when a scheduled incremental job keeps its state where a pod loses it
+    /// (every run is then a full sync).
+    #[arg(long)]
+    pub allow_ephemeral_state: bool,
+
+    /// Report format: `human`, or `json` (what was written, or what drifted) on stdout.
+    #[arg(long, value_enum, default_value_t = BuildFormat::Human)]
+    pub format: BuildFormat,
+}
+
+/// `meltc build --format` and `meltc diff --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BuildFormat {
+    /// Diffs and a summary for people.
+    Human,
+    /// One JSON document for tools.
+    Json,
+}
+
+/// `meltc diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The environment to compare from (e.g. `staging`).
+    #[arg(value_name = "ENV_A")]
+    pub from: String,
+
+    /// The environment to compare to (e.g. `prod`).
+    #[arg(value_name = "ENV_B")]
+    pub to: String,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = BuildFormat::Human)]
+    pub format: BuildFormat,
 }
 
 /// `meltc lock`.

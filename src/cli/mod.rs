@@ -2,7 +2,9 @@
 //! exit code (in `exit`). Tests call [`run`] in-process with their own writers.
 
 mod args;
+mod build;
 mod config;
+mod diff;
 mod exit;
 mod explain;
 mod lock;
@@ -114,6 +116,8 @@ where
 pub fn run(cli: Cli, context: &mut Context<'_>) -> Outcome {
     match cli.command {
         Command::Validate(args) => validate::run(cli.project_root.as_deref(), &args, context),
+        Command::Build(args) => build::run(cli.project_root.as_deref(), &args, context),
+        Command::Diff(args) => diff::run(cli.project_root.as_deref(), &args, context),
         Command::Lock(args) => lock::run(cli.project_root.as_deref(), &args, context),
         Command::Completions { shell } => completions(shell, context),
         Command::Man => man_page(context),

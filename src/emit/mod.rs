@@ -10,9 +10,67 @@ pub mod output;
 
 use std::collections::BTreeMap;
 
+use crate::manifest::{self, Manifest};
+
 /// Generated files: `/`-separated path relative to the output folder -> contents. Sorted, so
 /// everything that consumes it is deterministic.
 pub type Artifacts = BTreeMap<String, String>;
+
+/// An emitter: the manifest in, named files out. `meltc build` and `--check` do the rest
+/// (writing, drift, stale files), the same for every emitter.
+pub struct Emitter {
+    /// The name `--emit` selects it by.
+    pub name: &'static str,
+    /// What it generates, in one line (for `--help` and errors).
+    pub summary: &'static str,
+    /// Render the files; an error says why the manifest cannot be deployed this way.
+    pub emit: fn(&Manifest) -> Result<Artifacts, Vec<String>>,
+}
+
+/// Every emitter, in the order their files are reported. The manifest is always emitted: the
+/// runtime reads it.
+pub const EMITTERS: &[Emitter] = &[Emitter {
+    name: "manifest",
+    summary: "manifest.json, the input of meltc-run",
+    emit: manifest_file,
+}];
+
+fn manifest_file(manifest: &Manifest) -> Result<Artifacts, Vec<String>> {
+    Ok(Artifacts::from([(
+        manifest::FILE_NAME.to_owned(),
+        manifest.to_json(),
+    )]))
+}
+
+/// The files of every emitter named in `selected` (all when empty; the manifest always).
+///
+/// # Errors
+/// Every emitter's problems, each prefixed with the emitter's name.
+pub fn emit(manifest: &Manifest, selected: &[String]) -> Result<Artifacts, Vec<String>> {
+    let mut artifacts = Artifacts::new();
+    let mut errors = Vec::new();
+    for emitter in EMITTERS {
+        if emitter.name != "manifest"
+            && !selected.is_empty()
+            && !selected.iter().any(|name| name == emitter.name)
+        {
+            continue;
+        }
+        match (emitter.emit)(manifest) {
+            Ok(files) => artifacts.extend(files),
+            Err(problems) => errors.extend(
+                problems
+                    .into_iter()
+                    .map(|problem| format!("{}: {problem}", emitter.name)),
+            ),
+        }
+    }
+    if errors.is_empty() {
+        Ok(artifacts)
+    } else {
+        Err(errors)
+    }
+}
 
 /// The file in every output folder that lists what meltc generated there.
 pub const INDEX_FILE: &str = ".meltc-generated";

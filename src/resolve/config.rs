@@ -172,7 +172,7 @@ pub fn evaluate(
     scope: &Scope<'_, '_>,
     plugin: &ResolvedPlugin<'_>,
 ) -> Result<PluginConfig, Vec<ConfigError>> {
-    let context = Context::new(scope, plugin);
+    let context = Context::new(scope, plugin, false);
     let mut errors = Vec::new();
     let mut settings = Vec::new();
     for setting in context.settings.iter().filter(|s| !s.is_extra()) {
@@ -201,6 +201,56 @@ pub fn evaluate(
         extras,
         env,
     })
+}
+
+/// A setting's value as written, chosen without reading any variable.
+#[derive(Clone, Debug)]
+pub struct WrittenValue {
+    /// The setting.
+    pub setting: Arc<Setting>,
+    /// The value as written (strings are templates); `None` when unset.
+    pub value: Option<ConfigValue>,
+    /// Where it comes from (never a variable).
+    pub source: Source,
+}
+
+/// Every setting (extras included, in Meltano's order) of `plugin` in `environment`, as
+/// `meltc build` needs it: the value from the environment's config, meltano.yml, the parent or
+/// the default, **unexpanded and uncast**. The runtime does the rest (variables first, then
+/// this value expanded and cast), so nothing of the build machine's environment is read.
+///
+/// # Errors
+/// A setting written under several names with different values.
+pub fn written_values(
+    resolved: &Resolved<'_>,
+    environment: Option<Named<'_>>,
+    plugin: &ResolvedPlugin<'_>,
+) -> Result<Vec<WrittenValue>, Vec<ConfigError>> {
+    let shell = Shell::new(std::collections::BTreeMap::new(), None);
+    let scope = Scope {
+        resolved,
+        environment,
+        shell: &shell,
+        user_agent: USER_AGENT,
+    };
+    let context = Context::new(&scope, plugin, true);
+    let mut errors = Vec::new();
+    let mut values = Vec::new();
+    for setting in &context.settings {
+        match context.resolve(setting, None) {
+            Ok(candidate) => values.push(WrittenValue {
+                setting: Arc::clone(setting),
+                value: candidate.value,
+                source: candidate.source,
+            }),
+            Err(error) => errors.push(error),
+        }
+    }
+    if errors.is_empty() {
+        Ok(values)
+    } else {
+        Err(errors)
+    }
 }
 
 /// The env vars written for `values` (`as_env`): each non-null value under every name.
@@ -286,10 +336,12 @@ struct Context<'a, 'p> {
     yml: FlatConfig,
     environment: Option<(String, FlatConfig)>,
     parent: Option<Box<Context<'a, 'p>>>,
+    /// Build time: no variable is read (env stores skipped, nothing expanded).
+    hermetic: bool,
 }
 
 impl<'a, 'p> Context<'a, 'p> {
-    fn new(scope: &Scope<'a, 'p>, plugin: &'a ResolvedPlugin<'p>) -> Self {
+    fn new(scope: &Scope<'a, 'p>, plugin: &'a ResolvedPlugin<'p>, hermetic: bool) -> Self {
         let inputs = EnvInputs {
             resolved: scope.resolved,
             environment: scope.environment,
@@ -324,7 +376,7 @@ impl<'a, 'p> Context<'a, 'p> {
         let parent = scope
             .resolved
             .parent(plugin)
-            .map(|parent| Box::new(Context::new(scope, parent)));
+            .map(|parent| Box::new(Context::new(scope, parent, hermetic)));
         Context {
             plugin,
             settings,
@@ -333,6 +385,7 @@ impl<'a, 'p> Context<'a, 'p> {
             yml: config_with_extras(&plugin.entry, false),
             environment,
             parent,
+            hermetic,
         }
     }
 
@@ -457,6 +510,9 @@ impl<'a, 'p> Context<'a, 'p> {
 
     /// The first store with a non-null value.
     fn find(&self, setting: &Setting) -> Result<Candidate, ConfigError> {
+        if self.hermetic {
+            return self.find_written(setting);
+        }
         let names = setting.env_vars_read(&self.plugin.read_prefixes, !self.plugin.inherits());
         if let Some((name, value)) = from_env(setting, &names, |name| {
             self.env
@@ -471,6 +527,11 @@ impl<'a, 'p> Context<'a, 'p> {
         })? {
             return Ok(literal(text, Source::DotEnv(name)));
         }
+        self.find_written(setting)
+    }
+
+    /// The first store below the variables (environment, meltano.yml, parent, default).
+    fn find_written(&self, setting: &Setting) -> Result<Candidate, ConfigError> {
         if let Some((environment, flat)) = &self.environment {
             if let Some((value, span)) = from_flat(setting, flat)? {
                 return Ok(written(
