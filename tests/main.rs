@@ -9,6 +9,7 @@
 )]
 
 mod bad_input;
+mod build;
 mod cli;
 mod config_meltano;
 mod corpus;
