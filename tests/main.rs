@@ -11,6 +11,7 @@
 mod bad_input;
 mod build;
 mod cli;
+mod compile_meltano;
 mod config_meltano;
 mod corpus;
 mod explain;
