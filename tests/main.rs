@@ -18,4 +18,5 @@ mod explain;
 mod golden;
 mod lock;
 mod precommit;
+mod runtime_settings;
 mod support;
