@@ -18,10 +18,24 @@
 //!
 //! Never prints and never logs; errors ([`StateError`]) carry no credential.
 
+pub mod backend;
+pub mod commands;
 pub mod document;
+pub mod error;
 pub mod id;
+pub mod local;
+pub mod lock;
+pub mod pattern;
+pub mod s3;
+pub mod s3_config;
+pub mod settings;
+pub mod store;
 pub mod strategy;
+pub mod uri;
 
 pub use document::StateDocument;
+pub use error::{StateError, StateResult};
 pub use id::{StateId, StateIdParts};
+pub use settings::{Environment, S3Settings, Secret, StateBackendSettings};
+pub use store::StateStore;
 pub use strategy::{StateStrategy, TargetLine};
