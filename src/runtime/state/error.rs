@@ -21,6 +21,14 @@ pub enum StateError {
     /// The `state list` pattern does not compile.
     #[error(transparent)]
     Pattern(#[from] PatternError),
+    /// A setting that must be a number of seconds is not.
+    #[error("`{name}` must be a number of seconds, not `{value}`")]
+    InvalidSetting {
+        /// The environment variable.
+        name: &'static str,
+        /// Its value (never a secret: only durations are checked).
+        value: String,
+    },
     /// Only one half of a key pair is configured (Meltano refuses this too).
     #[error(
         "the S3 state backend has {present} but no {missing}: set both \

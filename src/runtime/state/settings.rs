@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use super::error::{StateError, StateResult};
+
 /// `state_backend.lock_timeout_seconds`' default: a lock older than this is stale.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a held lock is checked again (hard-coded to 1 s in Meltano).
@@ -32,6 +34,23 @@ pub mod env_vars {
     pub const AWS_REGION: &str = "AWS_REGION";
     /// The region, as boto3 (and so Meltano) names it.
     pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+
+    /// `state_backend.uri` as Meltano reads it from the environment.
+    pub const MELTANO_STATE_BACKEND_URI: &str = "MELTANO_STATE_BACKEND_URI";
+    /// `state_backend.lock_timeout_seconds`.
+    pub const MELTANO_STATE_BACKEND_LOCK_TIMEOUT_SECONDS: &str =
+        "MELTANO_STATE_BACKEND_LOCK_TIMEOUT_SECONDS";
+    /// `state_backend.lock_retry_seconds`.
+    pub const MELTANO_STATE_BACKEND_LOCK_RETRY_SECONDS: &str =
+        "MELTANO_STATE_BACKEND_LOCK_RETRY_SECONDS";
+    /// `state_backend.s3.aws_access_key_id`.
+    pub const MELTANO_STATE_BACKEND_S3_AWS_ACCESS_KEY_ID: &str =
+        "MELTANO_STATE_BACKEND_S3_AWS_ACCESS_KEY_ID";
+    /// `state_backend.s3.aws_secret_access_key`.
+    pub const MELTANO_STATE_BACKEND_S3_AWS_SECRET_ACCESS_KEY: &str =
+        "MELTANO_STATE_BACKEND_S3_AWS_SECRET_ACCESS_KEY";
+    /// `state_backend.s3.endpoint_url`.
+    pub const MELTANO_STATE_BACKEND_S3_ENDPOINT_URL: &str = "MELTANO_STATE_BACKEND_S3_ENDPOINT_URL";
 }
 
 /// The region signed into S3 requests when nothing sets one (boto3's global default).
@@ -91,6 +110,56 @@ impl StateBackendSettings {
     }
 }
 
+impl StateBackendSettings {
+    /// The settings from the variables Meltano reads them from (`MELTANO_STATE_BACKEND_URI`,
+    /// `…_LOCK_TIMEOUT_SECONDS`, `…_S3_AWS_ACCESS_KEY_ID`, …), so that a container configured
+    /// for `meltano run` works unchanged; `None` when no URI is set.
+    ///
+    /// # Errors
+    /// [`StateError::InvalidSetting`] when a number of seconds is not a number.
+    pub fn from_meltano_env(environment: &Environment) -> StateResult<Option<Self>> {
+        let Some(uri) = first_set(environment, &[env_vars::MELTANO_STATE_BACKEND_URI]) else {
+            return Ok(None);
+        };
+        let mut settings = Self::new(uri);
+        if let Some(timeout) = seconds(
+            environment,
+            env_vars::MELTANO_STATE_BACKEND_LOCK_TIMEOUT_SECONDS,
+        )? {
+            settings.lock_timeout = timeout;
+        }
+        if let Some(retry) = seconds(
+            environment,
+            env_vars::MELTANO_STATE_BACKEND_LOCK_RETRY_SECONDS,
+        )? {
+            settings.lock_retry = retry;
+        }
+        let get = |name| first_set(environment, &[name]);
+        settings.s3 = S3Settings {
+            aws_access_key_id: get(env_vars::MELTANO_STATE_BACKEND_S3_AWS_ACCESS_KEY_ID),
+            aws_secret_access_key: get(env_vars::MELTANO_STATE_BACKEND_S3_AWS_SECRET_ACCESS_KEY)
+                .map(Secret::new),
+            endpoint_url: get(env_vars::MELTANO_STATE_BACKEND_S3_ENDPOINT_URL),
+            region: None,
+        };
+        Ok(Some(settings))
+    }
+}
+
+/// A number of seconds (integer or decimal) from `name`, if set.
+fn seconds(environment: &Environment, name: &'static str) -> StateResult<Option<Duration>> {
+    let Some(value) = first_set(environment, &[name]) else {
+        return Ok(None);
+    };
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|number| Duration::try_from_secs_f64(number).ok())
+        .map(Some)
+        .ok_or(StateError::InvalidSetting { name, value })
+}
+
 /// `state_backend.s3.*`, plus the region (Meltano leaves that to boto3's environment).
 #[derive(Clone, Debug, Default)]
 pub struct S3Settings {
@@ -128,6 +197,56 @@ mod tests {
             ..S3Settings::default()
         };
         assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn settings_come_from_meltano_variables() {
+        let environment: Environment = [
+            ("MELTANO_STATE_BACKEND_URI", "s3://bucket/prefix"),
+            ("MELTANO_STATE_BACKEND_LOCK_TIMEOUT_SECONDS", "30"),
+            ("MELTANO_STATE_BACKEND_LOCK_RETRY_SECONDS", "0.5"),
+            ("MELTANO_STATE_BACKEND_S3_AWS_ACCESS_KEY_ID", "key"),
+            ("MELTANO_STATE_BACKEND_S3_AWS_SECRET_ACCESS_KEY", "secret"),
+            (
+                "MELTANO_STATE_BACKEND_S3_ENDPOINT_URL",
+                "http://garage:3900",
+            ),
+        ]
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .into();
+        let settings = StateBackendSettings::from_meltano_env(&environment)
+            .unwrap()
+            .unwrap();
+        assert_eq!(settings.uri, "s3://bucket/prefix");
+        assert_eq!(settings.lock_timeout, Duration::from_secs(30));
+        assert_eq!(settings.lock_retry, Duration::from_millis(500));
+        assert_eq!(settings.s3.aws_access_key_id.as_deref(), Some("key"));
+        assert_eq!(
+            settings.s3.aws_secret_access_key.unwrap().expose(),
+            "secret"
+        );
+        assert_eq!(
+            settings.s3.endpoint_url.as_deref(),
+            Some("http://garage:3900")
+        );
+
+        assert!(
+            StateBackendSettings::from_meltano_env(&Environment::new())
+                .unwrap()
+                .is_none()
+        );
+        let mut bad = environment.clone();
+        bad.insert(
+            "MELTANO_STATE_BACKEND_LOCK_TIMEOUT_SECONDS".to_owned(),
+            "ten".to_owned(),
+        );
+        let error = StateBackendSettings::from_meltano_env(&bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("MELTANO_STATE_BACKEND_LOCK_TIMEOUT_SECONDS"),
+            "{error}"
+        );
     }
 
     #[test]
