@@ -3,21 +3,26 @@
 //! current-thread tokio runtime so that callers stay synchronous.
 //!
 //! Locking: a lock is created with `If-None-Match: *` and a stale one replaced with
-//! `If-Match: <etag>`, which AWS S3 enforces atomically. Garage 2.5 accepts both headers but
-//! does not enforce them (checked against a real server), so after each lock write the lock is
-//! read back and must hold this writer's token: a writer that lost a race sees the other's
-//! token and waits. Two writers can then both proceed only if their check and write interleave
-//! within one request round-trip, the same window Meltano's check-then-write always has.
+//! `If-Match: <etag>`, which AWS S3 (and MinIO, R2, …) enforce atomically. Garage 2.5 accepts
+//! both headers but does not enforce them (checked against a real server): there the lock is
+//! Meltano's check-then-write, made much safer by confirming it: read back, wait
+//! [`SETTLE`], read back again; it must hold this writer's token both times, else the writer
+//! lost a race and waits for the winner. Two writers can still both proceed if one of them
+//! stalls for longer than `SETTLE` between its check and its write. Whether the server
+//! enforces the headers is probed once, on the first lock created: a second create of the
+//! same key must be refused.
 
 use std::future::Future;
+use std::sync::OnceLock;
+use std::thread;
 use std::time::{Duration, SystemTime};
 
 use futures_util::TryStreamExt as _;
-use object_store::aws::{AmazonS3, S3ConditionalPut};
+use object_store::aws::AmazonS3;
 use object_store::path::Path;
 use object_store::{
-    Attribute, Attributes, BackoffConfig, ClientOptions, ObjectStore as _, ObjectStoreExt as _,
-    PutMode, PutOptions, PutPayload, RetryConfig, UpdateVersion,
+    Attribute, Attributes, ObjectStore as _, ObjectStoreExt as _, PutMode, PutOptions, PutPayload,
+    UpdateVersion,
 };
 use tokio::runtime::Runtime;
 
@@ -27,17 +32,9 @@ use super::id::StateId;
 use super::s3_config::S3Config;
 use super::settings::Environment;
 
-/// Retries of a failed request: a few quick ones for a blip, then a clear error rather than
-/// object_store's default of ten over three minutes (a job's state write should fail fast).
-const RETRY: RetryConfig = RetryConfig {
-    backoff: BackoffConfig {
-        init_backoff: Duration::from_millis(100),
-        max_backoff: Duration::from_secs(2),
-        base: 2.0,
-    },
-    max_retries: 3,
-    retry_timeout: Duration::from_secs(15),
-};
+/// How long a lock written without an enforced precondition must stay ours before it counts:
+/// long against a request round-trip, short against a job's run time.
+pub const SETTLE: Duration = Duration::from_millis(50);
 
 /// A bucket and prefix holding state.
 #[derive(Debug)]
@@ -48,6 +45,8 @@ pub struct S3Backend {
     prefix: String,
     /// ` (endpoint)` for messages, or empty for AWS.
     endpoint_note: String,
+    /// Whether the server enforces `If-None-Match`/`If-Match` on writes (probed once).
+    enforces_preconditions: OnceLock<bool>,
 }
 
 impl S3Backend {
@@ -63,16 +62,7 @@ impl S3Backend {
             bucket: config.bucket.clone(),
             source: Box::new(source),
         };
-        let client = ClientOptions::new()
-            .with_connect_timeout(Duration::from_secs(5))
-            .with_timeout(Duration::from_secs(30));
-        let store = config
-            .builder(environment)
-            .with_conditional_put(S3ConditionalPut::ETagMatch)
-            .with_retry(RETRY)
-            .with_client_options(client)
-            .build()
-            .map_err(setup)?;
+        let store = config.builder(environment).build().map_err(setup)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -90,7 +80,15 @@ impl S3Backend {
                 .as_ref()
                 .map(|endpoint| format!(" ({endpoint})"))
                 .unwrap_or_default(),
+            enforces_preconditions: OnceLock::new(),
         })
+    }
+
+    /// Whether the server enforces `If-None-Match`/`If-Match` on writes: `None` until the
+    /// first lock has been created.
+    #[must_use]
+    pub fn enforces_preconditions(&self) -> Option<bool> {
+        self.enforces_preconditions.get().copied()
     }
 
     fn key(&self, state_id: &StateId, file: &str) -> String {
@@ -174,11 +172,36 @@ impl S3Backend {
         }
     }
 
-    /// Whether the lock holds `token` now (see the module header).
+    /// Whether the lock holds `token` now.
     fn holds(&self, path: &Path, token: &str) -> StateResult<bool> {
         Ok(self
             .get("reading back the lock", path)?
             .is_some_and(|(content, _)| content == token))
+    }
+
+    /// After writing the lock: whether it is ours. Certain when the server enforced the
+    /// precondition; otherwise it must hold `token` now and still after [`SETTLE`].
+    fn confirm(&self, path: &Path, token: &str) -> StateResult<bool> {
+        if self.enforces_preconditions.get() == Some(&true) {
+            return Ok(true);
+        }
+        if !self.holds(path, token)? {
+            return Ok(false);
+        }
+        thread::sleep(SETTLE);
+        self.holds(path, token)
+    }
+
+    /// Learn whether the server enforces preconditions, right after creating the lock at
+    /// `path`: creating it again must be refused. Where it is not, the second write puts the
+    /// same token in place, which changes nothing.
+    fn probe(&self, path: &Path, token: &str) -> StateResult<()> {
+        if self.enforces_preconditions.get().is_none() {
+            let overwritten =
+                self.put("probing conditional writes", path, token, PutMode::Create)?;
+            let _ = self.enforces_preconditions.set(!overwritten);
+        }
+        Ok(())
     }
 }
 
@@ -245,8 +268,11 @@ impl Backend for S3Backend {
 
     fn create_lock(&self, state_id: &StateId, token: &str) -> StateResult<bool> {
         let path = self.path(state_id, LOCK_FILE)?;
-        Ok(self.put("writing the lock", &path, token, PutMode::Create)?
-            && self.holds(&path, token)?)
+        if !self.put("writing the lock", &path, token, PutMode::Create)? {
+            return Ok(false);
+        }
+        self.probe(&path, token)?;
+        self.confirm(&path, token)
     }
 
     fn replace_stale_lock(

@@ -1,11 +1,30 @@
 //! Which bucket, endpoint, region and credentials the S3 backend uses: the URI, the settings
 //! and the environment combined, without touching the network (README "State backends").
 
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use std::time::Duration;
+
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3ConditionalPut};
+use object_store::{BackoffConfig, ClientOptions, RetryConfig};
 
 use super::error::{StateError, StateResult};
 use super::settings::{DEFAULT_REGION, Environment, S3Settings, Secret, env_vars, first_set};
 use super::uri::S3Uri;
+
+/// Retries of a failed request: a few quick ones for a blip, then a clear error rather than
+/// object_store's default of ten over three minutes (a job's state write should fail fast).
+const RETRY: RetryConfig = RetryConfig {
+    backoff: BackoffConfig {
+        init_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(2),
+        base: 2.0,
+    },
+    max_retries: 3,
+    retry_timeout: Duration::from_secs(15),
+};
+/// An endpoint that does not accept a connection in this time is down.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A state document is small: a request that takes longer is stuck.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Static credentials, or the environment's credential chain.
 #[derive(Debug, PartialEq)]
@@ -98,12 +117,20 @@ impl S3Config {
         })
     }
 
-    /// An object_store builder for this configuration: the environment's `AWS_*` options
-    /// first (the credential chain, TLS and proxy options), then everything resolved here,
-    /// which overrides them.
+    /// An object_store builder for this configuration: meltc's client defaults, then the
+    /// environment's `AWS_*` options (the credential chain, TLS and proxy options), then
+    /// everything resolved here, which overrides them.
     #[must_use]
     pub fn builder(&self, environment: &Environment) -> AmazonS3Builder {
-        let mut builder = AmazonS3Builder::new();
+        // Client options first: `with_client_options` replaces them all, `allow_http` included.
+        let client = ClientOptions::new()
+            .with_connect_timeout(CONNECT_TIMEOUT)
+            .with_timeout(REQUEST_TIMEOUT);
+        let mut builder = AmazonS3Builder::new()
+            .with_client_options(client)
+            .with_retry(RETRY)
+            // Send If-None-Match / If-Match on lock writes (see `s3.rs`).
+            .with_conditional_put(S3ConditionalPut::ETagMatch);
         for (name, value) in environment {
             let Some(key) = name
                 .strip_prefix("AWS_")
