@@ -16,4 +16,5 @@ mod explain;
 mod golden;
 mod lock;
 mod precommit;
+mod state;
 mod support;

@@ -33,6 +33,23 @@ impl std::fmt::Debug for StateStore {
     }
 }
 
+/// The backend `settings.uri` names, without the rules on top (see [`StateStore::open`]).
+///
+/// # Errors
+/// As [`StateStore::open`].
+pub fn open_backend(
+    settings: &StateBackendSettings,
+    environment: &Environment,
+) -> StateResult<Box<dyn Backend>> {
+    Ok(match BackendUri::parse(&settings.uri)? {
+        BackendUri::File { directory } => Box::new(LocalBackend::open(directory)?),
+        BackendUri::S3(uri) => {
+            let config = S3Config::resolve(uri, &settings.s3, environment)?;
+            Box::new(S3Backend::open(&config, environment)?)
+        }
+    })
+}
+
 impl StateStore {
     /// Open the backend `settings.uri` names. `environment` is the process environment the
     /// S3 backend falls back to (endpoint, region, credentials); `file://` ignores it.
@@ -41,15 +58,8 @@ impl StateStore {
     /// An unsupported or malformed URI, half a key pair, a state folder that cannot be
     /// created, an S3 client that cannot be built.
     pub fn open(settings: &StateBackendSettings, environment: &Environment) -> StateResult<Self> {
-        let backend: Box<dyn Backend> = match BackendUri::parse(&settings.uri)? {
-            BackendUri::File { directory } => Box::new(LocalBackend::open(directory)?),
-            BackendUri::S3(uri) => {
-                let config = S3Config::resolve(uri, &settings.s3, environment)?;
-                Box::new(S3Backend::open(&config, environment)?)
-            }
-        };
         Ok(Self {
-            backend,
+            backend: open_backend(settings, environment)?,
             policy: LockPolicy {
                 timeout: settings.lock_timeout,
                 retry: settings.lock_retry,
@@ -57,6 +67,12 @@ impl StateStore {
             },
             description: redact(&settings.uri),
         })
+    }
+
+    /// The storage underneath, for raw reads (tests, diagnostics).
+    #[must_use]
+    pub fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
     }
 
     /// The backend URI with credentials redacted.
