@@ -19,4 +19,5 @@ mod golden;
 mod lock;
 mod precommit;
 mod runtime_settings;
+mod state;
 mod support;
