@@ -20,5 +20,6 @@ pub mod diagnostics;
 pub mod emit;
 pub mod project;
 pub mod resolve;
+pub mod runtime;
 pub mod validate;
 pub mod yaml;

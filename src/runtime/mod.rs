@@ -1,0 +1,12 @@
+//! `meltc-run`, the runtime in the generated image: what replaces `meltano run` there.
+//!
+//! - `catalog`: Singer catalog selection (`select`, `metadata`, `schema`, `select_filter`),
+//!   as Meltano applies it before a tap runs;
+//! - `pipe`: `tap | [mapper…] | target` as child processes, with the target's state lines
+//!   handed to the caller as they arrive;
+//! - `config_file`: the private directory of per-plugin config, catalog and state files;
+//! - `log`: how the children's stderr and the runtime's own lines are written;
+//! - `python_json`: JSON text as Python's `json.dumps` writes it (Meltano's files and hashes).
+
+pub mod catalog;
+pub mod python_json;
