@@ -9,6 +9,7 @@
 )]
 
 mod bad_input;
+mod catalog_meltano;
 mod cli;
 mod config_meltano;
 mod corpus;

@@ -117,9 +117,19 @@ impl fmt::Display for Warning {
     }
 }
 
-/// Apply `rules` to `catalog` in place (module docs). Returns Meltano's warnings, each once,
-/// in the order Meltano first logs them.
-pub fn apply(catalog: &mut Value, rules: &Rules) -> Result<Vec<Warning>, CatalogError> {
+/// What [`apply`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selection {
+    /// Meltano's warnings, each once, in the order Meltano first logs them.
+    pub warnings: Vec<Warning>,
+    /// Whether any rule applied. When not (a custom catalog without `select_filter`), Meltano
+    /// leaves the catalog file as it was: hand the tap the original bytes, not
+    /// [`catalog_file`]'s.
+    pub rewritten: bool,
+}
+
+/// Apply `rules` to `catalog` in place (module docs).
+pub fn apply(catalog: &mut Value, rules: &Rules) -> Result<Selection, CatalogError> {
     let mut schema_rules = Vec::new();
     let mut metadata_rules = Vec::new();
     if !rules.custom_catalog {
@@ -133,36 +143,51 @@ pub fn apply(catalog: &mut Value, rules: &Rules) -> Result<Vec<Warning>, Catalog
     if !schema_rules.is_empty() {
         let mut executor = visit::SchemaExecutor {
             rules: &schema_rules,
-            stream: None,
+            current: visit::Current::None,
         };
         visit::visit(catalog, &mut executor)?;
     }
     let mut warnings = Vec::new();
     if !metadata_rules.is_empty() {
-        warnings = missing_targets(&metadata_rules, catalog);
+        warnings = missing_targets(&metadata_rules, catalog)?;
         let mut executor = visit::MetadataExecutor {
             rules: &metadata_rules,
-            stream: None,
+            current: visit::Current::None,
             pending: Vec::new(),
         };
         visit::visit(catalog, &mut executor)?;
     }
-    Ok(warnings)
+    Ok(Selection {
+        warnings,
+        rewritten: !schema_rules.is_empty() || !metadata_rules.is_empty(),
+    })
+}
+
+/// Python's `fnmatch.fnmatch(name, pattern)` on POSIX, the matcher of every rule here:
+/// `*`, `?`, `[…]`, `[!…]`, case-sensitive, no escape character, `*` crosses `.`.
+pub fn fnmatch(name: &str, pattern: &str) -> bool {
+    fnmatch::fnmatch(name, pattern)
 }
 
 /// `warn_property_not_found`: rules on one literal stream (no `*`) that is not in the catalog,
 /// or on a property path (up to its first `*` part) that the stream's schema lacks.
-fn missing_targets(rules: &[rules::MetadataRule], catalog: &Value) -> Vec<Warning> {
+fn missing_targets(
+    rules: &[rules::MetadataRule],
+    catalog: &Value,
+) -> Result<Vec<Warning>, CatalogError> {
+    let invalid = |what: &str| CatalogError::Invalid(format!("{what} (Meltano fails here)"));
+    let Value::Object(catalog) = catalog else {
+        return Err(invalid("the catalog is not a mapping"));
+    };
+    let listed: Vec<&Value> = match catalog.get("streams") {
+        None | Some(Value::Object(_) | Value::String(_)) => Vec::new(),
+        Some(Value::Array(streams)) => streams.iter().collect(),
+        Some(_) => return Err(invalid("`streams` is not a list")),
+    };
     // Later streams with the same ID replace earlier ones, as in Meltano's dict.
     let mut streams = Map::new();
-    for stream in catalog
-        .get("streams")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let id = stream.get("tap_stream_id").and_then(Value::as_str);
-        if let (Some(id), Value::Object(_)) = (id, stream) {
+    for stream in listed {
+        if let Some(id) = stream.get("tap_stream_id").and_then(Value::as_str) {
             streams.insert(id.to_owned(), stream.clone());
         }
     }
@@ -184,7 +209,12 @@ fn missing_targets(rules: &[rules::MetadataRule], catalog: &Value) -> Vec<Warnin
                     .iter()
                     .take_while(|part| !part.contains('*'))
                     .collect();
-                if path.len() <= 1 || is_truthy(walk(stream.get("schema"), &path)) {
+                if path.len() <= 1 {
+                    continue;
+                }
+                let found = walk(stream.get("schema"), &path)
+                    .ok_or_else(|| invalid("a schema node on a rule's path is not a mapping"))?;
+                if is_truthy(found) {
                     continue;
                 }
                 Warning::MissingProperty {
@@ -197,19 +227,25 @@ fn missing_targets(rules: &[rules::MetadataRule], catalog: &Value) -> Vec<Warnin
             warnings.push(warning);
         }
     }
-    warnings
+    Ok(warnings)
 }
 
-/// `reduce(lambda d, k: d.get(k, {}), path, schema)`.
-fn walk<'a>(schema: Option<&'a Value>, path: &[&String]) -> Option<&'a Value> {
-    let mut node = schema?;
+/// `reduce(lambda d, k: d.get(k, {}), path, stream.get("schema", {}))`: `Some(None)` when a
+/// key is missing (Python's `{}`), `None` when `.get` meets a non-mapping (an
+/// `AttributeError`).
+fn walk<'a>(schema: Option<&'a Value>, path: &[&String]) -> Option<Option<&'a Value>> {
+    let mut node = schema;
     for key in path {
-        node = node.get(key.as_str())?;
+        node = match node {
+            None => None,
+            Some(Value::Object(map)) => map.get(key.as_str()),
+            Some(_) => return None,
+        };
     }
     Some(node)
 }
 
-/// Python truthiness of a JSON value (`{}` and `[]` are false).
+/// Python truthiness of a JSON value (`{}` and `[]` are false; missing is `{}`).
 fn is_truthy(value: Option<&Value>) -> bool {
     match value {
         None | Some(Value::Null | Value::Bool(false)) => false,

@@ -81,8 +81,9 @@ fn metadata<'a>(catalog: &'a Value, id: &str, path: &str) -> &'a Value {
 #[test]
 fn worked_example_of_the_spec() {
     let mut catalog = example_catalog();
-    let warnings = apply(&mut catalog, &example_rules()).unwrap();
-    assert_eq!(warnings, []);
+    let selection = apply(&mut catalog, &example_rules()).unwrap();
+    assert_eq!(selection.warnings, []);
+    assert!(selection.rewritten);
     // (stream, property path, inclusion, selected)
     let table = [
         ("users", "", "available", true),
@@ -302,7 +303,7 @@ fn custom_catalog_gets_only_the_select_filter() {
         custom_catalog: true,
         ..example_rules()
     };
-    apply(&mut catalog, &rules).unwrap();
+    assert!(!apply(&mut catalog, &rules).unwrap().rewritten);
     assert_eq!(catalog, original);
     let rules = Rules {
         select_filter: vec!["users".into()],
@@ -360,7 +361,7 @@ fn warnings_for_missing_streams_and_properties() {
         metadata: json!({"users": {"nope2": {"is-key": true}}, "ghost": {"x": 1}}),
         ..Rules::default()
     };
-    let warnings = apply(&mut catalog, &rules).unwrap();
+    let warnings = apply(&mut catalog, &rules).unwrap().warnings;
     let text: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     assert_eq!(
         text,
@@ -401,9 +402,15 @@ fn errors() {
         apply(&mut catalog, &bad_metadata),
         Err(CatalogError::MetadataKey("users".into()))
     );
-    let mut no_id = json!({"streams": [{"schema": {}}]});
+    // Meltano's dispatcher swallows the `KeyError` of a stream without an ID: left alone.
+    let mut no_id = json!({"streams": [{"schema": {"properties": {"a": {}}}}]});
+    let original = no_id.clone();
+    apply(&mut no_id, &Rules::default()).unwrap();
+    assert_eq!(no_id, original);
+    // A `TypeError` fails the run.
+    let mut bad_list = json!({"streams": [{"tap_stream_id": "s", "metadata": {}}]});
     assert!(matches!(
-        apply(&mut no_id, &Rules::default()),
+        apply(&mut bad_list, &Rules::default()),
         Err(CatalogError::Invalid(_))
     ));
 }

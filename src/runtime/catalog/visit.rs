@@ -12,7 +12,12 @@
 //! - metadata entries created while walking a stream's `schema` are only visited (and get the
 //!   rules) when the stream's `metadata` key comes after its `schema` key;
 //! - a schema rule's payload replaces the node before its children are walked, so rules reach
-//!   properties inside the payload.
+//!   properties inside the payload;
+//! - Meltano's dispatcher swallows a `KeyError` raised inside a handler (`execute`'s `except
+//!   KeyError`), which ends that handler early and silently: a stream without
+//!   `tap_stream_id`, a metadata entry without `metadata` or `breadcrumb`. Other errors
+//!   (`TypeError`: a `metadata` that is not a list, a breadcrumb that is not strings) fail the
+//!   run. [`Stop`] carries the difference.
 
 use serde_json::{Map, Value};
 
@@ -27,11 +32,63 @@ enum Node {
     Metadata,
 }
 
+/// Why a handler ended early.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// Python's `KeyError`: the dispatcher ignores it and the walk goes on.
+    Skip,
+    /// Any other Python exception: Meltano fails the run.
+    Fatal(CatalogError),
+}
+
+fn fatal<T>(message: impl Into<String>) -> Result<T, Stop> {
+    Err(Stop::Fatal(CatalogError::Invalid(message.into())))
+}
+
+/// The stream a handler works in: Meltano's `self._stream`, set as soon as a stream node is
+/// entered, even when reading its ID then fails.
+#[derive(Debug, Default)]
+pub(crate) enum Current {
+    /// No stream seen yet: a property or metadata node here fails (`None[...]`).
+    #[default]
+    None,
+    /// A stream without `tap_stream_id`: handlers that read the ID stop (`KeyError`).
+    Anonymous,
+    /// The stream's `tap_stream_id`, whatever its JSON type.
+    Stream(Value),
+}
+
+impl Current {
+    /// Enter a stream node.
+    fn enter(node: &Map<String, Value>) -> Self {
+        node.get("tap_stream_id")
+            .map_or(Self::Anonymous, |id| Self::Stream(id.clone()))
+    }
+
+    /// The ID, for a handler about to match rules against it.
+    fn id(&self, path: &str) -> Result<&str, Stop> {
+        match self {
+            Self::None => fatal(format!("`{path}` is outside any stream")),
+            Self::Anonymous => Err(Stop::Skip),
+            Self::Stream(Value::String(id)) => Ok(id),
+            // `fnmatch` on a non-string raises `TypeError`.
+            Self::Stream(_) => fatal(format!(
+                "the `tap_stream_id` of the stream around `{path}` is not a string"
+            )),
+        }
+    }
+
+    /// Whether the stream has an ID at all (reading it is where Meltano's handlers stop).
+    fn has_id(&self) -> bool {
+        matches!(self, Self::Stream(_))
+    }
+}
+
 /// The handlers of one pass over the catalog.
 pub(crate) trait Executor {
-    fn stream(&mut self, node: &mut Map<String, Value>, path: &str) -> Result<(), CatalogError>;
-    fn property(&mut self, node: &mut Map<String, Value>, path: &str) -> Result<(), CatalogError>;
-    fn metadata(&mut self, node: &mut Map<String, Value>, path: &str) -> Result<(), CatalogError>;
+    fn stream(&mut self, node: &mut Map<String, Value>, path: &str) -> Result<(), Stop>;
+    fn property(&mut self, node: &mut Map<String, Value>, path: &str) -> Result<(), Stop>;
+    fn metadata(&mut self, node: &mut Map<String, Value>, path: &str) -> Result<(), Stop>;
     /// After each child of a stream node: Meltano mutates the stream while walking inside it;
     /// here the change is applied between two children, which is when it becomes visible.
     fn after_stream_child(&mut self, stream: &mut Map<String, Value>) -> Result<(), CatalogError>;
@@ -50,11 +107,15 @@ fn visit_at(
     match value {
         Value::Object(map) => {
             let node = classify(path, map);
-            match node {
-                Some(Node::Stream) => executor.stream(map, path)?,
-                Some(Node::Property) => executor.property(map, path)?,
-                Some(Node::Metadata) => executor.metadata(map, path)?,
-                None => {}
+            let handled = match node {
+                Some(Node::Stream) => executor.stream(map, path),
+                Some(Node::Property) => executor.property(map, path),
+                Some(Node::Metadata) => executor.metadata(map, path),
+                None => Ok(()),
+            };
+            match handled {
+                Ok(()) | Err(Stop::Skip) => {}
+                Err(Stop::Fatal(error)) => return Err(error),
             }
             // The keys as they are once the handler ran (it may add `metadata` or `schema`).
             let keys: Vec<String> = map.keys().cloned().collect();
@@ -140,51 +201,39 @@ fn property_breadcrumb_of(path: &str) -> &str {
     path.find("properties").map_or("", |index| &path[index..])
 }
 
-fn stream_id(node: &Map<String, Value>, path: &str) -> Result<String, CatalogError> {
-    match node.get("tap_stream_id") {
-        Some(Value::String(id)) => Ok(id.clone()),
-        _ => Err(CatalogError::Invalid(format!(
-            "the stream at `{path}` has no string `tap_stream_id`"
-        ))),
-    }
-}
-
 /// `SchemaExecutor`: create the properties schema rules name, then replace their schema.
 pub(crate) struct SchemaExecutor<'a> {
     pub(crate) rules: &'a [SchemaRule],
-    pub(crate) stream: Option<String>,
+    pub(crate) current: Current,
 }
 
 impl Executor for SchemaExecutor<'_> {
-    fn stream(&mut self, node: &mut Map<String, Value>, path: &str) -> Result<(), CatalogError> {
-        let id = stream_id(node, path)?;
+    fn stream(&mut self, node: &mut Map<String, Value>, path: &str) -> Result<(), Stop> {
+        self.current = Current::enter(node);
+        if !self.current.has_id() {
+            return Err(Stop::Skip);
+        }
         let schema = node
             .entry("schema")
             .or_insert_with(|| serde_json::json!({"type": "object"}));
+        let id = self.current.id(path)?;
         for rule in self.rules {
-            if rule.target.matches(&id, None) {
+            if rule.target.matches(id, None) {
                 ensure_property(schema, &rule.target.parts)?;
             }
         }
-        self.stream = Some(id);
         Ok(())
     }
 
-    fn property(&mut self, node: &mut Map<String, Value>, path: &str) -> Result<(), CatalogError> {
-        let Some(id) = &self.stream else {
-            return Err(CatalogError::Invalid(format!(
-                "the property at `{path}` is outside any stream"
-            )));
-        };
+    fn property(&mut self, node: &mut Map<String, Value>, path: &str) -> Result<(), Stop> {
+        let id = self.current.id(path)?;
         let breadcrumb = property_breadcrumb_of(path);
         for rule in self.rules {
             if rule.target.matches(id, Some(breadcrumb)) {
                 let Value::Object(payload) = &rule.payload else {
-                    return Err(CatalogError::NotAnObject(format!(
-                        "schema.{}.{}",
-                        rule.target.stream.as_deref().unwrap_or_default(),
-                        rule.target.parts.last().map_or("", String::as_str)
-                    )));
+                    return fatal(format!(
+                        "the schema rule for `{breadcrumb}` of `{id}` is not a mapping"
+                    ));
                 };
                 // Replaced in place: the node keeps its position among its siblings.
                 node.clone_from(payload);
@@ -193,7 +242,7 @@ impl Executor for SchemaExecutor<'_> {
         Ok(())
     }
 
-    fn metadata(&mut self, _: &mut Map<String, Value>, _: &str) -> Result<(), CatalogError> {
+    fn metadata(&mut self, _: &mut Map<String, Value>, _: &str) -> Result<(), Stop> {
         Ok(())
     }
 
@@ -205,14 +254,14 @@ impl Executor for SchemaExecutor<'_> {
 /// `SchemaExecutor.ensure_property`: create each missing node of the breadcrumb. A part that
 /// *starts* with a wildcard character stops the walk and recurses into the existing keys it
 /// matches (so it creates nothing); a part with a wildcard further in is created literally.
-fn ensure_property(schema: &mut Value, breadcrumb: &[String]) -> Result<(), CatalogError> {
+fn ensure_property(schema: &mut Value, breadcrumb: &[String]) -> Result<(), Stop> {
     let mut node = schema;
     for (index, key) in breadcrumb.iter().enumerate() {
         let Value::Object(map) = node else {
-            return Err(CatalogError::Invalid(format!(
+            return fatal(format!(
                 "cannot create `{}` in a schema that is not an object",
                 breadcrumb.join(".")
-            )));
+            ));
         };
         if key.starts_with(['*', '?', '[', ']']) {
             let matching: Vec<String> = map
@@ -220,6 +269,8 @@ fn ensure_property(schema: &mut Value, breadcrumb: &[String]) -> Result<(), Cata
                 .filter(|candidate| super::fnmatch::fnmatch(candidate, key))
                 .cloned()
                 .collect();
+            // Meltano restarts from the schema root with the matched name filled in; the
+            // prefix exists by now, so going on from here is the same walk.
             for candidate in matching {
                 if let Some(child) = map.get_mut(&candidate) {
                     ensure_property(child, &breadcrumb[index + 1..])?;
@@ -238,28 +289,34 @@ fn ensure_property(schema: &mut Value, breadcrumb: &[String]) -> Result<(), Cata
 /// (the select rules are metadata rules on `selected`).
 pub(crate) struct MetadataExecutor<'a> {
     pub(crate) rules: &'a [MetadataRule],
-    pub(crate) stream: Option<String>,
+    pub(crate) current: Current,
     /// Breadcrumbs of the property nodes seen since the last child of the stream ended.
     pub(crate) pending: Vec<Vec<String>>,
 }
 
 impl Executor for MetadataExecutor<'_> {
-    fn stream(&mut self, node: &mut Map<String, Value>, path: &str) -> Result<(), CatalogError> {
-        let id = stream_id(node, path)?;
+    fn stream(&mut self, node: &mut Map<String, Value>, path: &str) -> Result<(), Stop> {
+        self.current = Current::enter(node);
+        if !self.current.has_id() {
+            return Err(Stop::Skip);
+        }
         node.entry("metadata")
             .or_insert_with(|| Value::Array(Vec::new()));
-        ensure_metadata(node, &[Vec::new()])?;
+        ensure_metadata(node, &[])?;
+        let id = self.current.id(path)?;
         for rule in self.rules {
-            if rule.target.matches(&id, Some("")) {
+            if rule.target.matches(id, Some("")) {
                 // Legacy catalogs carry the keys on the stream object, with underscores.
                 set_metadata(node, &rule.key.replace('-', "_"), &rule.value);
             }
         }
-        self.stream = Some(id);
         Ok(())
     }
 
-    fn property(&mut self, _: &mut Map<String, Value>, path: &str) -> Result<(), CatalogError> {
+    fn property(&mut self, _: &mut Map<String, Value>, path: &str) -> Result<(), Stop> {
+        if matches!(self.current, Current::None) {
+            return fatal(format!("`{path}` is outside any stream"));
+        }
         let breadcrumb = property_breadcrumb_of(path)
             .split('.')
             .map(str::to_owned)
@@ -268,95 +325,99 @@ impl Executor for MetadataExecutor<'_> {
         Ok(())
     }
 
-    fn metadata(&mut self, node: &mut Map<String, Value>, path: &str) -> Result<(), CatalogError> {
-        let Some(id) = &self.stream else {
-            return Err(CatalogError::Invalid(format!(
-                "the metadata at `{path}` is outside any stream"
-            )));
-        };
-        let breadcrumb = joined_breadcrumb(node.get("breadcrumb"), path)?;
+    fn metadata(&mut self, node: &mut Map<String, Value>, path: &str) -> Result<(), Stop> {
+        let id = self.current.id(path)?;
+        let mut joined: Option<String> = None;
         for rule in self.rules {
-            if !rule.target.matches(id, Some(&breadcrumb)) {
+            if !rule.target.matches(id, None) {
+                continue;
+            }
+            // Python joins the breadcrumb only once a rule's stream part matched.
+            if joined.is_none() {
+                joined = Some(join_breadcrumb(node.get("breadcrumb"), path)?);
+            }
+            if !rule.target.matches(id, joined.as_deref()) {
                 continue;
             }
             match node.get_mut("metadata") {
                 Some(Value::Object(metadata)) => set_metadata(metadata, &rule.key, &rule.value),
-                _ => {
-                    return Err(CatalogError::Invalid(format!(
-                        "the metadata entry at `{path}` has no `metadata` object"
-                    )));
-                }
+                None => return Err(Stop::Skip),
+                Some(_) => return fatal(format!("`{path}.metadata` is not a mapping")),
             }
         }
         Ok(())
     }
 
     fn after_stream_child(&mut self, stream: &mut Map<String, Value>) -> Result<(), CatalogError> {
-        if self.pending.is_empty() {
-            return Ok(());
+        // Each property was its own handler call in Meltano: a `KeyError` skips only it.
+        for breadcrumb in std::mem::take(&mut self.pending) {
+            match ensure_metadata(stream, &breadcrumb) {
+                Ok(()) | Err(Stop::Skip) => {}
+                Err(Stop::Fatal(error)) => return Err(error),
+            }
         }
-        let pending = std::mem::take(&mut self.pending);
-        ensure_metadata(stream, &pending)
+        Ok(())
     }
 }
 
-/// `MetadataExecutor.ensure_metadata` for each breadcrumb: append an entry when none has that
-/// breadcrumb, `inclusion: automatic` for the stream and top-level properties, `available`
-/// deeper down.
-fn ensure_metadata(
-    stream: &mut Map<String, Value>,
-    breadcrumbs: &[Vec<String>],
-) -> Result<(), CatalogError> {
-    let Some(Value::Array(entries)) = stream.get_mut("metadata") else {
-        return Err(CatalogError::Invalid(
-            "a stream's `metadata` is not a list".to_owned(),
-        ));
+/// `MetadataExecutor.ensure_metadata`: append an entry when none has this breadcrumb,
+/// `inclusion: automatic` for the stream and top-level properties, `available` deeper down.
+/// The search stops at the first entry with the breadcrumb; an entry without one met before
+/// that is a `KeyError`.
+fn ensure_metadata(stream: &mut Map<String, Value>, breadcrumb: &[String]) -> Result<(), Stop> {
+    let entries = match stream.get_mut("metadata") {
+        None => return Err(Stop::Skip),
+        Some(Value::Array(entries)) => entries,
+        Some(_) => return fatal("a stream's `metadata` is not a list"),
     };
-    for breadcrumb in breadcrumbs {
-        let mut found = false;
-        for entry in entries.iter() {
-            let Some(existing) = entry.get("breadcrumb") else {
-                return Err(CatalogError::Invalid(
-                    "a metadata entry has no `breadcrumb`".to_owned(),
-                ));
-            };
-            if existing.as_array().is_some_and(|parts| {
-                parts
+    for entry in entries.iter() {
+        let Value::Object(entry) = entry else {
+            return fatal("a metadata entry is not a mapping");
+        };
+        let Some(existing) = entry.get("breadcrumb") else {
+            return Err(Stop::Skip);
+        };
+        let same = existing.as_array().is_some_and(|parts| {
+            parts.len() == breadcrumb.len()
+                && parts
                     .iter()
-                    .map(Value::as_str)
-                    .eq(breadcrumb.iter().map(|part| Some(part.as_str())))
-            }) {
-                found = true;
-                break;
-            }
-        }
-        if !found {
-            let inclusion = if breadcrumb.len() <= 2 {
-                "automatic"
-            } else {
-                "available"
-            };
-            entries.push(serde_json::json!({
-                "breadcrumb": breadcrumb,
-                "metadata": {"inclusion": inclusion},
-            }));
+                    .zip(breadcrumb)
+                    .all(|(part, wanted)| part.as_str() == Some(wanted.as_str()))
+        });
+        if same {
+            return Ok(());
         }
     }
+    let inclusion = if breadcrumb.len() <= 2 {
+        "automatic"
+    } else {
+        "available"
+    };
+    entries.push(serde_json::json!({
+        "breadcrumb": breadcrumb,
+        "metadata": {"inclusion": inclusion},
+    }));
     Ok(())
 }
 
-fn joined_breadcrumb(breadcrumb: Option<&Value>, path: &str) -> Result<String, CatalogError> {
-    let parts = breadcrumb.and_then(Value::as_array).and_then(|parts| {
-        parts
+/// `".".join(breadcrumb)`: a list of strings, a string (its characters) or a mapping (its
+/// keys); anything else is a `TypeError`.
+fn join_breadcrumb(breadcrumb: Option<&Value>, path: &str) -> Result<String, Stop> {
+    let parts: Option<Vec<String>> = match breadcrumb {
+        Some(Value::Array(parts)) => parts
             .iter()
-            .map(Value::as_str)
-            .collect::<Option<Vec<&str>>>()
-    });
-    parts.map(|parts| parts.join(".")).ok_or_else(|| {
-        CatalogError::Invalid(format!(
+            .map(|part| part.as_str().map(str::to_owned))
+            .collect(),
+        Some(Value::String(text)) => Some(text.chars().map(String::from).collect()),
+        Some(Value::Object(map)) => Some(map.keys().cloned().collect()),
+        _ => None,
+    };
+    match parts {
+        Some(parts) => Ok(parts.join(".")),
+        None => fatal(format!(
             "the breadcrumb at `{path}` is not a list of strings"
-        ))
-    })
+        )),
+    }
 }
 
 /// `MetadataExecutor.set_metadata`: `selected: true` never lands on an unsupported node.
