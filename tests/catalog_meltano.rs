@@ -514,11 +514,14 @@ fn generate_fnmatch_pairs(random: &mut Random, count: usize) -> Vec<(String, Str
         .collect()
 }
 
+/// A catalog, its rules, the extractor's config and `pip_url` (for the cache key).
+type GeneratedCase = (Value, Rules, Map<String, Value>, Option<&'static str>);
+
 #[test]
 fn selection_matches_meltano_on_generated_cases() {
     let mut random = Random::new();
     let pairs = generate_fnmatch_pairs(&mut random, 20_000);
-    let mut cases: Vec<(Value, Rules, Map<String, Value>, Option<&str>)> = Vec::new();
+    let mut cases: Vec<GeneratedCase> = Vec::new();
     for index in 0..600 {
         let (catalog, rules) = generate_case(&mut random);
         let config: Map<String, Value> = serde_json::from_value(
