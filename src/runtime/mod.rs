@@ -5,8 +5,15 @@
 //! - `pipe`: `tap | [mapper…] | target` as child processes, with the target's state lines
 //!   handed to the caller as they arrive;
 //! - `config_file`: the private directory of per-plugin config, catalog and state files;
+//! - `interrupt`: SIGTERM/SIGINT caught and handed to the running pipeline;
 //! - `log`: how the children's stderr and the runtime's own lines are written;
-//! - `python_json`: JSON text as Python's `json.dumps` writes it (Meltano's files and hashes).
+//! - `python_json`: JSON text as Python's `json.dumps` writes it (Meltano's files and hashes);
+//! - `dev`: `meltc-run dev-pipe`, the pipe from the command line (benchmark and tests).
 
 pub mod catalog;
+pub mod config_file;
+pub mod dev;
+pub mod interrupt;
+pub mod log;
+pub mod pipe;
 pub mod python_json;
