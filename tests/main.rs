@@ -16,5 +16,6 @@ mod corpus;
 mod explain;
 mod golden;
 mod lock;
+mod pipe;
 mod precommit;
 mod support;
