@@ -4,13 +4,16 @@
 //!
 //! ```text
 //! meltc-run dev-pipe [--log-format text|json] [--timeout SECS] [--direct] [--progress SECS]
-//!                    [--grace SECS] [--config-files] -- TAP [ARGS…] '|' [MAPPER [ARGS…] '|']… TARGET [ARGS…]
+//!                    [--grace SECS] [--config-files] [--rusage]
+//!                    -- TAP [ARGS…] '|' [MAPPER [ARGS…] '|']… TARGET [ARGS…]
 //! ```
 //!
 //! Each plugin is named after its program's file name and gets this process's environment
 //! and working directory. State lines are printed to stdout as they are delivered. With
 //! `--config-files`, each plugin gets `--config <file>` in a private directory (its path is
-//! logged as a `config-dir` event). Exit code: 0 success, 1 failure or timeout, 2 usage,
+//! logged as a `config-dir` event). With `--rusage`, a last `rusage` event gives this
+//! process's own peak resident memory and CPU time (children excluded), from `/proc/self`.
+//! Exit code: 0 success, 1 failure or timeout, 2 usage,
 //! 128 + the signal when interrupted.
 
 use std::ffi::{OsStr, OsString};
@@ -31,6 +34,7 @@ struct Args {
     format: LogFormat,
     options: Options,
     config_files: bool,
+    rusage: bool,
     commands: Vec<Vec<OsString>>,
 }
 
@@ -103,6 +107,9 @@ fn run(args: &Args, logger: &Logger) -> Result<ExitCode, String> {
     };
     let report = pipe::run(&plugins, &args.options, logger, &interrupts, &mut on_state)
         .map_err(|e| error_chain(&e))?;
+    if args.rusage {
+        log_own_usage(logger);
+    }
     Ok(match report.outcome {
         Outcome::Success => ExitCode::SUCCESS,
         Outcome::Interrupted(signal) => {
@@ -110,6 +117,43 @@ fn run(args: &Args, logger: &Logger) -> Result<ExitCode, String> {
         }
         _ => ExitCode::FAILURE,
     })
+}
+
+/// This process's peak RSS (`VmHWM`) and CPU time (`utime`, `stime`; its threads included,
+/// its children not), for the benchmark.
+fn log_own_usage(logger: &Logger) {
+    let status = fs_err::read_to_string("/proc/self/status").unwrap_or_default();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or(0);
+    let stat = fs_err::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name in parentheses: utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |index: usize| -> f64 {
+        // USER_HZ is 100 on every Linux architecture this runs on.
+        fields
+            .get(index)
+            .and_then(|value| value.parse::<f64>().ok())
+            .map_or(0.0, |value| value / 100.0)
+    };
+    let (user, system) = (ticks(11), ticks(12));
+    logger.event(
+        Level::Info,
+        "rusage",
+        &format!(
+            "meltc-run itself: peak RSS {peak_kib} KiB, CPU {user:.2}s user + {system:.2}s system"
+        ),
+        &[
+            ("peak_rss_kib", json!(peak_kib)),
+            ("user_seconds", json!(user)),
+            ("system_seconds", json!(system)),
+        ],
+    );
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {
@@ -126,6 +170,7 @@ fn parse(args: Vec<OsString>) -> Result<Args, String> {
     let mut options = Options::default();
     let mut format = LogFormat::Text;
     let mut config_files = false;
+    let mut rusage = false;
     let mut rest = args.into_iter();
     let seconds = |value: Option<OsString>, flag: &str| -> Result<Duration, String> {
         value
@@ -142,6 +187,7 @@ fn parse(args: Vec<OsString>) -> Result<Args, String> {
             Some("--") => break,
             Some("--direct") => options.relay = Relay::Direct,
             Some("--config-files") => config_files = true,
+            Some("--rusage") => rusage = true,
             Some("--timeout") => {
                 options.deadline = Some(Instant::now() + seconds(rest.next(), "--timeout")?);
             }
@@ -174,6 +220,7 @@ fn parse(args: Vec<OsString>) -> Result<Args, String> {
         format,
         options,
         config_files,
+        rusage,
         commands,
     })
 }
