@@ -10,6 +10,7 @@
 
 mod bad_input;
 mod build;
+mod catalog_meltano;
 mod cli;
 mod compile_meltano;
 mod config_meltano;
@@ -17,6 +18,7 @@ mod corpus;
 mod explain;
 mod golden;
 mod lock;
+mod pipe;
 mod precommit;
 mod runtime_settings;
 mod state;
