@@ -20,6 +20,7 @@ mod golden;
 mod lock;
 mod pipe;
 mod precommit;
+mod runtime_run;
 mod runtime_settings;
 mod state;
 mod support;

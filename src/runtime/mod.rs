@@ -14,10 +14,12 @@
 //! - [`dev`]: `meltc-run dev-pipe`, the pipe from the command line (benchmark and tests).
 
 pub mod catalog;
+pub mod cli;
 pub mod config_file;
 pub mod dev;
 pub mod interrupt;
 pub mod log;
 pub mod pipe;
+pub mod run;
 pub mod settings;
 pub mod state;
