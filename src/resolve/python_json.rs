@@ -134,6 +134,20 @@ fn write_string(out: &mut String, text: &str) {
     out.push('"');
 }
 
+/// Python's `bool(value)` for a value `json.loads` gave: `None`, `False`, zero, and empty
+/// strings, lists and dicts are false.
+#[must_use]
+pub fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(flag) => *flag,
+        Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(text) => !text.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+    }
+}
+
 fn write_number(out: &mut String, number: &Number) {
     if let Some(float) = number.as_f64().filter(|_| number.is_f64()) {
         out.push_str(&float_repr(float));

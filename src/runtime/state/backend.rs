@@ -22,8 +22,9 @@ pub struct LockFile {
     pub version: Option<String>,
 }
 
-/// One storage backend (local folder, S3 bucket).
-pub trait Backend {
+/// One storage backend (local folder, S3 bucket). `Send + Sync` so that a store can be used
+/// from the thread that reads a target's output.
+pub trait Backend: Send + Sync {
     /// Where `file` of `state_id` lives, for messages (`/dir/id/lock`, `s3://bucket/key`).
     fn location(&self, state_id: &StateId, file: &str) -> String;
 

@@ -87,7 +87,7 @@ impl StateDocument {
     /// Whether this is a complete state: Python truthiness of `completed` (`is_complete`).
     #[must_use]
     pub fn is_complete(&self) -> bool {
-        python_truthy(&self.completed)
+        python_json::truthy(&self.completed)
     }
 
     /// The document an update leaves behind (`StateStoreManager.update`): a complete state
@@ -138,18 +138,6 @@ pub fn deep_merge(source: &Value, destination: &mut Value) {
     }
 }
 
-/// Python's `bool(value)` for JSON values.
-pub(super) fn python_truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(flag) => *flag,
-        Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(text) => !text.is_empty(),
-        Value::Array(items) => !items.is_empty(),
-        Value::Object(map) => !map.is_empty(),
-    }
-}
-
 fn empty() -> Value {
     Value::Object(Map::new())
 }
@@ -161,7 +149,7 @@ fn empty() -> Value {
 pub fn tap_state_file(merged: &Value) -> Option<String> {
     merged
         .get(SINGER_STATE_KEY)
-        .filter(|state| python_truthy(state))
+        .filter(|state| python_json::truthy(state))
         .map(|state| python_json::dumps(state, Some(2)))
 }
 

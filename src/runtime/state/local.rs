@@ -103,10 +103,21 @@ impl Backend for LocalBackend {
     fn state_ids(&self) -> StateResult<Vec<String>> {
         let mut ids = Vec::new();
         for entry in WalkDir::new(&self.root).min_depth(2) {
-            let entry = entry.map_err(|error| StateError::Io {
-                action: format!("cannot list the state folder `{}`", self.root.display()),
-                source: error.into(),
-            })?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                // Cleared by another writer while we walked: not a state ID any more.
+                Err(error)
+                    if error.io_error().map(io::Error::kind) == Some(io::ErrorKind::NotFound) =>
+                {
+                    continue;
+                }
+                Err(error) => {
+                    return Err(StateError::Io {
+                        action: format!("cannot list the state folder `{}`", self.root.display()),
+                        source: error.into(),
+                    });
+                }
+            };
             if entry.file_type().is_file() && entry.file_name() == STATE_FILE {
                 let folder = entry
                     .path()
@@ -142,12 +153,18 @@ impl Backend for LocalBackend {
     }
 
     fn create_lock(&self, state_id: &StateId, token: &str) -> StateResult<bool> {
-        self.create_folder(state_id)?;
-        match Self::create_new(&self.path(state_id, LOCK_FILE), token) {
-            Ok(()) => Ok(true),
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-            Err(error) => Err(io_error("cannot lock state", state_id, error)),
+        // A writer that just cleared this state ID removes the emptied folder after releasing
+        // its lock, possibly between our mkdir and our create: make the folder again then.
+        for _ in 0..3 {
+            self.create_folder(state_id)?;
+            match Self::create_new(&self.path(state_id, LOCK_FILE), token) {
+                Ok(()) => return Ok(true),
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => return Err(io_error("cannot lock state", state_id, error)),
+            }
         }
+        Ok(false)
     }
 
     fn replace_stale_lock(

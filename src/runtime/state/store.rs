@@ -186,3 +186,14 @@ impl StateStore {
         Ok(ids)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_can_move_to_another_thread() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<StateStore>();
+    }
+}

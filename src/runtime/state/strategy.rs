@@ -9,7 +9,8 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
-use super::document::{SINGER_STATE_KEY, StateDocument, python_truthy};
+use super::document::{SINGER_STATE_KEY, StateDocument};
+use crate::resolve::python_json;
 
 /// `--state-strategy` (`MELTANO_RUN_STATE_STRATEGY`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -85,7 +86,7 @@ impl TargetLine {
             return Self::Invalid;
         };
         // Python's `not new_state`.
-        if !python_truthy(&value) {
+        if !python_json::truthy(&value) {
             return Self::Empty;
         }
         let mut payload = Map::new();
