@@ -16,8 +16,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use meltc::resolve::python_json;
 use meltc::runtime::catalog::{self, Rules};
-use meltc::runtime::python_json;
 use serde_json::{Map, Value, json};
 
 use crate::support::{repo, tool};

@@ -7,7 +7,6 @@
 //! - `config_file`: the private directory of per-plugin config, catalog and state files;
 //! - `interrupt`: SIGTERM/SIGINT caught and handed to the running pipeline;
 //! - `log`: how the children's stderr and the runtime's own lines are written;
-//! - `python_json`: JSON text as Python's `json.dumps` writes it (Meltano's files and hashes);
 //! - `dev`: `meltc-run dev-pipe`, the pipe from the command line (benchmark and tests).
 
 pub mod catalog;
@@ -16,4 +15,3 @@ pub mod dev;
 pub mod interrupt;
 pub mod log;
 pub mod pipe;
-pub mod python_json;
