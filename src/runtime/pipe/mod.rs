@@ -15,12 +15,14 @@
 //!   keeps the state emitted before the failure);
 //! - each child's stderr is forwarded line by line through the [`Logger`], tagged with the
 //!   plugin's name;
-//! - with [`Relay::Counting`] (the default) the tap's output passes through a 64 KiB relay in
+//! - with [`Relay::Counting`] (the default) the tap's output passes through a 1 MiB relay in
 //!   this process that counts `RECORD` lines without parsing JSON (a line counts when its first
 //!   key is `"type"` with the value `"RECORD"`, as `singer-python` and the Singer SDK write
 //!   it); with [`Relay::Direct`] the tap's stdout file descriptor is the next process's stdin
 //!   and only states are counted. Later hops (mapper to mapper, mapper to target) are always
-//!   direct. A progress line with the counts is logged every [`Options::progress_every`];
+//!   direct. The data path's pipes are enlarged to 1 MiB. A progress line with the counts is
+//!   logged every [`Options::progress_every`]. README "meltc-run: the pipe and catalog
+//!   selection" has the measured cost of both modes against a raw shell pipe;
 //! - failures follow Meltano (`extract_load.py`): when the target exits while something
 //!   upstream still runs, the upstream processes are killed and the target's exit code decides
 //!   (the tap counts as successful); when a mapper exits while its upstream still runs, all are

@@ -467,13 +467,7 @@ impl Supervisor<'_> {
             .records
             .as_ref()
             .map(|records| records.load(Ordering::Relaxed));
-        let message = match records {
-            Some(records) => format!(
-                "{records} records, {} states, {elapsed}s elapsed",
-                self.states
-            ),
-            None => format!("{} states, {elapsed}s elapsed", self.states),
-        };
+        let message = format!("{}, {elapsed}s elapsed", counts(records, self.states));
         self.logger.event(
             Level::Info,
             "progress",
@@ -546,6 +540,14 @@ impl Supervisor<'_> {
     }
 }
 
+/// `12 records, 3 states`, or `3 states` when records are not counted.
+fn counts(records: Option<u64>, states: u64) -> String {
+    match records {
+        Some(records) => format!("{records} records, {states} states"),
+        None => format!("{states} states"),
+    }
+}
+
 /// One line per plugin that did not exit 0 on its own, then the block's summary.
 fn log_report(logger: &Logger, report: &Report) {
     for plugin in &report.plugins {
@@ -575,10 +577,7 @@ fn log_report(logger: &Logger, report: &Report) {
             ],
         );
     }
-    let counts = match report.records {
-        Some(records) => format!("{records} records, {} states", report.states),
-        None => format!("{} states", report.states),
-    };
+    let counts = counts(report.records, report.states);
     let seconds = format!("{:.3}", report.elapsed.as_secs_f64());
     logger.event(
         if report.success() {
