@@ -27,6 +27,7 @@ use super::cast::{self, CastError};
 use super::expand::ConfigValue;
 use super::plugin::{Resolved, ResolvedPlugin};
 use super::plugin_env::{EnvInputs, EnvMap, EnvSource, environment_entry};
+use super::python_json::truthy;
 use super::settings::{Declared, PluginClass, Setting, implicit_settings};
 use super::shell::Shell;
 use super::values::{FlatConfig, config_value};
@@ -601,19 +602,6 @@ fn written(value: ConfigValue, source: Source) -> Candidate {
         source,
         written: None,
         variables: Vec::new(),
-    }
-}
-
-/// Python's truthiness of a JSON value.
-#[must_use]
-pub fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(flag) => *flag,
-        Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(text) => !text.is_empty(),
-        Value::Array(items) => !items.is_empty(),
-        Value::Object(map) => !map.is_empty(),
     }
 }
 

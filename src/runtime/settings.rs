@@ -22,8 +22,9 @@ use serde_json::{Map, Value};
 use crate::manifest::{self, Manifest, Plugin};
 use crate::project::PluginType;
 use crate::resolve::cast;
-use crate::resolve::config::{ConfigError, SettingValue, Source, processed, truthy, written_env};
+use crate::resolve::config::{ConfigError, SettingValue, Source, processed, written_env};
 use crate::resolve::expand::{ConfigValue, Template};
+use crate::resolve::python_json::truthy;
 use crate::resolve::settings::{Declared, PluginClass, Setting, to_env_var};
 use crate::resolve::{SettingKind, python_json};
 
