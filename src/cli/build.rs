@@ -88,8 +88,42 @@ pub fn compile_selected(
     }
     let resolved = resolve::resolve(&project);
     let mut compiled = Vec::new();
-    for environment in wanted {
-        match compile::compile(&resolved, environment.as_deref(), options) {
+    // Environments compile independently: one thread per core, results in the given order.
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let chunk = wanted.len().div_ceil(threads.max(1)).max(1);
+    let results: Option<Vec<_>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = wanted
+            .chunks(chunk)
+            .map(|names| {
+                let resolved = &resolved;
+                scope.spawn(move || {
+                    names
+                        .iter()
+                        .map(|name| {
+                            (
+                                name.clone(),
+                                compile::compile(resolved, name.as_deref(), options),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for worker in workers {
+            all.extend(worker.join().ok()?);
+        }
+        Some(all)
+    });
+    let Some(results) = results else {
+        let _ = writeln!(
+            context.stderr,
+            "error: meltc bug: compiling an environment panicked; nothing was written"
+        );
+        return Err(Outcome::Failure);
+    };
+    for (environment, result) in results {
+        match result {
             Ok(manifest) => compiled.push(Compiled {
                 environment,
                 manifest,
