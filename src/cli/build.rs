@@ -157,8 +157,16 @@ pub fn run(project_root: Option<&Path>, args: &BuildArgs, context: &mut Context<
             );
             return Outcome::Findings;
         }
-        match emit::emit(&compiled.manifest, &[]) {
-            Ok(artifacts) => folders.push((out.join(folder_name), artifacts)),
+        let folder = out.join(folder_name);
+        let layout = emit::Layout {
+            build_dir: relative_to(&project.root, &folder),
+        };
+        let mut manifest = compiled.manifest.clone();
+        if let Some(owner) = &args.orchestrator {
+            set_orchestrator(&mut manifest, owner);
+        }
+        match emit::emit(&manifest, &layout, &args.emit) {
+            Ok(artifacts) => folders.push((folder, artifacts)),
             Err(problems) => {
                 for problem in problems {
                     let _ = writeln!(context.stderr, "error: {folder_name}: {problem}");
@@ -172,6 +180,50 @@ pub fn run(project_root: Option<&Path>, args: &BuildArgs, context: &mut Context<
     } else {
         write(&folders, args.format, context)
     }
+}
+
+/// `--orchestrator`: recorded in the manifest's `annotations.meltc.orchestrator`, where the
+/// emitters (and a reader of manifest.json) find it.
+fn set_orchestrator(manifest: &mut Manifest, owner: &str) {
+    let meltc = manifest
+        .annotations
+        .entry("meltc")
+        .or_insert_with(|| json!({}));
+    if !meltc.is_object() {
+        *meltc = json!({});
+    }
+    if let Some(meltc) = meltc.as_object_mut() {
+        meltc.insert("orchestrator".to_owned(), json!(owner));
+    }
+}
+
+/// `folder` relative to `root`, `/`-separated, when it is inside it (`..` and `.` resolved
+/// lexically, symlinks through the deepest folder that exists).
+fn relative_to(root: &Path, folder: &Path) -> Option<String> {
+    let mut normal = PathBuf::new();
+    for component in folder.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    let mut existing = normal.clone();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        rest.push(existing.file_name()?.to_owned());
+        existing.pop();
+    }
+    let mut resolved = fs_err::canonicalize(&existing).ok()?;
+    resolved.extend(rest.iter().rev());
+    let relative = resolved.strip_prefix(root).ok()?;
+    let parts: Vec<String> = relative
+        .components()
+        .map(|part| part.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("/"))
 }
 
 impl Outcome {
@@ -200,6 +252,8 @@ fn choose_environment(project_root: Option<&Path>, context: &mut Context<'_>) ->
             check: false,
             allow_ephemeral_state: false,
             format: BuildFormat::Human,
+            emit: Vec::new(),
+            orchestrator: None,
         };
         return run(project_root, &args, context);
     }

@@ -1,0 +1,267 @@
+//! The image of an environment: `Dockerfile`, its allow-list `Dockerfile.dockerignore`, and
+//! `install-plugins.sh`, the script the Dockerfile runs once per plugin virtualenv (the tests
+//! run the very same script on the host).
+//!
+//! Input: the manifest (plugins, their virtualenvs and requirement locks) and the deploy
+//! settings (`annotations.meltc.image`). The build context is the project root, so the files
+//! name paths relative to it: the environment's output folder and `meltc/locks/`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::settings::{self, Deploy};
+use super::{Artifacts, Layout, header, shell, templates};
+use crate::compile::requirements::lock_path;
+use crate::manifest::{Manifest, Plugin};
+
+/// The Dockerfile's name in the output folder.
+pub const DOCKERFILE: &str = "Dockerfile";
+/// The allow-list BuildKit reads for `Dockerfile` (`<Dockerfile>.dockerignore`).
+pub const DOCKERIGNORE: &str = "Dockerfile.dockerignore";
+/// The install script's name in the output folder.
+pub const INSTALL_SCRIPT: &str = "install-plugins.sh";
+
+/// How one virtualenv is installed.
+enum Install {
+    /// From its hashed lock.
+    Lock { path: String, hashes: bool },
+    /// From its `pip_url`'s words.
+    PipUrl(Vec<String>),
+}
+
+/// One virtualenv, as the templates see it.
+#[derive(Serialize)]
+struct VenvContext {
+    /// `<type>/<name>`.
+    name: String,
+    /// Which plugins, installed from what.
+    what: String,
+    /// The interpreter, as a shell word.
+    python: String,
+    /// `uv pip install`'s arguments after `--python`, as shell words.
+    install_args: String,
+    /// Executables to find in `bin/`.
+    executables: Vec<String>,
+    /// The lock to copy before the step, when there is one.
+    lock: Option<String>,
+    /// Where `meltc lock --requirements` would write the lock.
+    lock_path: String,
+    /// The instruction before this step's RUN is a RUN too (hadolint DL3059).
+    after_run: bool,
+}
+
+#[derive(Serialize)]
+struct DockerContext {
+    header: Vec<String>,
+    build_dir: String,
+    image_name: String,
+    description: String,
+    base_image: String,
+    meltc_image: String,
+    needs_git: bool,
+    git_for: String,
+    venvs: Vec<VenvContext>,
+    not_installed: Vec<String>,
+    locks: Vec<String>,
+}
+
+/// The docker emitter.
+///
+/// # Errors
+/// No build folder inside the project, a stale lock or one for another Python, a `pip_url`
+/// that does not split into words, and unusable settings.
+pub fn emit(manifest: &Manifest, layout: &Layout) -> Result<Artifacts, Vec<String>> {
+    let deploy = settings::deploy(manifest)?;
+    let Some(build_dir) = layout.build_dir.clone() else {
+        return Err(vec![
+            "the Dockerfile's build context is the project root, so the output folder must be inside the project (or leave the image out: `--emit manifest,k8s,dagster`)".to_owned(),
+        ]);
+    };
+    if !build_dir
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+    {
+        return Err(vec![format!(
+            "the output folder `{build_dir}` has characters a Dockerfile COPY cannot take unquoted; use letters, digits, `-`, `_`, `.` and `/`"
+        )]);
+    }
+    let mut errors = Vec::new();
+    let mut venvs: Vec<VenvContext> = Vec::new();
+    let mut not_installed = Vec::new();
+    let mut git_for = Vec::new();
+    for (venv, plugins) in venvs_of(manifest) {
+        let first = plugins[0];
+        let names: Vec<&str> = plugins.iter().map(|plugin| plugin.name.as_str()).collect();
+        let pip_url = first.pip_url.as_deref().unwrap_or_default();
+        let install = match install_of(first, &deploy) {
+            Ok(Ok(install)) => install,
+            Ok(Err(reason)) => {
+                not_installed.push(format!("{venv} ({}): {reason}", names.join(", ")));
+                continue;
+            }
+            Err(error) => {
+                errors.push(error);
+                continue;
+            }
+        };
+        if pip_url.contains("git+") {
+            git_for.push(names.join(", "));
+        }
+        let (install_args, lock, what) = match install {
+            Install::Lock { path, hashes } => {
+                let mut args = String::new();
+                if hashes {
+                    args.push_str("--require-hashes ");
+                }
+                args.push_str(&format!("--no-deps -r \"$locks/{venv}.txt\""));
+                let kind = if hashes {
+                    "hashed lock"
+                } else {
+                    "lock pinning a VCS commit"
+                };
+                (
+                    args,
+                    Some(path),
+                    format!("{} from its {kind} of `{pip_url}`", names.join(", ")),
+                )
+            }
+            Install::PipUrl(words) => (
+                words
+                    .iter()
+                    .map(|word| shell::quote(word))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                None,
+                format!("{} from pip_url `{pip_url}` (not locked)", names.join(", ")),
+            ),
+        };
+        let after_run = lock.is_none() && !venvs.is_empty();
+        let mut executables: Vec<String> = plugins
+            .iter()
+            .map(|plugin| plugin.executable.clone())
+            .filter(|executable| !executable.contains('/'))
+            .map(|executable| shell::quote(&executable))
+            .collect();
+        executables.sort();
+        executables.dedup();
+        venvs.push(VenvContext {
+            python: first
+                .python
+                .as_deref()
+                .map_or_else(|| "\"$python\"".to_owned(), shell::quote),
+            lock_path: lock_path(&venv),
+            name: venv,
+            what,
+            install_args,
+            executables,
+            lock,
+            after_run,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let environment = manifest
+        .environment
+        .as_ref()
+        .map_or("none", |environment| environment.name.as_str());
+    let context = DockerContext {
+        header: header(manifest),
+        image_name: deploy.kubernetes.image.clone(),
+        description: format!(
+            "Meltano project {}, environment {environment}, run by meltc-run",
+            deploy.name
+        ),
+        base_image: deploy.image.base.clone(),
+        meltc_image: deploy.image.meltc.clone(),
+        needs_git: !git_for.is_empty(),
+        git_for: git_for.join("; "),
+        locks: venvs.iter().filter_map(|venv| venv.lock.clone()).collect(),
+        venvs,
+        not_installed,
+        build_dir,
+    };
+    Ok(Artifacts::from([
+        (
+            DOCKERFILE.to_owned(),
+            templates::render(templates::DOCKERFILE, &context).map_err(|e| vec![e])?,
+        ),
+        (
+            DOCKERIGNORE.to_owned(),
+            templates::render(templates::DOCKERIGNORE, &context).map_err(|e| vec![e])?,
+        ),
+        (
+            INSTALL_SCRIPT.to_owned(),
+            templates::render(templates::INSTALL_SCRIPT, &context).map_err(|e| vec![e])?,
+        ),
+    ]))
+}
+
+/// Plugins by virtualenv, sorted by virtualenv (`<type>/<name>`).
+fn venvs_of(manifest: &Manifest) -> BTreeMap<String, Vec<&Plugin>> {
+    let mut venvs: BTreeMap<String, Vec<&Plugin>> = BTreeMap::new();
+    for plugin in &manifest.plugins {
+        if let Some(venv) = &plugin.venv {
+            venvs.entry(venv.clone()).or_default().push(plugin);
+        }
+    }
+    venvs
+}
+
+/// How `plugin`'s virtualenv is installed: `Ok(Err(reason))` when it cannot be installed in an
+/// image at all (left out, with the reason in the Dockerfile), `Err` when the project must be
+/// fixed first.
+fn install_of(plugin: &Plugin, deploy: &Deploy) -> Result<Result<Install, String>, String> {
+    let pip_url = plugin.pip_url.as_deref().unwrap_or_default();
+    let venv = plugin.venv.as_deref().unwrap_or_default();
+    if let Some(lock) = &plugin.requirements {
+        if lock.pip_url.as_deref() != Some(pip_url) {
+            return Err(format!(
+                "`{}` was locked for pip_url `{}`, but `{}` now has `{pip_url}`: run `meltc lock --requirements`",
+                lock.path,
+                lock.pip_url.as_deref().unwrap_or("(no header)"),
+                plugin.name
+            ));
+        }
+        if lock.python.as_deref() != Some(deploy.image.python.as_str()) {
+            return Err(format!(
+                "`{}` was locked for Python {}, but the image has Python {}: run `meltc lock --requirements`",
+                lock.path,
+                lock.python.as_deref().unwrap_or("(no header)"),
+                deploy.image.python
+            ));
+        }
+        return Ok(Ok(Install::Lock {
+            path: lock.path.clone(),
+            hashes: lock.hashes,
+        }));
+    }
+    let expanded = pip_url
+        .replace("${MELTANO__PYTHON_VERSION}", &deploy.image.python)
+        .replace("$MELTANO__PYTHON_VERSION", &deploy.image.python);
+    let words = shell::split(&expanded).map_err(|error| format!("`{venv}`: pip_url: {error}"))?;
+    if words.is_empty() {
+        return Ok(Err("its pip_url is empty".to_owned()));
+    }
+    if let Some(word) = words.iter().find(|word| word.contains('$')) {
+        return Ok(Err(format!(
+            "its pip_url `{pip_url}` references a variable (`{word}`), which an image build cannot see"
+        )));
+    }
+    if let Some(word) = words.iter().find(|word| is_local(word)) {
+        return Ok(Err(format!(
+            "its pip_url `{pip_url}` installs from a folder of the project (`{word}`), which is not in the image; publish the package and pin its version"
+        )));
+    }
+    Ok(Ok(Install::PipUrl(words)))
+}
+
+/// A pip argument that installs from the local file system.
+fn is_local(word: &str) -> bool {
+    matches!(word, "-e" | "--editable")
+        || word.starts_with('.')
+        || word.starts_with('/')
+        || word.starts_with("file:")
+        || word.starts_with('~')
+}
