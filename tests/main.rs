@@ -9,7 +9,9 @@
 )]
 
 mod bad_input;
+mod build;
 mod cli;
+mod compile_meltano;
 mod config_meltano;
 mod corpus;
 mod explain;

@@ -114,6 +114,13 @@ pub enum DevCommand {
         out: PathBuf,
     },
 
+    /// Write the manifest's JSON Schema (schemas/manifest.schema.json), generated from its types.
+    ManifestSchema {
+        /// Where to write it.
+        #[arg(long, default_value = "schemas/manifest.schema.json")]
+        out: PathBuf,
+    },
+
     /// Time the resolve stage alone on a project (bench/resolve runs it).
     BenchResolve {
         /// How many times to resolve.

@@ -381,6 +381,7 @@ fn human_drift(
             }
         }
     }
+    context.stdout.flush()?;
     if drifted.is_empty() {
         writeln!(
             context.stderr,

@@ -76,6 +76,7 @@ pub fn run(project_root: Option<&Path>, args: &DiffArgs, context: &mut Context<'
             context
                 .stdout
                 .write_all(colored_diff(&diff, context.style.color).as_bytes())
+                .and_then(|()| context.stdout.flush())
                 .and_then(|()| writeln!(context.stderr, "{summary}"))
         }
     };

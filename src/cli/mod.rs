@@ -124,6 +124,15 @@ pub fn run(cli: Cli, context: &mut Context<'_>) -> Outcome {
         Command::Explain(args) => explain::run(&args, context),
         Command::Config(args) => config::run(cli.project_root.as_deref(), &args, context),
         Command::Dev(DevCommand::ImportHub { hub, out }) => import_hub(&hub, &out, context),
+        Command::Dev(DevCommand::ManifestSchema { out }) => {
+            match fs_err::write(&out, crate::manifest::schema_json()) {
+                Ok(()) => Outcome::Clean,
+                Err(error) => {
+                    let _ = writeln!(context.stderr, "error: {error}");
+                    Outcome::Failure
+                }
+            }
+        }
         Command::Dev(DevCommand::BenchResolve { runs }) => {
             bench_resolve(cli.project_root.as_deref(), runs, context)
         }

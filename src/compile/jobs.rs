@@ -11,7 +11,7 @@ use crate::manifest::blocks;
 use crate::manifest::{Job, Manifest, Schedule, Step};
 use crate::project::Project;
 use crate::project::model::{self, Named};
-use crate::validate::check_interval;
+use crate::validate::cron_expression;
 
 /// Fill `manifest.jobs` and `manifest.schedules` (its plugins are already there).
 ///
@@ -24,6 +24,8 @@ pub fn jobs_and_schedules(
 ) -> Result<(), Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let mut names = BTreeSet::new();
+    let mut jobs = Vec::new();
+    let lookup = blocks::Lookup::new(manifest);
     for job in model::jobs(&project.merged) {
         if !names.insert(job.name) {
             continue; // a duplicate never takes effect (validation says so)
@@ -35,8 +37,8 @@ pub fn jobs_and_schedules(
             .into_iter()
             .map(|token| token.text)
             .collect();
-        match blocks::parse(manifest, &blocks) {
-            Ok(steps) => manifest.jobs.push(Job {
+        match lookup.parse(&blocks) {
+            Ok(steps) => jobs.push(Job {
                 name: job.name.to_owned(),
                 blocks,
                 steps,
@@ -52,6 +54,7 @@ pub fn jobs_and_schedules(
             ),
         }
     }
+    manifest.jobs = jobs;
     let mut schedule_names = BTreeSet::new();
     for schedule in model::schedules(&project.merged) {
         if !schedule_names.insert(schedule.name) {
@@ -76,7 +79,7 @@ pub fn jobs_and_schedules(
         manifest.schedules.push(Schedule {
             name: schedule.name.to_owned(),
             job,
-            cron: check_interval(&interval).ok().flatten(),
+            cron: cron_expression(&interval),
             interval,
             env: env_map(schedule.node.get("env")),
             annotations: object(schedule.node.get("annotations")),

@@ -196,35 +196,29 @@ fn venv_name(resolved: &Resolved<'_>, plugin: &ResolvedPlugin<'_>) -> String {
     }
 }
 
-/// The `env:` blocks the plugin sees, the furthest parent's first, then the environment's.
+/// The `env:` blocks the plugin sees: each plugin of its `inherit_from` chain's (the furthest
+/// parent's first), then the environment's entries for them (`from: environment:<plugin>`).
 fn env_blocks(
     resolved: &Resolved<'_>,
     environment: Option<Named<'_>>,
     plugin: &ResolvedPlugin<'_>,
 ) -> Vec<EnvBlock> {
-    let mut blocks: Vec<EnvBlock> = resolved
-        .chain(plugin)
+    let chain = resolved.chain(plugin);
+    let own = chain
         .iter()
         .rev()
-        .filter_map(|link| {
-            let vars = env_map(link.entry.entry.node.get("env"));
-            (!vars.is_empty()).then(|| EnvBlock {
-                from: link.name.clone(),
-                vars,
-            })
-        })
-        .collect();
-    if let Some(entry) = environment.and_then(|environment| environment_entry(&environment, plugin))
-    {
-        let vars = env_map(entry.entry.node.get("env"));
-        if !vars.is_empty() {
-            blocks.push(EnvBlock {
-                from: "environment".to_owned(),
-                vars,
-            });
-        }
-    }
-    blocks
+        .map(|link| (link.name.clone(), env_map(link.entry.entry.node.get("env"))));
+    let from_environment = chain.iter().rev().filter_map(|link| {
+        let entry = environment_entry(&environment?, link)?;
+        Some((
+            format!("environment:{}", link.name),
+            env_map(entry.entry.node.get("env")),
+        ))
+    });
+    own.chain(from_environment)
+        .filter(|(_, vars)| !vars.is_empty())
+        .map(|(from, vars)| EnvBlock { from, vars })
+        .collect()
 }
 
 /// An `env:` mapping as written (non-scalar values are skipped: validation reports them).

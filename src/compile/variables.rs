@@ -8,7 +8,7 @@
 //! emitters put secrets in a Kubernetes Secret and the rest in a ConfigMap; when unsure, the
 //! name rule errs towards secret.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -88,12 +88,13 @@ impl Collector {
         &mut self,
         vars: &IndexMap<String, String>,
         place: &str,
-        sensitive_env: &BTreeMap<String, String>,
+        names: &SettingNames<'_>,
     ) {
         for (name, value) in vars {
             let used_by = format!("{place}.{name}");
-            let because = sensitive_env
-                .get(name)
+            let because = (Template::parse(value).references().next().is_some())
+                .then(|| names.sensitive_reader(name))
+                .flatten()
                 .map(|setting| format!("sets the sensitive setting {setting}"))
                 .or_else(|| looks_secret(name).then(|| format!("sets `{name}`")));
             self.text(value, &used_by, because.as_deref());
@@ -119,66 +120,148 @@ fn setting_model(setting: &manifest::Setting) -> Setting {
     }
 }
 
-/// The env var names every sensitive setting is read from -> `type.plugin.setting`.
-fn sensitive_env_names(manifest: &Manifest) -> BTreeMap<String, String> {
-    let mut names = BTreeMap::new();
-    for plugin in &manifest.plugins {
-        for setting in plugin.settings.iter().filter(|setting| setting.sensitive) {
-            let read = setting_model(setting)
-                .env_vars_read(&plugin.read_prefixes, plugin.read_env_aliases);
-            for EnvVar { name, .. } in read {
-                names.entry(name).or_insert_with(|| {
-                    format!("`{}.{}.{}`", plugin.plugin_type, plugin.name, setting.name)
-                });
-            }
-        }
-    }
-    names
+/// Answers "which setting reads or writes the variable `NAME`?" for the few names a project
+/// references, without working out the names of every setting of every plugin (thousands in
+/// a large project): only plugins whose env var prefix starts the name are asked.
+struct SettingNames<'m> {
+    manifest: &'m Manifest,
+    /// Per plugin: its read and write prefixes as env var prefixes (`TAP_X_`), and whether a
+    /// setting names its own variables (`env:`, `env_aliases`).
+    prefixes: Vec<(Vec<String>, Vec<String>, bool)>,
+    /// The project settings' variables (`MELTANO_STATE_BACKEND_URI`).
+    project_settings: Vec<String>,
 }
 
-/// The variables meltc-run sets for a plugin, as Meltano does (spec §7.4): its own, each
-/// plugin's info, every setting with a value under each name it is written to (later blocks
-/// of a pipeline see earlier blocks' variables), and the project settings as `MELTANO_<NAME>`.
-fn runtime_names(manifest: &Manifest) -> BTreeSet<String> {
-    let mut names: BTreeSet<String> = [
-        "MELTANO_PROJECT_ROOT",
-        "MELTANO_ENVIRONMENT",
-        "MELTANO_SYS_DIR_ROOT",
-        "MELTANO_USER_AGENT",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .collect();
-    for plugin in &manifest.plugins {
-        if let Some(plugin_type) = PluginType::parse(&plugin.plugin_type) {
-            for part in ["NAME", "NAMESPACE", "VARIANT"] {
-                names.insert(format!(
+impl<'m> SettingNames<'m> {
+    fn new(manifest: &'m Manifest) -> Self {
+        let normalized = |prefixes: &[String]| -> Vec<String> {
+            prefixes
+                .iter()
+                .map(|prefix| format!("{}_", to_env_var(prefix, "")))
+                .collect()
+        };
+        let prefixes = manifest
+            .plugins
+            .iter()
+            .map(|plugin| {
+                let own_names = plugin
+                    .settings
+                    .iter()
+                    .chain(&plugin.extras)
+                    .any(|setting| setting.env.is_some() || !setting.env_aliases.is_empty());
+                (
+                    normalized(&plugin.read_prefixes),
+                    normalized(&plugin.write_prefixes),
+                    own_names,
+                )
+            })
+            .collect();
+        let project_settings = manifest
+            .settings
+            .keys()
+            .map(|setting| to_env_var("meltano", setting))
+            .collect();
+        SettingNames {
+            manifest,
+            prefixes,
+            project_settings,
+        }
+    }
+
+    /// Candidate settings for `name`: of plugins with a matching prefix, or with their own
+    /// `env:` / `env_aliases`.
+    fn candidates<'a>(
+        &'a self,
+        name: &'a str,
+        write: bool,
+    ) -> impl Iterator<Item = (&'m manifest::Plugin, &'m manifest::Setting)> + 'a {
+        self.manifest
+            .plugins
+            .iter()
+            .zip(&self.prefixes)
+            .filter(move |(_, (read, written, own_names))| {
+                let prefixes = if write { written } else { read };
+                *own_names
+                    || prefixes
+                        .iter()
+                        .any(|prefix| name.starts_with(prefix.as_str()))
+            })
+            .flat_map(move |(plugin, (read, written, _))| {
+                let prefixes = if write { written } else { read };
+                let by_prefix = prefixes
+                    .iter()
+                    .any(|prefix| name.starts_with(prefix.as_str()));
+                plugin
+                    .settings
+                    .iter()
+                    .chain(&plugin.extras)
+                    .filter(move |setting| {
+                        by_prefix
+                            || setting.env.as_deref() == Some(name)
+                            || !setting.env_aliases.is_empty()
+                    })
+                    .map(move |setting| (plugin, setting))
+            })
+    }
+
+    /// The sensitive setting `name` is read from, as `type.plugin.setting`.
+    fn sensitive_reader(&self, name: &str) -> Option<String> {
+        self.candidates(name, false)
+            .filter(|(_, setting)| setting.sensitive)
+            .find(|(plugin, setting)| {
+                setting_model(setting)
+                    .env_vars_read(&plugin.read_prefixes, plugin.read_env_aliases)
+                    .iter()
+                    .any(|var: &EnvVar| var.name == name)
+            })
+            .map(|(plugin, setting)| {
+                format!("`{}.{}.{}`", plugin.plugin_type, plugin.name, setting.name)
+            })
+    }
+
+    /// Whether meltc-run sets `name` for a plugin, as Meltano does (spec §7.4): its own
+    /// variables, a plugin's info, a setting with a value under each name it is written to
+    /// (later blocks of a pipeline see earlier blocks' variables), a project setting as
+    /// `MELTANO_<NAME>`.
+    fn set_by_runtime(&self, name: &str) -> bool {
+        const OWN: &[&str] = &[
+            "MELTANO_PROJECT_ROOT",
+            "MELTANO_ENVIRONMENT",
+            "MELTANO_SYS_DIR_ROOT",
+            "MELTANO_USER_AGENT",
+        ];
+        if OWN.contains(&name) {
+            return true;
+        }
+        let info = PluginType::ALL.iter().any(|plugin_type| {
+            ["NAME", "NAMESPACE", "VARIANT"].iter().any(|part| {
+                name == format!(
                     "MELTANO_{}_{part}",
                     plugin_type.singular().to_ascii_uppercase()
-                ));
-            }
-        }
-        for setting in plugin.settings.iter().chain(&plugin.extras) {
-            if setting.value.is_some() {
-                names.extend(setting_model(setting).env_vars_written(&plugin.write_prefixes));
-            }
-        }
+                )
+            })
+        });
+        info || self.project_settings.iter().any(|setting| setting == name)
+            || self
+                .candidates(name, true)
+                .filter(|(_, setting)| setting.value.is_some())
+                .any(|(plugin, setting)| {
+                    setting_model(setting)
+                        .env_vars_written(&plugin.write_prefixes)
+                        .iter()
+                        .any(|written| written == name)
+                })
     }
-    for name in manifest.settings.keys() {
-        names.insert(to_env_var("meltano", name));
-    }
-    names
 }
 
 /// Every variable `manifest` references or defines, classified.
 #[must_use]
 pub fn variables(manifest: &Manifest) -> BTreeMap<String, Variable> {
-    let sensitive_env = sensitive_env_names(manifest);
-    let runtime_names = runtime_names(manifest);
+    let names = SettingNames::new(manifest);
     let mut collector = Collector::default();
-    collector.env_block(&manifest.env, "env", &sensitive_env);
+    collector.env_block(&manifest.env, "env", &names);
     if let Some(environment) = &manifest.environment {
-        collector.env_block(&environment.env, "environment.env", &sensitive_env);
+        collector.env_block(&environment.env, "environment.env", &names);
         if let Some(suffix) = &environment.state_id_suffix {
             collector.text(suffix, "environment.state_id_suffix", None);
         }
@@ -203,7 +286,7 @@ pub fn variables(manifest: &Manifest) -> BTreeMap<String, Variable> {
             collector.value(value, &used_by, because.as_deref());
         }
         for block in &plugin.env {
-            collector.env_block(&block.vars, &format!("{place}.env"), &sensitive_env);
+            collector.env_block(&block.vars, &format!("{place}.env"), &names);
         }
         for (name, command) in &plugin.commands {
             collector.text(&command.args, &format!("{place}.commands.{name}"), None);
@@ -218,7 +301,7 @@ pub fn variables(manifest: &Manifest) -> BTreeMap<String, Variable> {
         collector.env_block(
             &schedule.env,
             &format!("schedules.{}.env", schedule.name),
-            &sensitive_env,
+            &names,
         );
     }
     collector
@@ -227,7 +310,7 @@ pub fn variables(manifest: &Manifest) -> BTreeMap<String, Variable> {
         // A variable an `env:` block only sets, that nothing reads, needs nothing from anyone.
         .filter(|(_, found)| !found.used_by.is_empty())
         .map(|(name, found)| {
-            let runtime = runtime_names.contains(&name);
+            let runtime = names.set_by_runtime(&name);
             let (secret, reason) = match (&found.secret_because, runtime) {
                 (_, true) => (false, "set by meltc-run".to_owned()),
                 (Some(because), false) => (true, because.clone()),

@@ -7,6 +7,8 @@
 //! `plugin:command` naming a command. A name is looked up as the first plugin of that name in
 //! Meltano's type order, then as a mapping.
 
+use std::collections::BTreeMap;
+
 use super::{Manifest, MappingRef, Plugin, Step};
 
 /// Why a list of blocks is not a valid run (Meltano's messages, where it has one).
@@ -43,22 +45,58 @@ enum Found<'m> {
     Mapping(&'m Plugin, &'m str),
 }
 
-fn find<'m>(manifest: &'m Manifest, block: &'m str) -> Result<Found<'m>, BlockError> {
+/// Block names looked up once per manifest (a large project has hundreds of jobs).
+pub struct Lookup<'m> {
+    manifest: &'m Manifest,
+    /// The first plugin of each name, in Meltano's type order.
+    plugins: BTreeMap<&'m str, &'m Plugin>,
+    /// Each mapping name and the mappers that define it.
+    mappings: BTreeMap<&'m str, Vec<&'m Plugin>>,
+}
+
+impl<'m> Lookup<'m> {
+    /// Index `manifest`'s plugins and mappings.
+    #[must_use]
+    pub fn new(manifest: &'m Manifest) -> Self {
+        let mut plugins = BTreeMap::new();
+        let mut mappings: BTreeMap<&str, Vec<&Plugin>> = BTreeMap::new();
+        for plugin in &manifest.plugins {
+            plugins.entry(plugin.name.as_str()).or_insert(plugin);
+            for mapping in &plugin.mappings {
+                let mappers = mappings.entry(mapping.name.as_str()).or_default();
+                if !mappers.iter().any(|known| known.name == plugin.name) {
+                    mappers.push(plugin);
+                }
+            }
+        }
+        Lookup {
+            manifest,
+            plugins,
+            mappings,
+        }
+    }
+
+    /// Group `blocks` into steps (see [`parse`]).
+    ///
+    /// # Errors
+    /// As [`parse`].
+    pub fn parse(&self, blocks: &[String]) -> Result<Vec<Step>, BlockError> {
+        parse_with(self, blocks)
+    }
+}
+
+fn find<'m>(lookup: &Lookup<'m>, block: &'m str) -> Result<Found<'m>, BlockError> {
     let mut parts = block.splitn(3, ':');
     let (name, command) = match (parts.next(), parts.next(), parts.next()) {
         (Some(name), Some(command), None) => (name, Some(command)),
         _ => (block, None),
     };
-    if let Some(plugin) = manifest.plugin(name) {
+    if let Some(plugin) = lookup.plugins.get(name) {
         return Ok(Found::Plugin(plugin, command));
     }
     if command.is_none() {
-        let mappers: Vec<&Plugin> = manifest
-            .plugins
-            .iter()
-            .filter(|plugin| plugin.mappings.iter().any(|mapping| mapping.name == block))
-            .collect();
-        match mappers.as_slice() {
+        let mappers = lookup.mappings.get(block).map_or(&[][..], Vec::as_slice);
+        match mappers {
             [mapper] => return Ok(Found::Mapping(mapper, block)),
             [] => {}
             several => {
@@ -87,6 +125,11 @@ pub fn state_id(manifest: &Manifest, extractor: &str, loader: &str) -> Option<St
 /// # Errors
 /// The first block that breaks the grammar, as `meltano run` stops at it.
 pub fn parse(manifest: &Manifest, blocks: &[String]) -> Result<Vec<Step>, BlockError> {
+    Lookup::new(manifest).parse(blocks)
+}
+
+fn parse_with<'m>(lookup: &Lookup<'m>, blocks: &'m [String]) -> Result<Vec<Step>, BlockError> {
+    let manifest = lookup.manifest;
     struct Open<'m> {
         extractor: &'m Plugin,
         mappings: Vec<MappingRef>,
@@ -94,7 +137,7 @@ pub fn parse(manifest: &Manifest, blocks: &[String]) -> Result<Vec<Step>, BlockE
     let mut steps = Vec::new();
     let mut open: Option<Open<'_>> = None;
     for block in blocks {
-        let found = find(manifest, block)?;
+        let found = find(lookup, block)?;
         open = match (open, found) {
             (Some(mut set), Found::Mapping(mapper, mapping)) => {
                 set.mappings.push(MappingRef {

@@ -163,8 +163,9 @@ pub struct Plugin {
     /// Extras (`_select`, `_metadata`, `_schema`, `_select_filter`, ...), likewise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extras: Vec<Setting>,
-    /// The plugin's `env:` blocks, the furthest parent's first, then the environment's entry
-    /// for the plugin; each as written.
+    /// The `env:` blocks of the plugin and its `inherit_from` parents (the furthest first, `from`
+    /// their name), then the environment's entries for them (`from: environment:<name>`); each
+    /// as written. Layered as spec §7.2 (an environment's blocks over the plugins').
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvBlock>,
     /// Commands by name, the parent's first.
@@ -238,7 +239,7 @@ pub struct Setting {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvBlock {
-    /// Whose block: a plugin name, or `environment` for the environment's entry.
+    /// Whose block: a plugin name, or `environment:<plugin>` for the environment's entry.
     pub from: String,
     /// The variables, as written.
     pub vars: IndexMap<String, String>,

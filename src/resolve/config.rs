@@ -380,7 +380,12 @@ impl<'a, 'p> Context<'a, 'p> {
         Context {
             plugin,
             settings,
-            env: inputs.plugin_env(plugin),
+            // A hermetic evaluation never reads a variable: skip building them.
+            env: if hermetic {
+                EnvMap::new()
+            } else {
+                inputs.plugin_env(plugin)
+            },
             dotenv: &scope.shell.dotenv,
             yml: config_with_extras(&plugin.entry, false),
             environment,
