@@ -19,8 +19,7 @@ use crate::project::Project;
 use crate::resolve;
 use crate::validate;
 
-/// The output subfolder of a project built without an environment.
-pub const NO_ENVIRONMENT_FOLDER: &str = "_no_environment";
+pub use crate::emit::NO_ENVIRONMENT_FOLDER;
 
 /// The default output folder, in the project root.
 pub const DEFAULT_OUT: &str = "deploy";
@@ -158,14 +157,18 @@ pub fn run(project_root: Option<&Path>, args: &BuildArgs, context: &mut Context<
             return Outcome::Findings;
         }
         let folder = out.join(folder_name);
-        let layout = emit::Layout {
-            build_dir: relative_to(&project.root, &folder),
+        let inputs = match inputs_of(&project.root, &compiled.manifest) {
+            Ok(inputs) => inputs,
+            Err(error) => {
+                let _ = writeln!(context.stderr, "error: {error}");
+                return Outcome::Failure;
+            }
         };
         let mut manifest = compiled.manifest.clone();
         if let Some(owner) = &args.orchestrator {
             set_orchestrator(&mut manifest, owner);
         }
-        match emit::emit(&manifest, &layout, &args.emit) {
+        match emit::emit(&manifest, &inputs, &args.emit) {
             Ok(artifacts) => folders.push((folder, artifacts)),
             Err(problems) => {
                 for problem in problems {
@@ -197,33 +200,20 @@ fn set_orchestrator(manifest: &mut Manifest, owner: &str) {
     }
 }
 
-/// `folder` relative to `root`, `/`-separated, when it is inside it (`..` and `.` resolved
-/// lexically, symlinks through the deepest folder that exists).
-fn relative_to(root: &Path, folder: &Path) -> Option<String> {
-    let mut normal = PathBuf::new();
-    for component in folder.components() {
-        match component {
-            std::path::Component::ParentDir => {
-                normal.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => normal.push(other),
+/// The project files the emitters copy: the requirement locks the manifest names.
+fn inputs_of(root: &Path, manifest: &Manifest) -> std::io::Result<emit::Inputs> {
+    let mut inputs = emit::Inputs::default();
+    for lock in manifest
+        .plugins
+        .iter()
+        .filter_map(|plugin| plugin.requirements.as_ref())
+    {
+        if !inputs.locks.contains_key(&lock.path) {
+            let text = fs_err::read_to_string(root.join(&lock.path))?;
+            inputs.locks.insert(lock.path.clone(), text);
         }
     }
-    let mut existing = normal.clone();
-    let mut rest = Vec::new();
-    while !existing.exists() {
-        rest.push(existing.file_name()?.to_owned());
-        existing.pop();
-    }
-    let mut resolved = fs_err::canonicalize(&existing).ok()?;
-    resolved.extend(rest.iter().rev());
-    let relative = resolved.strip_prefix(root).ok()?;
-    let parts: Vec<String> = relative
-        .components()
-        .map(|part| part.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    (!parts.is_empty()).then(|| parts.join("/"))
+    Ok(inputs)
 }
 
 impl Outcome {

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::names::dagster_names;
 use super::settings::{self, Orchestrator};
-use super::{Artifacts, Layout, header, templates};
+use super::{Artifacts, Inputs, header, templates};
 use crate::manifest::Manifest;
 
 /// The definitions file, in the output folder.
@@ -53,7 +53,7 @@ fn literal(text: &str) -> String {
 ///
 /// # Errors
 /// Unusable settings.
-pub fn emit(manifest: &Manifest, _layout: &Layout) -> Result<Artifacts, Vec<String>> {
+pub fn emit(manifest: &Manifest, _inputs: &Inputs) -> Result<Artifacts, Vec<String>> {
     let deploy = settings::deploy(manifest)?;
     let job_names = dagster_names(manifest.jobs.iter().map(|job| job.name.as_str()), "");
     let op_names = dagster_names(manifest.jobs.iter().map(|job| job.name.as_str()), "run_");

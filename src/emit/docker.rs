@@ -1,24 +1,28 @@
-//! The image of an environment: `Dockerfile`, its allow-list `Dockerfile.dockerignore`, and
-//! `install-plugins.sh`, the script the Dockerfile runs once per plugin virtualenv (the tests
-//! run the very same script on the host).
+//! The image of an environment: `Dockerfile`, its allow-list `.dockerignore`,
+//! `install-plugins.sh` (the script the Dockerfile runs once per plugin virtualenv; the tests
+//! run the very same script on the host) and a copy of each requirement lock under `locks/`.
 //!
-//! Input: the manifest (plugins, their virtualenvs and requirement locks) and the deploy
-//! settings (`annotations.meltc.image`). The build context is the project root, so the files
-//! name paths relative to it: the environment's output folder and `meltc/locks/`.
+//! Input: the manifest (plugins, their virtualenvs and requirement locks), the locks' text and
+//! the deploy settings (`annotations.meltc.image`). The environment's output folder is the
+//! whole build context (`docker build deploy/prod`): the image needs nothing else of the
+//! project, so it builds the same wherever `--out` puts the folder, and a CI job can build it
+//! from the folder alone.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use super::settings::{self, Deploy};
-use super::{Artifacts, Layout, header, shell, templates};
+use super::{Artifacts, Inputs, header, shell, templates};
 use crate::compile::requirements::lock_path;
 use crate::manifest::{Manifest, Plugin};
 
 /// The Dockerfile's name in the output folder.
 pub const DOCKERFILE: &str = "Dockerfile";
-/// The allow-list BuildKit reads for `Dockerfile` (`<Dockerfile>.dockerignore`).
-pub const DOCKERIGNORE: &str = "Dockerfile.dockerignore";
+/// The allow-list of the build context.
+pub const DOCKERIGNORE: &str = ".dockerignore";
+/// The folder of the locks' copies in the output folder.
+pub const LOCKS: &str = "locks";
 /// The install script's name in the output folder.
 pub const INSTALL_SCRIPT: &str = "install-plugins.sh";
 
@@ -43,9 +47,9 @@ struct VenvContext {
     install_args: String,
     /// Executables to find in `bin/`.
     executables: Vec<String>,
-    /// The lock to copy before the step, when there is one.
+    /// The lock to copy before the step (in the build context), when there is one.
     lock: Option<String>,
-    /// Where `meltc lock --requirements` would write the lock.
+    /// Where `meltc lock --requirements` writes the lock in the project.
     lock_path: String,
     /// The instruction before this step's RUN is a RUN too (hadolint DL3059).
     after_run: bool,
@@ -54,7 +58,7 @@ struct VenvContext {
 #[derive(Serialize)]
 struct DockerContext {
     header: Vec<String>,
-    build_dir: String,
+    folder: String,
     image_name: String,
     description: String,
     base_image: String,
@@ -69,23 +73,11 @@ struct DockerContext {
 /// The docker emitter.
 ///
 /// # Errors
-/// No build folder inside the project, a stale lock or one for another Python, a `pip_url`
-/// that does not split into words, and unusable settings.
-pub fn emit(manifest: &Manifest, layout: &Layout) -> Result<Artifacts, Vec<String>> {
+/// A stale lock or one for another Python, a `pip_url` that does not split into words, and
+/// unusable settings.
+pub fn emit(manifest: &Manifest, inputs: &Inputs) -> Result<Artifacts, Vec<String>> {
     let deploy = settings::deploy(manifest)?;
-    let Some(build_dir) = layout.build_dir.clone() else {
-        return Err(vec![
-            "the Dockerfile's build context is the project root, so the output folder must be inside the project (or leave the image out: `--emit manifest,k8s,dagster`)".to_owned(),
-        ]);
-    };
-    if !build_dir
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
-    {
-        return Err(vec![format!(
-            "the output folder `{build_dir}` has characters a Dockerfile COPY cannot take unquoted; use letters, digits, `-`, `_`, `.` and `/`"
-        )]);
-    }
+    let mut artifacts = Artifacts::new();
     let mut errors = Vec::new();
     let mut venvs: Vec<VenvContext> = Vec::new();
     let mut not_installed = Vec::new();
@@ -110,6 +102,14 @@ pub fn emit(manifest: &Manifest, layout: &Layout) -> Result<Artifacts, Vec<Strin
         }
         let (install_args, lock, what) = match install {
             Install::Lock { path, hashes } => {
+                let Some(text) = inputs.locks.get(&path) else {
+                    errors.push(format!(
+                        "the lock `{path}` was not read: this is a bug in meltc"
+                    ));
+                    continue;
+                };
+                let copy = format!("{LOCKS}/{venv}.txt");
+                artifacts.insert(copy.clone(), text.clone());
                 let mut args = String::new();
                 if hashes {
                     args.push_str("--require-hashes ");
@@ -168,6 +168,7 @@ pub fn emit(manifest: &Manifest, layout: &Layout) -> Result<Artifacts, Vec<Strin
         .map_or("none", |environment| environment.name.as_str());
     let context = DockerContext {
         header: header(manifest),
+        folder: super::folder_name(manifest).to_owned(),
         image_name: deploy.kubernetes.image.clone(),
         description: format!(
             "Meltano project {}, environment {environment}, run by meltc-run",
@@ -180,9 +181,8 @@ pub fn emit(manifest: &Manifest, layout: &Layout) -> Result<Artifacts, Vec<Strin
         locks: venvs.iter().filter_map(|venv| venv.lock.clone()).collect(),
         venvs,
         not_installed,
-        build_dir,
     };
-    Ok(Artifacts::from([
+    artifacts.extend([
         (
             DOCKERFILE.to_owned(),
             templates::render(templates::DOCKERFILE, &context).map_err(|e| vec![e])?,
@@ -195,7 +195,8 @@ pub fn emit(manifest: &Manifest, layout: &Layout) -> Result<Artifacts, Vec<Strin
             INSTALL_SCRIPT.to_owned(),
             templates::render(templates::INSTALL_SCRIPT, &context).map_err(|e| vec![e])?,
         ),
-    ]))
+    ]);
+    Ok(artifacts)
 }
 
 /// Plugins by virtualenv, sorted by virtualenv (`<type>/<name>`).

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use super::settings::{self, Deploy};
 use super::yaml::{self, Comments};
-use super::{Artifacts, Layout, header};
+use super::{Artifacts, Inputs, header};
 use crate::manifest::{Manifest, Step};
 
 /// The folder of the Kubernetes files in the output folder.
@@ -47,7 +47,7 @@ struct Names {
 ///
 /// # Errors
 /// Unusable settings, or a cron expression Kubernetes cannot take.
-pub fn emit(manifest: &Manifest, _layout: &Layout) -> Result<Artifacts, Vec<String>> {
+pub fn emit(manifest: &Manifest, _inputs: &Inputs) -> Result<Artifacts, Vec<String>> {
     let deploy = settings::deploy(manifest)?;
     let environment = manifest
         .environment

@@ -5,8 +5,8 @@
 //! Both keep a generated-files index in the folder, so that files meltc no longer generates are
 //! removed and files it never generated are never touched.
 //!
-//! Emitters are pure: the manifest (and where its folder sits in the project, for the
-//! Dockerfile's build context) in, files out; no clock, no environment, no file reads.
+//! Emitters are pure: the manifest (and the project files an artifact copies, the requirement
+//! locks) in, files out; no clock, no environment, no file reads.
 
 pub mod dagster;
 pub mod docker;
@@ -27,12 +27,27 @@ use crate::manifest::{self, Manifest};
 /// everything that consumes it is deterministic.
 pub type Artifacts = BTreeMap<String, String>;
 
-/// Where the output folder of an environment sits, for emitters whose files name paths.
+/// Project files an emitter copies into the output folder, read by the caller: the requirement
+/// locks the manifest's plugins name (path relative to the project root -> contents), so that
+/// an environment's folder is a self-contained Docker build context.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Layout {
-    /// The environment's output folder relative to the project root, `/`-separated
-    /// (`deploy/prod`); `None` when it is outside the project.
-    pub build_dir: Option<String>,
+pub struct Inputs {
+    /// `meltc/locks/<type>/<venv>.txt` -> its text.
+    pub locks: BTreeMap<String, String>,
+}
+
+/// The output subfolder of a project built without an environment.
+pub const NO_ENVIRONMENT_FOLDER: &str = "_no_environment";
+
+/// The output subfolder of the manifest's environment.
+#[must_use]
+pub fn folder_name(manifest: &Manifest) -> &str {
+    manifest
+        .environment
+        .as_ref()
+        .map_or(NO_ENVIRONMENT_FOLDER, |environment| {
+            environment.name.as_str()
+        })
 }
 
 /// The first comment lines of every generated file (DESIGN: generated-by and ownership).
@@ -56,7 +71,7 @@ pub struct Emitter {
     /// What it generates, in one line (for `--help` and errors).
     pub summary: &'static str,
     /// Render the files; an error says why the manifest cannot be deployed this way.
-    pub emit: fn(&Manifest, &Layout) -> Result<Artifacts, Vec<String>>,
+    pub emit: fn(&Manifest, &Inputs) -> Result<Artifacts, Vec<String>>,
 }
 
 /// Every emitter, in the order their files are reported. The manifest is always emitted: the
@@ -90,7 +105,7 @@ pub fn emitter_names() -> Vec<&'static str> {
     EMITTERS.iter().map(|emitter| emitter.name).collect()
 }
 
-fn manifest_file(manifest: &Manifest, _layout: &Layout) -> Result<Artifacts, Vec<String>> {
+fn manifest_file(manifest: &Manifest, _inputs: &Inputs) -> Result<Artifacts, Vec<String>> {
     Ok(Artifacts::from([(
         manifest::FILE_NAME.to_owned(),
         manifest.to_json(),
@@ -103,7 +118,7 @@ fn manifest_file(manifest: &Manifest, _layout: &Layout) -> Result<Artifacts, Vec
 /// Every emitter's problems, each prefixed with the emitter's name.
 pub fn emit(
     manifest: &Manifest,
-    layout: &Layout,
+    inputs: &Inputs,
     selected: &[String],
 ) -> Result<Artifacts, Vec<String>> {
     let mut artifacts = Artifacts::new();
@@ -115,7 +130,7 @@ pub fn emit(
         {
             continue;
         }
-        match (emitter.emit)(manifest, layout) {
+        match (emitter.emit)(manifest, inputs) {
             Ok(files) => artifacts.extend(files),
             Err(problems) => errors.extend(
                 problems
