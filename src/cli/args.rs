@@ -233,9 +233,16 @@ pub struct LockArgs {
     #[arg(long, conflicts_with = "plugins")]
     pub all: bool,
 
-    /// Rewrite lock files that exist when the hub index has another definition.
+    /// Rewrite lock files that exist when the hub index has another definition (with
+    /// `--requirements`: compile every requirements lock again).
     #[arg(long, short = 'u')]
     pub update: bool,
+
+    /// Write hashed Python requirements locks instead (`meltc/locks/<type>/<venv>.txt`, with
+    /// `uv pip compile --generate-hashes` for the image's Python and platform), which the
+    /// generated Dockerfile installs with `--require-hashes`. Needs uv and the package index.
+    #[arg(long)]
+    pub requirements: bool,
 
     /// Only plugins of this type (`extractors` or `extractor`, `loaders`, `mappers`, ...).
     #[arg(long, value_name = "TYPE", value_parser = parse_plugin_type)]

@@ -122,8 +122,11 @@ pub fn emit(manifest: &Manifest, inputs: &Inputs) -> Result<Artifacts, Vec<Strin
                 };
                 (
                     args,
-                    Some(path),
-                    format!("{} from its {kind} of `{pip_url}`", names.join(", ")),
+                    Some(copy),
+                    format!(
+                        "{} from its {kind} of `{pip_url}` ({path})",
+                        names.join(", ")
+                    ),
                 )
             }
             Install::PipUrl(words) => (
@@ -238,10 +241,26 @@ fn install_of(plugin: &Plugin, deploy: &Deploy) -> Result<Result<Install, String
             hashes: lock.hashes,
         }));
     }
+    let words = match pip_words(pip_url, &deploy.image.python)
+        .map_err(|error| format!("`{venv}`: pip_url: {error}"))?
+    {
+        Ok(words) => words,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    Ok(Ok(Install::PipUrl(words)))
+}
+
+/// The pip arguments of `pip_url` for an image with Python `python` (Meltano's
+/// `MELTANO__PYTHON_VERSION` expanded, shell-split): `Ok(Err(reason))` when an image build
+/// cannot install it (a variable it cannot see, a folder of the project).
+///
+/// # Errors
+/// A `pip_url` that does not split into shell words.
+pub fn pip_words(pip_url: &str, python: &str) -> Result<Result<Vec<String>, String>, String> {
     let expanded = pip_url
-        .replace("${MELTANO__PYTHON_VERSION}", &deploy.image.python)
-        .replace("$MELTANO__PYTHON_VERSION", &deploy.image.python);
-    let words = shell::split(&expanded).map_err(|error| format!("`{venv}`: pip_url: {error}"))?;
+        .replace("${MELTANO__PYTHON_VERSION}", python)
+        .replace("$MELTANO__PYTHON_VERSION", python);
+    let words = shell::split(&expanded)?;
     if words.is_empty() {
         return Ok(Err("its pip_url is empty".to_owned()));
     }
@@ -255,7 +274,7 @@ fn install_of(plugin: &Plugin, deploy: &Deploy) -> Result<Result<Install, String
             "its pip_url `{pip_url}` installs from a folder of the project (`{word}`), which is not in the image; publish the package and pin its version"
         )));
     }
-    Ok(Ok(Install::PipUrl(words)))
+    Ok(Ok(words))
 }
 
 /// A pip argument that installs from the local file system.

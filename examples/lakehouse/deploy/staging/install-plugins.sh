@@ -19,6 +19,7 @@ if [ "$#" -lt 1 ]; then
 fi
 root=$1
 shift
+locks=${MELTC_LOCKS:-/meltc/locks}
 python=${PYTHON:-python3}
 uv=${UV:-uv}
 
@@ -33,21 +34,21 @@ require_executable() {
 install() {
   case "$1" in
     extractors/tap-github)
-      # tap-github from pip_url `meltanolabs-tap-github==1.30.1` (not locked)
+      # tap-github from its hashed lock of `meltanolabs-tap-github==1.30.1` (meltc/locks/extractors/tap-github.txt)
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-github"
-      "$uv" pip install --quiet --python "$root/extractors/tap-github/bin/python" meltanolabs-tap-github==1.30.1
+      "$uv" pip install --quiet --python "$root/extractors/tap-github/bin/python" --require-hashes --no-deps -r "$locks/extractors/tap-github.txt"
       require_executable extractors/tap-github tap-github
       ;;
     extractors/tap-postgres)
-      # tap-postgres from pip_url `meltanolabs-tap-postgres==0.10.0` (not locked)
+      # tap-postgres from its hashed lock of `meltanolabs-tap-postgres==0.10.0` (meltc/locks/extractors/tap-postgres.txt)
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-postgres"
-      "$uv" pip install --quiet --python "$root/extractors/tap-postgres/bin/python" meltanolabs-tap-postgres==0.10.0
+      "$uv" pip install --quiet --python "$root/extractors/tap-postgres/bin/python" --require-hashes --no-deps -r "$locks/extractors/tap-postgres.txt"
       require_executable extractors/tap-postgres tap-postgres
       ;;
     loaders/target-jsonl)
-      # target-jsonl from pip_url `target-jsonl==0.1.4` (not locked)
+      # target-jsonl from its hashed lock of `target-jsonl==0.1.4` (meltc/locks/loaders/target-jsonl.txt)
       "$uv" venv --quiet --clear --python "$python" "$root/loaders/target-jsonl"
-      "$uv" pip install --quiet --python "$root/loaders/target-jsonl/bin/python" target-jsonl==0.1.4
+      "$uv" pip install --quiet --python "$root/loaders/target-jsonl/bin/python" --require-hashes --no-deps -r "$locks/loaders/target-jsonl.txt"
       require_executable loaders/target-jsonl target-jsonl
       ;;
     loaders/target-s3)
@@ -57,9 +58,9 @@ install() {
       require_executable loaders/target-s3 target-s3
       ;;
     utilities/dagster)
-      # dagster from pip_url `elt-dagster-ext==1.0.1` (not locked)
+      # dagster from its hashed lock of `elt-dagster-ext==1.0.1` (meltc/locks/utilities/dagster.txt)
       "$uv" venv --quiet --clear --python "$python" "$root/utilities/dagster"
-      "$uv" pip install --quiet --python "$root/utilities/dagster/bin/python" elt-dagster-ext==1.0.1
+      "$uv" pip install --quiet --python "$root/utilities/dagster/bin/python" --require-hashes --no-deps -r "$locks/utilities/dagster.txt"
       require_executable utilities/dagster dagster_invoker
       ;;
     *)
