@@ -14,6 +14,7 @@ mod cli;
 mod compile_meltano;
 mod config_meltano;
 mod corpus;
+mod emit;
 mod explain;
 mod golden;
 mod lock;

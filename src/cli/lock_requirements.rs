@@ -310,7 +310,10 @@ mod tests {
         let sha = "5d9115985d3f9e7a568c6dcc68975f0c038253ff";
         let word = format!("git+https://github.com/ets/tap-x.git@{sha}");
         assert_eq!(vcs_ref(&word), Some(sha));
-        assert_eq!(requirement_lines(std::slice::from_ref(&word)).unwrap(), [word]);
+        assert_eq!(
+            requirement_lines(std::slice::from_ref(&word)).unwrap(),
+            [word]
+        );
         let tag = "git+https://github.com/crowemi/target-s3.git@3.2.0".to_owned();
         assert!(
             requirement_lines(&[tag])

@@ -264,14 +264,18 @@ pub fn pip_words(pip_url: &str, python: &str) -> Result<Result<Vec<String>, Stri
     if words.is_empty() {
         return Ok(Err("its pip_url is empty".to_owned()));
     }
+    if let Some(index) = words.iter().position(|word| is_local(word)) {
+        let folder = match words[index].as_str() {
+            "-e" | "--editable" => words.get(index + 1).map_or("", String::as_str),
+            word => word,
+        };
+        return Ok(Err(format!(
+            "its pip_url `{pip_url}` installs from the folder `{folder}` of the project, which is not in the image; publish the package and pin its version"
+        )));
+    }
     if let Some(word) = words.iter().find(|word| word.contains('$')) {
         return Ok(Err(format!(
             "its pip_url `{pip_url}` references a variable (`{word}`), which an image build cannot see"
-        )));
-    }
-    if let Some(word) = words.iter().find(|word| is_local(word)) {
-        return Ok(Err(format!(
-            "its pip_url `{pip_url}` installs from a folder of the project (`{word}`), which is not in the image; publish the package and pin its version"
         )));
     }
     Ok(Ok(words))
@@ -284,4 +288,5 @@ fn is_local(word: &str) -> bool {
         || word.starts_with('/')
         || word.starts_with("file:")
         || word.starts_with('~')
+        || (word.contains('/') && !word.contains("://"))
 }

@@ -184,7 +184,8 @@ fn cronjob(
     }
     let mut env: Vec<EnvVar> = needed_by(manifest, &job.name, &schedule.name, variables)
         .into_iter()
-        .filter(|(_, needed)| needed.secret)
+        // A schedule's own `env:` entry of the same name wins, as in `meltano run`.
+        .filter(|(variable, needed)| needed.secret && !schedule.env.contains_key(*variable))
         .map(|(variable, _)| EnvVar {
             name: variable.clone(),
             value_from: Some(EnvVarSource {
