@@ -186,6 +186,28 @@ fn to_value(object: &impl Serialize) -> Value {
     serde_json::to_value(object).unwrap_or(Value::Null)
 }
 
+/// An empty value under `field` for each variable that is (or is not) a secret, with a comment
+/// saying what reads it.
+fn placeholders(
+    variables: &BTreeMap<String, Needed>,
+    secret: bool,
+    field: &str,
+    note: &str,
+    data: &mut BTreeMap<String, String>,
+    comments: &mut Comments,
+) {
+    for (name, needed) in variables
+        .iter()
+        .filter(|(_, needed)| needed.secret == secret)
+    {
+        data.insert(name.clone(), String::new());
+        comments.insert(
+            format!("{field}.{name}"),
+            vec![format!("{note}Read by {}.", needed.used_by.join(", "))],
+        );
+    }
+}
+
 fn config_map(
     manifest: &Manifest,
     deploy: &Deploy,
@@ -213,16 +235,14 @@ fn config_map(
             data.insert("AWS_ENDPOINT_URL_S3".to_owned(), endpoint.clone());
         }
     }
-    for (name, needed) in variables.iter().filter(|(_, needed)| !needed.secret) {
-        data.insert(name.clone(), String::new());
-        comments.insert(
-            format!("data.{name}"),
-            vec![format!(
-                "Not set by meltano.yml: give it a value in an overlay. Read by {}.",
-                needed.used_by.join(", ")
-            )],
-        );
-    }
+    placeholders(
+        variables,
+        false,
+        "data",
+        "Not set by meltano.yml: give it a value in an overlay. ",
+        &mut data,
+        &mut comments,
+    );
     let object = ConfigMap {
         metadata: metadata(&names.config_map, names, deploy),
         data: Some(data),
@@ -244,13 +264,7 @@ fn secret_example(
 ) -> String {
     let mut data = BTreeMap::new();
     let mut comments = Comments::new();
-    for (name, needed) in variables.iter().filter(|(_, needed)| needed.secret) {
-        data.insert(name.clone(), String::new());
-        comments.insert(
-            format!("stringData.{name}"),
-            vec![format!("Read by {}.", needed.used_by.join(", "))],
-        );
-    }
+    placeholders(variables, true, "stringData", "", &mut data, &mut comments);
     let object = Secret {
         metadata: metadata(&names.secret, names, deploy),
         type_: Some("Opaque".to_owned()),
