@@ -34,6 +34,9 @@ struct Needed {
     secret: bool,
     /// What reads it, for the comment.
     used_by: Vec<String>,
+    /// Who reads it at run time: `<type>.<plugin>`, `schedule:<name>`, or `project` (the
+    /// project's and environment's `env:` and settings, read by every run).
+    owners: BTreeSet<String>,
 }
 
 /// The objects' names and shared labels.
@@ -106,21 +109,54 @@ pub fn emit(manifest: &Manifest, _inputs: &Inputs) -> Result<Artifacts, Vec<Stri
 
 /// Variables nothing in the manifest defines, which the pods must get from the cluster.
 fn external_variables(manifest: &Manifest) -> BTreeMap<String, Needed> {
+    let plugins: BTreeSet<String> = manifest
+        .plugins
+        .iter()
+        .map(|plugin| format!("{}.{}", plugin.plugin_type, plugin.name))
+        .collect();
     manifest
         .variables
         .iter()
         .filter(|(_, variable)| variable.defined_by.is_empty())
         .filter(|(_, variable)| variable.used_by.iter().any(|place| !is_install_time(place)))
         .map(|(name, variable)| {
+            let owners = variable
+                .used_by
+                .iter()
+                .filter(|place| !is_install_time(place))
+                .filter_map(|place| owner(place, &plugins))
+                .collect();
             (
                 name.clone(),
                 Needed {
                     secret: variable.secret,
                     used_by: variable.used_by.clone(),
+                    owners,
                 },
             )
         })
         .collect()
+}
+
+/// Who reads a variable at `place` (a manifest `used_by` entry), among `plugins`
+/// (`<type>.<name>`, names may hold dots).
+fn owner(place: &str, plugins: &BTreeSet<String>) -> Option<String> {
+    if ["env.", "environment.", "settings."]
+        .iter()
+        .any(|prefix| place.starts_with(prefix))
+    {
+        return Some("project".to_owned());
+    }
+    if let Some(rest) = place.strip_prefix("schedules.") {
+        return rest
+            .rsplit_once(".env.")
+            .map(|(schedule, _)| format!("schedule:{schedule}"));
+    }
+    place
+        .match_indices('.')
+        .map(|(index, _)| &place[..index])
+        .find(|candidate| plugins.contains(*candidate))
+        .map(str::to_owned)
 }
 
 /// A `pip_url` is read when the image is built, never by a pod.
@@ -155,21 +191,17 @@ fn needed_by<'v>(
             }
         }
     }
-    let places: Vec<String> = manifest
+    let mut owners: BTreeSet<String> = manifest
         .plugins
         .iter()
         .filter(|plugin| plugins.contains(plugin.name.as_str()))
-        .map(|plugin| format!("{}.{}.", plugin.plugin_type, plugin.name))
-        .chain(["env.", "environment.", "settings."].map(str::to_owned))
-        .chain([format!("schedules.{schedule}.env.")])
+        .map(|plugin| format!("{}.{}", plugin.plugin_type, plugin.name))
         .collect();
+    owners.insert("project".to_owned());
+    owners.insert(format!("schedule:{schedule}"));
     variables
         .iter()
-        .filter(|(_, needed)| {
-            needed.used_by.iter().any(|place| {
-                !is_install_time(place) && places.iter().any(|prefix| place.starts_with(prefix))
-            })
-        })
+        .filter(|(_, needed)| !needed.owners.is_disjoint(&owners))
         .collect()
 }
 

@@ -468,6 +468,21 @@ pub fn kubernetes_cron(cron: &str) -> Result<String, String> {
 /// fixed date, so the result never depends on the clock), between 10 s (the controller polls
 /// every 10 s) and an hour; an hour when it cannot be worked out.
 fn starting_deadline_seconds(cron: &str) -> i64 {
+    // Projects repeat a few cron expressions over hundreds of schedules and environments.
+    static KNOWN: std::sync::OnceLock<std::sync::Mutex<BTreeMap<String, i64>>> =
+        std::sync::OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(seconds) = known.lock().ok().and_then(|known| known.get(cron).copied()) {
+        return seconds;
+    }
+    let seconds = compute_starting_deadline_seconds(cron);
+    if let Ok(mut known) = known.lock() {
+        known.insert(cron.to_owned(), seconds);
+    }
+    seconds
+}
+
+fn compute_starting_deadline_seconds(cron: &str) -> i64 {
     const HOUR: i64 = 3600;
     let parser = croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Disallowed)
