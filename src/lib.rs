@@ -22,5 +22,6 @@ pub mod emit;
 pub mod manifest;
 pub mod project;
 pub mod resolve;
+pub mod runtime;
 pub mod validate;
 pub mod yaml;

@@ -10,6 +10,7 @@
 
 mod bad_input;
 mod build;
+mod catalog_meltano;
 mod cli;
 mod compile_meltano;
 mod config_meltano;
@@ -18,5 +19,9 @@ mod emit;
 mod explain;
 mod golden;
 mod lock;
+mod pipe;
 mod precommit;
+mod runtime_run;
+mod runtime_settings;
+mod state;
 mod support;

@@ -143,6 +143,7 @@ fn setting(written: WrittenValue) -> manifest::Setting {
         aliases: definition.aliases.clone(),
         kind: definition.kind.map(|kind| kind.as_str().to_owned()),
         sensitive: definition.sensitive,
+        options: definition.options.clone(),
         env: definition.env.clone(),
         env_aliases: definition.env_aliases.clone(),
         value_processor: definition.value_processor.clone(),

@@ -211,6 +211,9 @@ pub struct Setting {
     /// A secret: its value must come from a variable, and it is never logged.
     #[serde(default, skip_serializing_if = "is_false")]
     pub sensitive: bool,
+    /// The allowed values of kind `options`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<Value>,
     /// An extra env var the value is written to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,

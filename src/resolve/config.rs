@@ -182,7 +182,7 @@ pub fn evaluate(
         }
     }
     // Extras are expanded with the plugin's other settings available as env vars.
-    let written = written_env(plugin, &settings);
+    let written = written_env(&plugin.write_prefixes, &settings);
     let mut extras = Vec::new();
     for setting in context.settings.iter().filter(|s| s.is_extra()) {
         match context.value(setting, &written) {
@@ -194,7 +194,7 @@ pub fn evaluate(
         return Err(errors);
     }
     let mut env = written;
-    env.extend(written_env(plugin, &extras));
+    env.extend(written_env(&plugin.write_prefixes, &extras));
     Ok(PluginConfig {
         config: processed(plugin.class, &settings),
         settings,
@@ -255,15 +255,12 @@ pub fn written_values(
 
 /// The env vars written for `values` (`as_env`): each non-null value under every name.
 #[must_use]
-pub fn written_env(
-    plugin: &ResolvedPlugin<'_>,
-    values: &[SettingValue],
-) -> IndexMap<String, String> {
+pub fn written_env(write_prefixes: &[String], values: &[SettingValue]) -> IndexMap<String, String> {
     let mut env = IndexMap::new();
     for value in values {
         let Some(json) = &value.value else { continue };
         let text = cast::env_text(&value.setting, json);
-        for name in value.setting.env_vars_written(&plugin.write_prefixes) {
+        for name in value.setting.env_vars_written(write_prefixes) {
             env.insert(name, text.clone());
         }
     }
@@ -608,7 +605,8 @@ fn written(value: ConfigValue, source: Source) -> Candidate {
 }
 
 /// Python's truthiness of a JSON value.
-fn truthy(value: &Value) -> bool {
+#[must_use]
+pub fn truthy(value: &Value) -> bool {
     match value {
         Value::Null => false,
         Value::Bool(flag) => *flag,

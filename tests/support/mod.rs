@@ -146,3 +146,58 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+pub mod garage;
+
+/// One command's result from [`meltano_batch`].
+pub struct MeltanoRun {
+    pub code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run `meltano` command lines in one Python process (`tests/support/meltano_batch.py`, which
+/// goes through Meltano's real CLI entry point), in `root` with exactly `env`.
+pub fn meltano_batch(
+    root: &Path,
+    env: &std::collections::BTreeMap<String, String>,
+    argv: &[Vec<String>],
+) -> Vec<MeltanoRun> {
+    use std::io::Write as _;
+    let python = fs_err::canonicalize(tool("meltano"))
+        .expect("meltano resolves")
+        .with_file_name("python");
+    let mut child = Command::new(python)
+        .arg(repo().join("tests/support/meltano_batch.py"))
+        .current_dir(root)
+        .env_clear()
+        .envs(env)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    let input = serde_json::to_string(argv).expect("argv JSON");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("argv written");
+    let output = child.wait_with_output().expect("driver finishes");
+    let results: Vec<serde_json::Value> =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+            panic!(
+                "the meltano batch driver failed ({error}):\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    results
+        .iter()
+        .map(|result| MeltanoRun {
+            code: result["code"].as_i64().unwrap_or(-1),
+            stdout: result["stdout"].as_str().unwrap_or_default().to_owned(),
+            stderr: result["stderr"].as_str().unwrap_or_default().to_owned(),
+        })
+        .collect()
+}
