@@ -191,6 +191,8 @@ fn dagster_loads_the_definitions() {
     }
     let big = big_project();
     files.push(big.path().join("deploy/env-0/dagster/definitions.py"));
+    let names = names_project();
+    files.push(names.path().join("deploy/prod/dagster/definitions.py"));
     let dagster = tool("dagster");
     let failures = std::sync::Mutex::new(Vec::new());
     let queue = std::sync::Mutex::new(files);
@@ -236,6 +238,60 @@ fn big_project() -> tempfile::TempDir {
     let run = meltc(project.path(), &["build", "--all-envs"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     project
+}
+
+/// tests/fixtures/emit-names, built with every emitter.
+fn names_project() -> tempfile::TempDir {
+    let project = tempfile::tempdir().unwrap();
+    crate::support::copy_tree(&repo().join("tests/fixtures/emit-names"), project.path());
+    let run = meltc(project.path(), &["build", "--all-envs"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    project
+}
+
+/// Look-alike and overlong names: unique, valid for Kubernetes and Dagster, and accepted by
+/// kubernetes-validate (Dagster loads them in `dagster_loads_the_definitions`).
+#[test]
+fn look_alike_and_long_names() {
+    let project = names_project();
+    let k8s = project.path().join("deploy/prod/k8s");
+    let mut names: Vec<String> = fs_err::read_dir(&k8s)
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "configmap.yaml",
+            "cronjob-a-very-long-schedule-name-that-goes-well-beyo-21ead1.yaml",
+            "cronjob-load-jobs-8c42a4.yaml",
+            "cronjob-load-jobs-bfc272.yaml",
+            "kustomization.yaml"
+        ]
+    );
+    let wrap = fs_err::read_to_string(k8s.join("cronjob-load-jobs-bfc272.yaml")).unwrap();
+    assert!(wrap.contains("  schedule: \"0 0 * * 5-6,0-1\"\n"), "{wrap}");
+    let files: Vec<String> = names
+        .iter()
+        .filter(|name| name.starts_with("cronjob-"))
+        .map(|name| k8s.join(name).to_string_lossy().into_owned())
+        .collect();
+    let args: Vec<&str> = ["--strict", "--quiet", "-k", KUBERNETES_VERSIONS[0]]
+        .into_iter()
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    run_ok(&tool("kubernetes-validate"), &args, &[]);
+    let definitions =
+        fs_err::read_to_string(project.path().join("deploy/prod/dagster/definitions.py")).unwrap();
+    for literal in [
+        "\"load-jobs\", \"load_jobs_8c42a4\", \"run_load_jobs_8c42a4\"",
+        "\"load_jobs\", \"load_jobs_bfc272\", \"run_load_jobs_bfc272\"",
+        "\"Load Jobs!\", \"Load_Jobs\", \"run_Load_Jobs\"",
+    ] {
+        assert!(definitions.contains(literal), "{literal}\n{definitions}");
+    }
 }
 
 /// Names meltc makes for Kubernetes and Dagster are valid for them, on the big project too.
