@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::support::{bless, diff, meltc, meltc_isolated, meltc_with, repo, shared};
+use crate::support::{bless, copy_tree, diff, meltc, meltc_isolated, meltc_with, repo, shared};
 
 /// Every file under `folder`, relative path -> contents.
 fn read_tree(folder: &Path) -> BTreeMap<String, String> {
@@ -313,11 +313,10 @@ fn check_reports_drift_and_stale_files_and_writes_nothing() {
         text.replace("interval: 0 2 * * *", "interval: 0 4 * * *"),
     )
     .unwrap();
-    fs_err::write(
-        project.join("deploy/prod/.meltc-generated"),
-        "# old\nmanifest.json\nold.txt\n",
-    )
-    .unwrap();
+    // An earlier build also generated `old.txt`.
+    let index = project.join("deploy/prod/.meltc-generated");
+    let listed = fs_err::read_to_string(&index).unwrap();
+    fs_err::write(&index, format!("{listed}old.txt\n")).unwrap();
     fs_err::write(project.join("deploy/prod/old.txt"), "generated once\n").unwrap();
     let before = read_tree(&project.join("deploy"));
     let run = meltc(project, &["build", "--env", "prod", "--check"]);
@@ -357,6 +356,8 @@ fn check_reports_drift_and_stale_files_and_writes_nothing() {
     assert_eq!(
         document["drift"],
         serde_json::json!([
+            {"path": "deploy/prod/dagster/definitions.py", "change": "changed"},
+            {"path": "deploy/prod/k8s/cronjob-postgres-nightly.yaml", "change": "changed"},
             {"path": "deploy/prod/manifest.json", "change": "changed"},
             {"path": "deploy/prod/old.txt", "change": "stale"}
         ])
@@ -366,7 +367,7 @@ fn check_reports_drift_and_stale_files_and_writes_nothing() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr
-            .contains("built deploy/prod/: 1 written, 0 unchanged, 1 removed"),
+            .contains("built deploy/prod/: 3 written, 13 unchanged, 1 removed"),
         "{}",
         run.stderr
     );
@@ -477,17 +478,4 @@ fn diff_shows_what_promotion_changes() {
     let changes = document["changes"].as_array().unwrap();
     assert!(!changes.is_empty());
     assert!(changes.iter().all(|change| change["from"] != change["to"]));
-}
-
-/// Copy a project (without build outputs of other tests).
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from).into_iter().flatten() {
-        let relative = entry.path().strip_prefix(from).unwrap();
-        let target = to.join(relative);
-        if entry.file_type().is_dir() {
-            fs_err::create_dir_all(&target).unwrap();
-        } else if entry.file_type().is_file() {
-            fs_err::copy(entry.path(), &target).unwrap();
-        }
-    }
 }

@@ -15,6 +15,7 @@ mod cli;
 mod compile_meltano;
 mod config_meltano;
 mod corpus;
+mod emit;
 mod explain;
 mod golden;
 mod lock;

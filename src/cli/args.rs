@@ -178,6 +178,27 @@ pub struct BuildArgs {
     /// Report format: `human`, or `json` (what was written, or what drifted) on stdout.
     #[arg(long, value_enum, default_value_t = BuildFormat::Human)]
     pub format: BuildFormat,
+
+    /// Which artifacts to generate, comma-separated: `docker` (Dockerfile, its
+    /// .dockerignore, install-plugins.sh), `k8s` (kustomize base), `dagster`
+    /// (definitions.py). Default: all. manifest.json is always written.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_emitter)]
+    pub emit: Vec<String>,
+
+    /// Who owns the schedules, overriding `annotations.meltc.orchestrator`: `k8s` (CronJobs
+    /// run them; Dagster schedules are written stopped) or `dagster` (the reverse).
+    #[arg(long, value_name = "OWNER", value_parser = ["k8s", "dagster"])]
+    pub orchestrator: Option<String>,
+}
+
+/// An emitter name as `--emit` takes it.
+fn parse_emitter(text: &str) -> Result<String, String> {
+    let names = crate::emit::emitter_names();
+    if names.contains(&text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("not an emitter; one of {}", names.join(", ")))
+    }
 }
 
 /// `meltc build --format` and `meltc diff --format`.
@@ -212,9 +233,16 @@ pub struct LockArgs {
     #[arg(long, conflicts_with = "plugins")]
     pub all: bool,
 
-    /// Rewrite lock files that exist when the hub index has another definition.
+    /// Rewrite lock files that exist when the hub index has another definition (with
+    /// `--requirements`: compile every requirements lock again).
     #[arg(long, short = 'u')]
     pub update: bool,
+
+    /// Write hashed Python requirements locks instead (`meltc/locks/<type>/<venv>.txt`, with
+    /// `uv pip compile --generate-hashes` for the image's Python and platform), which the
+    /// generated Dockerfile installs with `--require-hashes`. Needs uv and the package index.
+    #[arg(long)]
+    pub requirements: bool,
 
     /// Only plugins of this type (`extractors` or `extractor`, `loaders`, `mappers`, ...).
     #[arg(long, value_name = "TYPE", value_parser = parse_plugin_type)]

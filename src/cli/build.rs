@@ -19,8 +19,7 @@ use crate::project::Project;
 use crate::resolve;
 use crate::validate;
 
-/// The output subfolder of a project built without an environment.
-pub const NO_ENVIRONMENT_FOLDER: &str = "_no_environment";
+pub use crate::emit::NO_ENVIRONMENT_FOLDER;
 
 /// The default output folder, in the project root.
 pub const DEFAULT_OUT: &str = "deploy";
@@ -191,8 +190,20 @@ pub fn run(project_root: Option<&Path>, args: &BuildArgs, context: &mut Context<
             );
             return Outcome::Findings;
         }
-        match emit::emit(&compiled.manifest, &[]) {
-            Ok(artifacts) => folders.push((out.join(folder_name), artifacts)),
+        let folder = out.join(folder_name);
+        let inputs = match inputs_of(&project.root, &compiled.manifest) {
+            Ok(inputs) => inputs,
+            Err(error) => {
+                let _ = writeln!(context.stderr, "error: {error}");
+                return Outcome::Failure;
+            }
+        };
+        let mut manifest = compiled.manifest.clone();
+        if let Some(owner) = &args.orchestrator {
+            set_orchestrator(&mut manifest, owner);
+        }
+        match emit::emit(&manifest, &inputs, &args.emit) {
+            Ok(artifacts) => folders.push((folder, artifacts)),
             Err(problems) => {
                 for problem in problems {
                     let _ = writeln!(context.stderr, "error: {folder_name}: {problem}");
@@ -206,6 +217,37 @@ pub fn run(project_root: Option<&Path>, args: &BuildArgs, context: &mut Context<
     } else {
         write(&folders, args.format, context)
     }
+}
+
+/// `--orchestrator`: recorded in the manifest's `annotations.meltc.orchestrator`, where the
+/// emitters (and a reader of manifest.json) find it.
+fn set_orchestrator(manifest: &mut Manifest, owner: &str) {
+    let meltc = manifest
+        .annotations
+        .entry("meltc")
+        .or_insert_with(|| json!({}));
+    if !meltc.is_object() {
+        *meltc = json!({});
+    }
+    if let Some(meltc) = meltc.as_object_mut() {
+        meltc.insert("orchestrator".to_owned(), json!(owner));
+    }
+}
+
+/// The project files the emitters copy: the requirement locks the manifest names.
+fn inputs_of(root: &Path, manifest: &Manifest) -> std::io::Result<emit::Inputs> {
+    let mut inputs = emit::Inputs::default();
+    for lock in manifest
+        .plugins
+        .iter()
+        .filter_map(|plugin| plugin.requirements.as_ref())
+    {
+        if !inputs.locks.contains_key(&lock.path) {
+            let text = fs_err::read_to_string(root.join(&lock.path))?;
+            inputs.locks.insert(lock.path.clone(), text);
+        }
+    }
+    Ok(inputs)
 }
 
 impl Outcome {
@@ -234,6 +276,8 @@ fn choose_environment(project_root: Option<&Path>, context: &mut Context<'_>) ->
             check: false,
             allow_ephemeral_state: false,
             format: BuildFormat::Human,
+            emit: Vec::new(),
+            orchestrator: None,
         };
         return run(project_root, &args, context);
     }

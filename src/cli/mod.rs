@@ -8,6 +8,7 @@ mod diff;
 mod exit;
 mod explain;
 mod lock;
+mod lock_requirements;
 mod open;
 mod output;
 mod validate;
@@ -118,6 +119,9 @@ pub fn run(cli: Cli, context: &mut Context<'_>) -> Outcome {
         Command::Validate(args) => validate::run(cli.project_root.as_deref(), &args, context),
         Command::Build(args) => build::run(cli.project_root.as_deref(), &args, context),
         Command::Diff(args) => diff::run(cli.project_root.as_deref(), &args, context),
+        Command::Lock(args) if args.requirements => {
+            lock_requirements::run(cli.project_root.as_deref(), &args, context)
+        }
         Command::Lock(args) => lock::run(cli.project_root.as_deref(), &args, context),
         Command::Completions { shell } => completions(shell, context),
         Command::Man => man_page(context),

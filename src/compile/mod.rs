@@ -10,6 +10,7 @@
 
 mod jobs;
 mod plugins;
+pub mod requirements;
 mod state;
 pub mod variables;
 

@@ -73,6 +73,10 @@ fn compile_plugin(
         .into_iter()
         .map(setting)
         .partition(|setting| setting.name.starts_with('_'));
+    let venv = plugin
+        .pip_url
+        .as_ref()
+        .map(|_| format!("{}/{}", plugin.plugin_type, venv_name(resolved, plugin)));
     manifest::Plugin {
         plugin_type: plugin.plugin_type.as_str().to_owned(),
         name: plugin.name.clone(),
@@ -85,10 +89,10 @@ fn compile_plugin(
         definition: definition(resolved, plugin),
         pip_url: plugin.pip_url.clone(),
         python: plugin.python.clone(),
-        venv: plugin
-            .pip_url
-            .as_ref()
-            .map(|_| format!("{}/{}", plugin.plugin_type, venv_name(resolved, plugin))),
+        requirements: venv
+            .as_deref()
+            .and_then(|venv| super::requirements::find(&resolved.project.root, venv)),
+        venv,
         executable: plugin.executable.clone(),
         capabilities: plugin.capabilities.clone(),
         read_prefixes: plugin.read_prefixes.clone(),

@@ -140,6 +140,10 @@ pub struct Plugin {
     /// with the same `pip_url` shares its parent's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub venv: Option<String>,
+    /// The hashed requirements lock of the virtualenv (`meltc lock --requirements`), when the
+    /// project has one; the Dockerfile installs from it instead of `pip_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirements: Option<RequirementsLock>,
     /// The program to run.
     pub executable: String,
     /// Singer capabilities (`catalog`, `discover`, `state`, ...).
@@ -173,6 +177,23 @@ pub struct Plugin {
     /// The entry's `annotations`.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub annotations: serde_json::Map<String, Value>,
+}
+
+/// A plugin virtualenv's hashed requirements lock, as its header describes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequirementsLock {
+    /// The file, relative to the project root (`meltc/locks/<type>/<venv>.txt`).
+    pub path: String,
+    /// The `pip_url` it was compiled from (a lock for another `pip_url` is stale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pip_url: Option<String>,
+    /// The Python version it was compiled for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
+    /// Whether every requirement has hashes (`false` for a VCS requirement pinned to a
+    /// commit, which has none: it is then installed without `--require-hashes`).
+    pub hashes: bool,
 }
 
 /// One setting of a plugin.

@@ -382,6 +382,7 @@ impl Runtime<'_> {
             pip_url: None,
             python: None,
             venv: None,
+            requirements: None,
             executable: String::new(),
             capabilities: Vec::new(),
             read_prefixes: Vec::new(),

@@ -85,11 +85,7 @@ pub fn case_env(case: &Path) -> Vec<(String, String)> {
 
 /// The bin folder of the test tools installed by `scripts/setup-test-env`.
 pub fn tool(name: &str) -> PathBuf {
-    let home = std::env::var_os("MELTC_TEST_HOME").map_or_else(
-        || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/meltc-test"),
-        PathBuf::from,
-    );
-    let path = home.join("bin").join(name);
+    let path = test_home().join("bin").join(name);
     assert!(
         path.exists(),
         "`{name}` is not installed at {}: run scripts/setup-test-env",
@@ -128,6 +124,27 @@ pub fn json_rows(stdout: &str) -> Vec<(String, String, String, u64)> {
             )
         })
         .collect()
+}
+
+/// The test tools' folder (`scripts/setup-test-env`): `MELTC_TEST_HOME`, else
+/// `~/.cache/meltc-test`.
+pub fn test_home() -> PathBuf {
+    std::env::var_os("MELTC_TEST_HOME").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/meltc-test"),
+        PathBuf::from,
+    )
+}
+
+/// Copy `from` into `to` (files and folders only; the projects have no links).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from).into_iter().flatten() {
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            fs_err::create_dir_all(&target).unwrap();
+        } else if entry.file_type().is_file() {
+            fs_err::copy(entry.path(), &target).unwrap();
+        }
+    }
 }
 
 pub mod garage;
