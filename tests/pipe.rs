@@ -736,8 +736,18 @@ fn dev_pipe(lab: &Lab, args: &[&str]) -> std::process::Child {
 
 #[test]
 fn sigterm_is_forwarded_state_is_kept_and_the_config_directory_removed() {
+    interrupt_dev_pipe(rustix::process::Signal::TERM);
+}
+
+#[test]
+fn sigint_is_forwarded_too() {
+    interrupt_dev_pipe(rustix::process::Signal::INT);
+}
+
+/// Send `signal` to `meltc-run dev-pipe` in the middle of a run.
+fn interrupt_dev_pipe(signal: rustix::process::Signal) {
     let lab = Lab::new();
-    // A slow tap, and a target that saves a last state when SIGTERM arrives.
+    // A slow tap, and a target that saves a last state when SIGTERM or SIGINT arrives.
     let tap = lab.program("tap-slow", TAP);
     let target = lab.program(
         "target-graceful",
@@ -749,6 +759,7 @@ def terminated(number, frame):
     print(json.dumps({"bookmark": -1}), flush=True)
     sys.exit(0)
 signal.signal(signal.SIGTERM, terminated)
+signal.signal(signal.SIGINT, terminated)
 for line in sys.stdin:
     message = json.loads(line)
     if message["type"] == "STATE":
@@ -781,11 +792,7 @@ for line in sys.stdin:
         );
         states.push(line.trim_end().to_owned());
     }
-    rustix::process::kill_process(
-        rustix::process::Pid::from_child(&child),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
+    rustix::process::kill_process(rustix::process::Pid::from_child(&child), signal).unwrap();
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     states.extend(rest.lines().map(str::to_owned));
@@ -797,12 +804,12 @@ for line in sys.stdin:
         .unwrap()
         .read_to_string(&mut log)
         .unwrap();
-    assert_eq!(status.code(), Some(128 + 15), "{log}");
+    assert_eq!(status.code(), Some(128 + signal.as_raw()), "{log}");
     assert!(
         log.contains("signal received: forwarding it to the pipeline"),
         "{log}"
     );
-    // The states before the signal, then the one the target saved on SIGTERM.
+    // The states before the signal, then the one the target saved when it arrived.
     assert_eq!(
         &states[..3],
         [
