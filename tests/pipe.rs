@@ -7,10 +7,9 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use meltc::runtime::interrupt::Interrupts;
@@ -21,26 +20,6 @@ use meltc::runtime::pipe::{
 use sha1::{Digest, Sha1};
 
 use crate::support::tool;
-
-/// A log sink the test reads back.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 /// A temporary directory of programs and the PID files they write.
 struct Lab {
@@ -190,8 +169,7 @@ fn run_with(
     options: &Options,
     format: LogFormat,
 ) -> (Report, Vec<String>, String) {
-    let capture = Capture::default();
-    let logger = Logger::new(format, Box::new(capture.clone()));
+    let (logger, capture) = Logger::in_memory(format);
     let mut states = Vec::new();
     let mut on_state = |line: &str| -> Result<(), pipe::StateError> {
         states.push(line.to_owned());
@@ -649,7 +627,7 @@ fn a_plugin_that_cannot_start_leaves_nothing_running() {
     let lab = Lab::new();
     let mut target = target(&lab, &[]);
     target.program = lab.path().join("no-such-target");
-    let logger = Logger::new(LogFormat::Text, Box::new(Capture::default()));
+    let logger = Logger::in_memory(LogFormat::Text).0;
     let error = pipe::run(
         &[tap(&lab, &["1000000", "1", "0", "0.01"]), target],
         &Options::default(),
@@ -672,7 +650,7 @@ fn a_plugin_that_cannot_start_leaves_nothing_running() {
 #[test]
 fn only_extractor_mappers_loader() {
     let lab = Lab::new();
-    let logger = Logger::new(LogFormat::Text, Box::new(Capture::default()));
+    let logger = Logger::in_memory(LogFormat::Text).0;
     let mut backwards = target(&lab, &[]);
     backwards.kind = PluginKind::Extractor;
     let shapes: [Vec<Plugin>; 3] = [
@@ -696,7 +674,7 @@ fn only_extractor_mappers_loader() {
 #[test]
 fn a_state_that_cannot_be_saved_stops_the_pipeline() {
     let lab = Lab::new();
-    let logger = Logger::new(LogFormat::Text, Box::new(Capture::default()));
+    let logger = Logger::in_memory(LogFormat::Text).0;
     let mut seen = 0;
     let report = pipe::run(
         &[tap(&lab, &["1000000", "1"]), target(&lab, &[])],
