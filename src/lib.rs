@@ -16,8 +16,10 @@
 #![cfg_attr(test, allow(clippy::print_stdout, clippy::print_stderr))]
 
 pub mod cli;
+pub mod compile;
 pub mod diagnostics;
 pub mod emit;
+pub mod manifest;
 pub mod project;
 pub mod resolve;
 pub mod runtime;

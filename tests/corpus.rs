@@ -245,3 +245,51 @@ fn sources_deviations_are_reported_at_their_lines() {
         missing.join("\n")
     );
 }
+
+/// Projects whose cron schedules run incremental extractors on the default `systemdb`: `meltc
+/// build` refuses them (DESIGN.md "State that would be lost") until `--allow-ephemeral-state`.
+const STATE_LOST: &[&str] = &[
+    "01-meltano-squared",
+    "02-meltano-meltano",
+    "39-AutoIDM-prodder_public",
+];
+
+/// `meltc build --all-envs` succeeds on every project that validates, and every manifest it
+/// writes reads back.
+#[test]
+fn every_valid_corpus_project_builds() {
+    let corpus = shared().join("corpus");
+    let mut failures = Vec::new();
+    let mut manifests = 0;
+    for (name, ..) in EXPECTED.iter().filter(|(_, code, _)| *code == 0) {
+        let out = tempfile::tempdir().unwrap();
+        let out_arg = out.path().to_string_lossy().into_owned();
+        let mut args = vec!["build", "--all-envs", "--out", out_arg.as_str()];
+        if STATE_LOST.contains(name) {
+            let refused = meltc(&corpus.join(name), &args);
+            if refused.code != 1 || !refused.stderr.contains("meltc::build::state-lost") {
+                failures.push(format!(
+                    "{name}: expected the state-lost refusal\n{}",
+                    refused.stderr
+                ));
+            }
+            args.push("--allow-ephemeral-state");
+        }
+        let run = meltc(&corpus.join(name), &args);
+        if run.code != 0 {
+            failures.push(format!("{name}: exit {}\n{}", run.code, run.stderr));
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(out.path()).into_iter().flatten() {
+            if entry.file_name() == "manifest.json" {
+                let text = fs_err::read_to_string(entry.path()).unwrap();
+                if let Err(error) = meltc::manifest::Manifest::from_json(&text) {
+                    failures.push(format!("{name}: {}: {error}", entry.path().display()));
+                }
+                manifests += 1;
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(manifests >= 60, "only {manifests} manifests");
+}

@@ -257,10 +257,10 @@ fn validate(
         fs_err::create_dir_all(path.parent().unwrap_or(Path::new("."))).unwrap();
         fs_err::write(path, body).unwrap();
     }
-    // `meltc lock` and `meltc config` have no JSON diagnostics: read their human report.
+    // `meltc lock`, `config` and `build` have no JSON diagnostics: read their human report.
     if args
         .first()
-        .is_some_and(|first| first == "lock" || first == "config")
+        .is_some_and(|first| ["lock", "config", "build"].contains(&first.as_str()))
     {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         return human_findings(&meltc(&project, &args).stderr);

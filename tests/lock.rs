@@ -11,7 +11,7 @@ use meltc::project::PluginType;
 use meltc::resolve::hub::HubIndex;
 use meltc::resolve::lockfile;
 
-use crate::support::{meltc, shared, tool};
+use crate::support::{copy_tree, meltc, shared, tool};
 
 const HUB_PROJECT: &str = "project_id: lock-test
 plugins:
@@ -195,18 +195,6 @@ struct Refresh {
     kept: usize,
     /// Lock files of custom plugins, or of no plugin of the project: never touched.
     untouched: usize,
-}
-
-/// Copy `from` into `to` (files and folders only; the corpus has no links).
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from).into_iter().flatten() {
-        let target = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
-            fs_err::create_dir_all(&target).unwrap();
-        } else if entry.file_type().is_file() {
-            fs_err::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// The hub lock for `plugins/<type>/<name>--<variant>.lock`, when the hub has that variant.

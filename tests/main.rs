@@ -9,13 +9,19 @@
 )]
 
 mod bad_input;
+mod build;
 mod catalog_meltano;
 mod cli;
+mod compile_meltano;
 mod config_meltano;
 mod corpus;
+mod emit;
 mod explain;
 mod golden;
 mod lock;
 mod pipe;
 mod precommit;
+mod runtime_run;
+mod runtime_settings;
+mod state;
 mod support;

@@ -45,6 +45,21 @@ pub enum Command {
     /// hook. Exits 0 when clean (warnings allowed), 1 on findings, 2 on usage or I/O errors.
     Validate(ValidateArgs),
 
+    /// Compile environments into their deploy artifacts (manifest.json, ...).
+    ///
+    /// Example: `meltc build --env prod` writes `deploy/prod/`; in CI,
+    /// `meltc build --all-envs --check` prints a diff and exits 1 when the committed files
+    /// drifted from meltano.yml. Writes are atomic per environment folder; files meltc did not
+    /// generate are never touched. Exits 0 when built (or no drift), 1 on errors or drift, 2 on
+    /// usage or I/O errors.
+    Build(BuildArgs),
+
+    /// Show what differs between two environments, as resolved values (secrets stay
+    /// `${VAR}` references): the review before promoting one to the other.
+    ///
+    /// Example: `meltc diff staging prod`. Exits 0 when they are the same, 1 when they differ.
+    Diff(DiffArgs),
+
     /// Write plugin lock files (`plugins/<type>/<name>--<variant>.lock`) from the bundled hub
     /// index, byte for byte as `meltano lock` writes them.
     ///
@@ -99,6 +114,13 @@ pub enum DevCommand {
         out: PathBuf,
     },
 
+    /// Write the manifest's JSON Schema (schemas/manifest.schema.json), generated from its types.
+    ManifestSchema {
+        /// Where to write it.
+        #[arg(long, default_value = "schemas/manifest.schema.json")]
+        out: PathBuf,
+    },
+
     /// Time the resolve stage alone on a project (bench/resolve runs it).
     BenchResolve {
         /// How many times to resolve.
@@ -123,6 +145,87 @@ pub struct ValidateArgs {
     pub deny_warnings: bool,
 }
 
+/// `meltc build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The environment to build.
+    #[arg(
+        long = "env",
+        short = 'e',
+        value_name = "NAME",
+        conflicts_with = "all_envs"
+    )]
+    pub environment: Option<String>,
+
+    /// Build every environment (a project without environments is built once, without one).
+    #[arg(long)]
+    pub all_envs: bool,
+
+    /// The output folder; each environment gets a subfolder (default: `deploy/` in the
+    /// project root).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Write nothing: print what would change as a unified diff and exit 1 on drift.
+    #[arg(long)]
+    pub check: bool,
+
+    /// Build even when a scheduled incremental job keeps its state where a pod loses it
+    /// (every run is then a full sync).
+    #[arg(long)]
+    pub allow_ephemeral_state: bool,
+
+    /// Report format: `human`, or `json` (what was written, or what drifted) on stdout.
+    #[arg(long, value_enum, default_value_t = BuildFormat::Human)]
+    pub format: BuildFormat,
+
+    /// Which artifacts to generate, comma-separated: `docker` (Dockerfile, its
+    /// .dockerignore, install-plugins.sh), `k8s` (kustomize base), `dagster`
+    /// (definitions.py). Default: all. manifest.json is always written.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_emitter)]
+    pub emit: Vec<String>,
+
+    /// Who owns the schedules, overriding `annotations.meltc.orchestrator`: `k8s` (CronJobs
+    /// run them; Dagster schedules are written stopped) or `dagster` (the reverse).
+    #[arg(long, value_name = "OWNER", value_parser = ["k8s", "dagster"])]
+    pub orchestrator: Option<String>,
+}
+
+/// An emitter name as `--emit` takes it.
+fn parse_emitter(text: &str) -> Result<String, String> {
+    let names = crate::emit::emitter_names();
+    if names.contains(&text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("not an emitter; one of {}", names.join(", ")))
+    }
+}
+
+/// `meltc build --format` and `meltc diff --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BuildFormat {
+    /// Diffs and a summary for people.
+    Human,
+    /// One JSON document for tools.
+    Json,
+}
+
+/// `meltc diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The environment to compare from (e.g. `staging`).
+    #[arg(value_name = "ENV_A")]
+    pub from: String,
+
+    /// The environment to compare to (e.g. `prod`).
+    #[arg(value_name = "ENV_B")]
+    pub to: String,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = BuildFormat::Human)]
+    pub format: BuildFormat,
+}
+
 /// `meltc lock`.
 #[derive(Debug, Args)]
 pub struct LockArgs {
@@ -130,9 +233,16 @@ pub struct LockArgs {
     #[arg(long, conflicts_with = "plugins")]
     pub all: bool,
 
-    /// Rewrite lock files that exist when the hub index has another definition.
+    /// Rewrite lock files that exist when the hub index has another definition (with
+    /// `--requirements`: compile every requirements lock again).
     #[arg(long, short = 'u')]
     pub update: bool,
+
+    /// Write hashed Python requirements locks instead (`meltc/locks/<type>/<venv>.txt`, with
+    /// `uv pip compile --generate-hashes` for the image's Python and platform), which the
+    /// generated Dockerfile installs with `--require-hashes`. Needs uv and the package index.
+    #[arg(long)]
+    pub requirements: bool,
 
     /// Only plugins of this type (`extractors` or `extractor`, `loaders`, `mappers`, ...).
     #[arg(long, value_name = "TYPE", value_parser = parse_plugin_type)]

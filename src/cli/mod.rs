@@ -2,10 +2,13 @@
 //! exit code (in `exit`). Tests call [`run`] in-process with their own writers.
 
 mod args;
+mod build;
 mod config;
+mod diff;
 mod exit;
 mod explain;
 mod lock;
+mod lock_requirements;
 mod open;
 mod output;
 mod validate;
@@ -114,12 +117,26 @@ where
 pub fn run(cli: Cli, context: &mut Context<'_>) -> Outcome {
     match cli.command {
         Command::Validate(args) => validate::run(cli.project_root.as_deref(), &args, context),
+        Command::Build(args) => build::run(cli.project_root.as_deref(), &args, context),
+        Command::Diff(args) => diff::run(cli.project_root.as_deref(), &args, context),
+        Command::Lock(args) if args.requirements => {
+            lock_requirements::run(cli.project_root.as_deref(), &args, context)
+        }
         Command::Lock(args) => lock::run(cli.project_root.as_deref(), &args, context),
         Command::Completions { shell } => completions(shell, context),
         Command::Man => man_page(context),
         Command::Explain(args) => explain::run(&args, context),
         Command::Config(args) => config::run(cli.project_root.as_deref(), &args, context),
         Command::Dev(DevCommand::ImportHub { hub, out }) => import_hub(&hub, &out, context),
+        Command::Dev(DevCommand::ManifestSchema { out }) => {
+            match fs_err::write(&out, crate::manifest::schema_json()) {
+                Ok(()) => Outcome::Clean,
+                Err(error) => {
+                    let _ = writeln!(context.stderr, "error: {error}");
+                    Outcome::Failure
+                }
+            }
+        }
         Command::Dev(DevCommand::BenchResolve { runs }) => {
             bench_resolve(cli.project_root.as_deref(), runs, context)
         }

@@ -77,7 +77,7 @@ impl View<'_, '_> {
             return self.config.env.clone();
         }
         let values: Vec<SettingValue> = self.values().into_iter().map(|(value, _)| value).collect();
-        written_env(self.plugin, &values)
+        written_env(&self.plugin.write_prefixes, &values)
     }
 
     /// The end of the plugin's `inherit_from` chain: the plugin whose definition it uses.

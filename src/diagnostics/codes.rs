@@ -86,6 +86,8 @@ codes! {
     SETTING_LITERAL_SECRET = "meltc::setting::literal-secret", Warning, "a secret setting has a literal value in a committed file; use a `${VAR}` reference";
     STATE_EPHEMERAL = "meltc::state::ephemeral", Warning, "an incremental job keeps its state where a pod loses it (system database on SQLite)";
     STATE_UNKNOWN_SCHEME = "meltc::state::unknown-scheme", Error, "the state backend URI has a scheme no Meltano backend provides";
+    BUILD_STATE_LOST = "meltc::build::state-lost", Error, "a scheduled incremental job would keep its state where meltc-run in a pod loses it (`meltc build` refuses unless `--allow-ephemeral-state`)";
+    BUILD_LEGACY_SCHEDULE_NAME = "meltc::build::legacy-schedule-name", Error, "a legacy extractor/loader schedule has the name of a job; the job meltc makes from it needs that name";
 }
 
 /// Look a code up by name.

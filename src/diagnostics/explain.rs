@@ -87,6 +87,8 @@ texts![
     "setting-literal-secret",
     "state-ephemeral",
     "state-unknown-scheme",
+    "build-state-lost",
+    "build-legacy-schedule-name",
 ];
 
 /// The heading of the bad example.

@@ -27,6 +27,7 @@ use super::cast::{self, CastError};
 use super::expand::ConfigValue;
 use super::plugin::{Resolved, ResolvedPlugin};
 use super::plugin_env::{EnvInputs, EnvMap, EnvSource, environment_entry};
+use super::python_json::truthy;
 use super::settings::{Declared, PluginClass, Setting, implicit_settings};
 use super::shell::Shell;
 use super::values::{FlatConfig, config_value};
@@ -172,7 +173,7 @@ pub fn evaluate(
     scope: &Scope<'_, '_>,
     plugin: &ResolvedPlugin<'_>,
 ) -> Result<PluginConfig, Vec<ConfigError>> {
-    let context = Context::new(scope, plugin);
+    let context = Context::new(scope, plugin, false);
     let mut errors = Vec::new();
     let mut settings = Vec::new();
     for setting in context.settings.iter().filter(|s| !s.is_extra()) {
@@ -182,7 +183,7 @@ pub fn evaluate(
         }
     }
     // Extras are expanded with the plugin's other settings available as env vars.
-    let written = written_env(plugin, &settings);
+    let written = written_env(&plugin.write_prefixes, &settings);
     let mut extras = Vec::new();
     for setting in context.settings.iter().filter(|s| s.is_extra()) {
         match context.value(setting, &written) {
@@ -194,7 +195,7 @@ pub fn evaluate(
         return Err(errors);
     }
     let mut env = written;
-    env.extend(written_env(plugin, &extras));
+    env.extend(written_env(&plugin.write_prefixes, &extras));
     Ok(PluginConfig {
         config: processed(plugin.class, &settings),
         settings,
@@ -203,17 +204,64 @@ pub fn evaluate(
     })
 }
 
+/// A setting's value as written, chosen without reading any variable.
+#[derive(Clone, Debug)]
+pub struct WrittenValue {
+    /// The setting.
+    pub setting: Arc<Setting>,
+    /// The value as written (strings are templates); `None` when unset.
+    pub value: Option<ConfigValue>,
+    /// Where it comes from (never a variable).
+    pub source: Source,
+}
+
+/// Every setting (extras included, in Meltano's order) of `plugin` in `environment`, as
+/// `meltc build` needs it: the value from the environment's config, meltano.yml, the parent or
+/// the default, **unexpanded and uncast**. The runtime does the rest (variables first, then
+/// this value expanded and cast), so nothing of the build machine's environment is read.
+///
+/// # Errors
+/// A setting written under several names with different values.
+pub fn written_values(
+    resolved: &Resolved<'_>,
+    environment: Option<Named<'_>>,
+    plugin: &ResolvedPlugin<'_>,
+) -> Result<Vec<WrittenValue>, Vec<ConfigError>> {
+    let shell = Shell::new(std::collections::BTreeMap::new(), None);
+    let scope = Scope {
+        resolved,
+        environment,
+        shell: &shell,
+        user_agent: USER_AGENT,
+    };
+    let context = Context::new(&scope, plugin, true);
+    let mut errors = Vec::new();
+    let mut values = Vec::new();
+    for setting in &context.settings {
+        match context.resolve(setting, None) {
+            Ok(candidate) => values.push(WrittenValue {
+                setting: Arc::clone(setting),
+                value: candidate.value,
+                source: candidate.source,
+            }),
+            Err(error) => errors.push(error),
+        }
+    }
+    if errors.is_empty() {
+        Ok(values)
+    } else {
+        Err(errors)
+    }
+}
+
 /// The env vars written for `values` (`as_env`): each non-null value under every name.
 #[must_use]
-pub fn written_env(
-    plugin: &ResolvedPlugin<'_>,
-    values: &[SettingValue],
-) -> IndexMap<String, String> {
+pub fn written_env(write_prefixes: &[String], values: &[SettingValue]) -> IndexMap<String, String> {
     let mut env = IndexMap::new();
     for value in values {
         let Some(json) = &value.value else { continue };
         let text = cast::env_text(&value.setting, json);
-        for name in value.setting.env_vars_written(&plugin.write_prefixes) {
+        for name in value.setting.env_vars_written(write_prefixes) {
             env.insert(name, text.clone());
         }
     }
@@ -286,10 +334,12 @@ struct Context<'a, 'p> {
     yml: FlatConfig,
     environment: Option<(String, FlatConfig)>,
     parent: Option<Box<Context<'a, 'p>>>,
+    /// Build time: no variable is read (env stores skipped, nothing expanded).
+    hermetic: bool,
 }
 
 impl<'a, 'p> Context<'a, 'p> {
-    fn new(scope: &Scope<'a, 'p>, plugin: &'a ResolvedPlugin<'p>) -> Self {
+    fn new(scope: &Scope<'a, 'p>, plugin: &'a ResolvedPlugin<'p>, hermetic: bool) -> Self {
         let inputs = EnvInputs {
             resolved: scope.resolved,
             environment: scope.environment,
@@ -324,15 +374,21 @@ impl<'a, 'p> Context<'a, 'p> {
         let parent = scope
             .resolved
             .parent(plugin)
-            .map(|parent| Box::new(Context::new(scope, parent)));
+            .map(|parent| Box::new(Context::new(scope, parent, hermetic)));
         Context {
             plugin,
             settings,
-            env: inputs.plugin_env(plugin),
+            // A hermetic evaluation never reads a variable: skip building them.
+            env: if hermetic {
+                EnvMap::new()
+            } else {
+                inputs.plugin_env(plugin)
+            },
             dotenv: &scope.shell.dotenv,
             yml: config_with_extras(&plugin.entry, false),
             environment,
             parent,
+            hermetic,
         }
     }
 
@@ -457,6 +513,9 @@ impl<'a, 'p> Context<'a, 'p> {
 
     /// The first store with a non-null value.
     fn find(&self, setting: &Setting) -> Result<Candidate, ConfigError> {
+        if self.hermetic {
+            return self.find_written(setting);
+        }
         let names = setting.env_vars_read(&self.plugin.read_prefixes, !self.plugin.inherits());
         if let Some((name, value)) = from_env(setting, &names, |name| {
             self.env
@@ -471,6 +530,11 @@ impl<'a, 'p> Context<'a, 'p> {
         })? {
             return Ok(literal(text, Source::DotEnv(name)));
         }
+        self.find_written(setting)
+    }
+
+    /// The first store below the variables (environment, meltano.yml, parent, default).
+    fn find_written(&self, setting: &Setting) -> Result<Candidate, ConfigError> {
         if let Some((environment, flat)) = &self.environment {
             if let Some((value, span)) = from_flat(setting, flat)? {
                 return Ok(written(
@@ -538,18 +602,6 @@ fn written(value: ConfigValue, source: Source) -> Candidate {
         source,
         written: None,
         variables: Vec::new(),
-    }
-}
-
-/// Python's truthiness of a JSON value.
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(flag) => *flag,
-        Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(text) => !text.is_empty(),
-        Value::Array(items) => !items.is_empty(),
-        Value::Object(map) => !map.is_empty(),
     }
 }
 

@@ -1,11 +1,12 @@
-//! JSON text exactly as Python's `json.dump` writes it, for files Meltano writes (lock files)
-//! and values Meltano renders into environment variables.
+//! JSON text exactly as Python's `json.dump` writes it, for files Meltano writes (lock files,
+//! state documents) and values Meltano renders into environment variables.
 //!
 //! Python's defaults differ from `serde_json`'s in ways that show in a byte comparison:
 //! `ensure_ascii=True` escapes every character outside printable ASCII as `\uXXXX` (lowercase
 //! hex, surrogate pairs above U+FFFF, DEL included); with `indent` the item separator is `,` at
-//! the end of a line, without it `, ` and `: `; empty containers are `[]`/`{}` even when
-//! indenting; floats use `repr` (`1e-05`, `1e+16`, `100.0`, `Infinity`, `NaN`).
+//! the end of a line, without it `, ` and `: ` (`,` and `:` with `separators=(",", ":")`);
+//! empty containers are `[]`/`{}` even when indenting; floats use `repr` (`1e-05`, `1e+16`,
+//! `100.0`, `Infinity`, `NaN`).
 //!
 //! Input is a `serde_json::Value` built with `preserve_order`, so object keys come out in the
 //! order they were inserted, as a Python `dict` does.
@@ -18,12 +19,38 @@ use serde_json::{Number, Value};
 /// Meltano uses when rendering a setting into an environment variable.
 #[must_use]
 pub fn dumps(value: &Value, indent: Option<usize>) -> String {
+    let layout = Layout {
+        indent,
+        item_separator: if indent.is_some() { "," } else { ", " },
+        key_separator: ": ",
+    };
     let mut out = String::new();
-    write_value(&mut out, value, indent, 0);
+    write_value(&mut out, value, &layout, 0);
     out
 }
 
-fn write_value(out: &mut String, value: &Value, indent: Option<usize>, depth: usize) {
+/// `json.dumps(value, separators=(",", ":"))`: the compact line `meltano state get` prints.
+#[must_use]
+pub fn dumps_compact(value: &Value) -> String {
+    let layout = Layout {
+        indent: None,
+        item_separator: ",",
+        key_separator: ":",
+    };
+    let mut out = String::new();
+    write_value(&mut out, value, &layout, 0);
+    out
+}
+
+/// Python's `indent` and `separators` arguments.
+struct Layout {
+    indent: Option<usize>,
+    /// Between items; with an indent it ends the line.
+    item_separator: &'static str,
+    key_separator: &'static str,
+}
+
+fn write_value(out: &mut String, value: &Value, layout: &Layout, depth: usize) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
@@ -35,13 +62,13 @@ fn write_value(out: &mut String, value: &Value, indent: Option<usize>, depth: us
                 out,
                 ('[', ']'),
                 items.iter().map(|item| (None, item)),
-                indent,
+                layout,
                 depth,
             );
         }
         Value::Object(map) => {
             let entries = map.iter().map(|(key, value)| (Some(key.as_str()), value));
-            write_container(out, ('{', '}'), entries, indent, depth);
+            write_container(out, ('{', '}'), entries, layout, depth);
         }
     }
 }
@@ -50,7 +77,7 @@ fn write_container<'a>(
     out: &mut String,
     (open, close): (char, char),
     entries: impl ExactSizeIterator<Item = (Option<&'a str>, &'a Value)>,
-    indent: Option<usize>,
+    layout: &Layout,
     depth: usize,
 ) {
     out.push(open);
@@ -59,23 +86,19 @@ fn write_container<'a>(
         return;
     }
     for (position, (key, value)) in entries.enumerate() {
-        match indent {
-            Some(width) => {
-                if position > 0 {
-                    out.push(',');
-                }
-                newline(out, width * (depth + 1));
-            }
-            None if position > 0 => out.push_str(", "),
-            None => {}
+        if position > 0 {
+            out.push_str(layout.item_separator);
+        }
+        if let Some(width) = layout.indent {
+            newline(out, width * (depth + 1));
         }
         if let Some(key) = key {
             write_string(out, key);
-            out.push_str(": ");
+            out.push_str(layout.key_separator);
         }
-        write_value(out, value, indent, depth + 1);
+        write_value(out, value, layout, depth + 1);
     }
-    if let Some(width) = indent {
+    if let Some(width) = layout.indent {
         newline(out, width * depth);
     }
     out.push(close);
@@ -109,6 +132,20 @@ fn write_string(out: &mut String, text: &str) {
         }
     }
     out.push('"');
+}
+
+/// Python's `bool(value)` for a value `json.loads` gave: `None`, `False`, zero, and empty
+/// strings, lists and dicts are false.
+#[must_use]
+pub fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(flag) => *flag,
+        Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(text) => !text.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+    }
 }
 
 fn write_number(out: &mut String, number: &Number) {
@@ -232,6 +269,10 @@ mod tests {
                         \"c\": {},\n  \"d\": [],\n  \"e\": true,\n  \"f\": -3\n}";
         assert_eq!(dumps(&value, Some(2)), expected);
         assert_eq!(dumps(&json!([]), Some(2)), "[]");
+        assert_eq!(
+            dumps_compact(&value),
+            r#"{"a":[1,2.5,{"b":null}],"c":{},"d":[],"e":true,"f":-3}"#
+        );
         assert_eq!(dumps(&json!(u64::MAX), Some(2)), "18446744073709551615");
     }
 }

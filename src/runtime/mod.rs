@@ -1,17 +1,25 @@
-//! `meltc-run`, the runtime in the generated image: what replaces `meltano run` there.
+//! `meltc-run`'s runtime: what runs inside the generated image in place of `meltano run`. It
+//! reads the manifest `meltc build` writes and nothing else.
 //!
-//! - `catalog`: Singer catalog selection (`select`, `metadata`, `schema`, `select_filter`),
+//! - [`settings`]: a plugin's variables and configuration at run time;
+//! - [`state`]: Meltano-compatible incremental state in a local directory or S3-compatible
+//!   object storage (Garage);
+//! - [`catalog`]: Singer catalog selection (`select`, `metadata`, `schema`, `select_filter`),
 //!   as Meltano applies it before a tap runs;
-//! - `pipe`: `tap | [mapper…] | target` as child processes, with the target's state lines
+//! - [`pipe`]: `tap | [mapper…] | target` as child processes, with the target's state lines
 //!   handed to the caller as they arrive;
-//! - `config_file`: the private directory of per-plugin config, catalog and state files;
-//! - `interrupt`: SIGTERM/SIGINT caught and handed to the running pipeline;
-//! - `log`: how the children's stderr and the runtime's own lines are written;
-//! - `dev`: `meltc-run dev-pipe`, the pipe from the command line (benchmark and tests).
+//! - [`config_file`]: the private directory of per-plugin config, catalog and state files;
+//! - [`interrupt`]: SIGTERM/SIGINT caught and handed to the running pipeline;
+//! - [`log`]: how the children's stderr and the runtime's own lines are written;
+//! - [`dev`]: `meltc-run dev-pipe`, the pipe from the command line (benchmark and tests).
 
 pub mod catalog;
+pub mod cli;
 pub mod config_file;
 pub mod dev;
 pub mod interrupt;
 pub mod log;
 pub mod pipe;
+pub mod run;
+pub mod settings;
+pub mod state;

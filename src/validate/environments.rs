@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 
 use super::ProjectIndex;
 use crate::diagnostics::{Diagnostic, Span, codes, suggest};
+use crate::project::PluginType;
 use crate::project::env_ref::env_var_part;
 use crate::project::model::{self, Named, Plugin};
-use crate::project::{PluginType, Project};
 use crate::resolve::expand::has_reference;
+use crate::resolve::state_backend::{StateBackend, state_backend};
 use crate::yaml::{Node, Value};
 
 /// Run the environment checks for `selected` environments (and the base project's secrets).
@@ -172,12 +173,6 @@ fn job_is_incremental(index: &ProjectIndex<'_>, job: &Named<'_>) -> bool {
     })
 }
 
-/// The state backend an environment ends up with.
-struct StateBackend<'a> {
-    uri: Option<(&'a str, Span)>,
-    database_uri: Option<&'a str>,
-}
-
 impl StateBackend<'_> {
     fn is_ephemeral(&self) -> bool {
         let uri = self.uri.map(|(uri, _)| uri);
@@ -213,31 +208,5 @@ impl StateBackend<'_> {
                 .at(span, "unknown state backend")
                 .help("use `systemdb`, `file:///path`, `s3://bucket/prefix`, `gs://…`, `azure://…` or an add-on's scheme"),
         )
-    }
-}
-
-/// `state_backend.uri` and `database_uri` as an environment sees them: its own `env:`, then the
-/// project `env:`, then meltano.yml.
-fn state_backend<'a>(project: &'a Project, environment: Option<&Named<'a>>) -> StateBackend<'a> {
-    let document = &project.merged;
-    let from_env = |variable: &str| -> Option<(&'a str, Span)> {
-        environment
-            .and_then(|e| e.node.get("env"))
-            .and_then(|env| env.get(variable))
-            .or_else(|| document.get("env").and_then(|env| env.get(variable)))
-            .and_then(|node| node.as_str().map(|text| (text, node.span)))
-    };
-    let setting = |dotted: &str, nested: &[&str]| -> Option<(&'a str, Span)> {
-        let node = document
-            .get(dotted)
-            .or_else(|| nested.iter().try_fold(document, |node, key| node.get(key)))?;
-        node.as_str().map(|text| (text, node.span))
-    };
-    StateBackend {
-        uri: from_env("MELTANO_STATE_BACKEND_URI")
-            .or_else(|| setting("state_backend.uri", &["state_backend", "uri"])),
-        database_uri: from_env("MELTANO_DATABASE_URI")
-            .or_else(|| setting("database_uri", &["database_uri"]))
-            .map(|(uri, _)| uri),
     }
 }

@@ -85,6 +85,23 @@ fn legacy(index: &ProjectIndex<'_>, schedule: &Named<'_>, diagnostics: &mut Vec<
     }
 }
 
+/// The cron expression of an interval that [`check_interval`] accepted, without checking it
+/// again: a preset's five fields, `None` for the manual presets, else the fields as written
+/// (lower-cased, single spaces).
+#[must_use]
+pub fn cron_expression(text: &str) -> Option<String> {
+    let lower = text.trim().to_lowercase();
+    match lower.strip_prefix('@') {
+        Some("hourly") => Some("0 * * * *".into()),
+        Some("daily" | "midnight") => Some("0 0 * * *".into()),
+        Some("weekly") => Some("0 0 * * 0".into()),
+        Some("monthly") => Some("0 0 1 * *".into()),
+        Some("yearly" | "annually") => Some("0 0 1 1 *".into()),
+        Some(_) => None,
+        None => Some(lower.split_whitespace().collect::<Vec<_>>().join(" ")),
+    }
+}
+
 /// The cron expression of an interval: `Ok(None)` for the manual presets.
 ///
 /// # Errors
@@ -93,12 +110,8 @@ pub fn check_interval(text: &str) -> Result<Option<String>, String> {
     let lower = text.trim().to_lowercase();
     if let Some(preset) = lower.strip_prefix('@') {
         return match preset {
-            "hourly" => Ok(Some("0 * * * *".into())),
-            "daily" | "midnight" => Ok(Some("0 0 * * *".into())),
-            "weekly" => Ok(Some("0 0 * * 0".into())),
-            "monthly" => Ok(Some("0 0 1 * *".into())),
-            "yearly" | "annually" => Ok(Some("0 0 1 1 *".into())),
-            "once" | "manual" | "none" => Ok(None),
+            "hourly" | "daily" | "midnight" | "weekly" | "monthly" | "yearly" | "annually"
+            | "once" | "manual" | "none" => Ok(cron_expression(text)),
             _ => Err(format!("`@{preset}` is not a preset")),
         };
     }

@@ -85,11 +85,7 @@ pub fn case_env(case: &Path) -> Vec<(String, String)> {
 
 /// The bin folder of the test tools installed by `scripts/setup-test-env`.
 pub fn tool(name: &str) -> PathBuf {
-    let home = std::env::var_os("MELTC_TEST_HOME").map_or_else(
-        || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/meltc-test"),
-        PathBuf::from,
-    );
-    let path = home.join("bin").join(name);
+    let path = test_home().join("bin").join(name);
     assert!(
         path.exists(),
         "`{name}` is not installed at {}: run scripts/setup-test-env",
@@ -126,6 +122,82 @@ pub fn json_rows(stdout: &str) -> Vec<(String, String, String, u64)> {
                 d["file"].as_str().unwrap_or_default().to_owned(),
                 d["line"].as_u64().unwrap_or_default(),
             )
+        })
+        .collect()
+}
+
+/// The test tools' folder (`scripts/setup-test-env`): `MELTC_TEST_HOME`, else
+/// `~/.cache/meltc-test`.
+pub fn test_home() -> PathBuf {
+    std::env::var_os("MELTC_TEST_HOME").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/meltc-test"),
+        PathBuf::from,
+    )
+}
+
+/// Copy `from` into `to` (files and folders only; the projects have no links).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from).into_iter().flatten() {
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            fs_err::create_dir_all(&target).unwrap();
+        } else if entry.file_type().is_file() {
+            fs_err::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+pub mod garage;
+
+/// One command's result from [`meltano_batch`].
+pub struct MeltanoRun {
+    pub code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run `meltano` command lines in one Python process (`tests/support/meltano_batch.py`, which
+/// goes through Meltano's real CLI entry point), in `root` with exactly `env`.
+pub fn meltano_batch(
+    root: &Path,
+    env: &std::collections::BTreeMap<String, String>,
+    argv: &[Vec<String>],
+) -> Vec<MeltanoRun> {
+    use std::io::Write as _;
+    let python = fs_err::canonicalize(tool("meltano"))
+        .expect("meltano resolves")
+        .with_file_name("python");
+    let mut child = Command::new(python)
+        .arg(repo().join("tests/support/meltano_batch.py"))
+        .current_dir(root)
+        .env_clear()
+        .envs(env)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    let input = serde_json::to_string(argv).expect("argv JSON");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("argv written");
+    let output = child.wait_with_output().expect("driver finishes");
+    let results: Vec<serde_json::Value> =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+            panic!(
+                "the meltano batch driver failed ({error}):\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    results
+        .iter()
+        .map(|result| MeltanoRun {
+            code: result["code"].as_i64().unwrap_or(-1),
+            stdout: result["stdout"].as_str().unwrap_or_default().to_owned(),
+            stderr: result["stderr"].as_str().unwrap_or_default().to_owned(),
         })
         .collect()
 }

@@ -1,0 +1,454 @@
+//! `meltc build`: validate, resolve, compile each environment, emit, then write (or `--check`).
+//!
+//! Nothing is written unless every selected environment compiles: a build that fails leaves
+//! the previous output as it was. Each environment's folder is replaced atomically.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use super::args::{BuildArgs, BuildFormat};
+use super::open::{Opened, open, shown_path, unknown_environment};
+use super::{Context, Outcome};
+use crate::compile::{self, Options};
+use crate::diagnostics::render;
+use crate::diagnostics::{Diagnostic, SourceMap, codes, sort_and_dedup};
+use crate::emit::{self, Artifacts, drift, output};
+use crate::manifest::Manifest;
+use crate::project::Project;
+use crate::resolve;
+use crate::validate;
+
+pub use crate::emit::NO_ENVIRONMENT_FOLDER;
+
+/// The default output folder, in the project root.
+pub const DEFAULT_OUT: &str = "deploy";
+
+/// Which environments to compile.
+pub enum Selection<'a> {
+    /// These, by name (checked to exist).
+    Named(Vec<&'a str>),
+    /// Every environment, or the project alone when it has none.
+    All,
+}
+
+/// One compiled environment.
+pub struct Compiled {
+    /// Its name; `None` for a project without environments.
+    pub environment: Option<String>,
+    /// The manifest.
+    pub manifest: Manifest,
+}
+
+/// Open, validate, resolve and compile; diagnostics are printed to stderr. `Err` carries the
+/// outcome to exit with when anything stops the build.
+pub fn compile_selected(
+    project_root: Option<&Path>,
+    selection: &Selection<'_>,
+    options: &Options,
+    context: &mut Context<'_>,
+) -> Result<(Project, Vec<Compiled>), Outcome> {
+    let (project, sources, mut diagnostics) = match open(project_root, context) {
+        Opened::Project(project, sources, diagnostics) => (project, sources, diagnostics),
+        Opened::Failed(sources, diagnostics) => {
+            return Err(report(&sources, diagnostics, context));
+        }
+    };
+    let environments = validate::environment_names(&project);
+    let wanted: Vec<Option<String>> = match selection {
+        Selection::Named(names) => {
+            for name in names {
+                if !environments.iter().any(|known| known == name) {
+                    diagnostics.push(unknown_environment(
+                        name,
+                        &format!("--env {name}"),
+                        &environments,
+                    ));
+                }
+            }
+            names.iter().map(|name| Some((*name).to_owned())).collect()
+        }
+        Selection::All if environments.is_empty() => vec![None],
+        Selection::All => environments.iter().cloned().map(Some).collect(),
+    };
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(report(&sources, diagnostics, context));
+    }
+    let only = match selection {
+        Selection::Named(names) if names.len() == 1 => Some(names[0].to_owned()),
+        _ => None,
+    };
+    diagnostics.extend(validate::validate(
+        &project,
+        &validate::Options { environment: only },
+    ));
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(report(&sources, diagnostics, context));
+    }
+    let resolved = resolve::resolve(&project);
+    let mut compiled = Vec::new();
+    // Environments compile independently: one thread per core, results in the given order.
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let chunk = wanted.len().div_ceil(threads.max(1)).max(1);
+    let results: Option<Vec<_>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = wanted
+            .chunks(chunk)
+            .map(|names| {
+                let resolved = &resolved;
+                scope.spawn(move || {
+                    names
+                        .iter()
+                        .map(|name| {
+                            (
+                                name.clone(),
+                                compile::compile(resolved, name.as_deref(), options),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for worker in workers {
+            all.extend(worker.join().ok()?);
+        }
+        Some(all)
+    });
+    let Some(results) = results else {
+        let _ = writeln!(
+            context.stderr,
+            "error: meltc bug: compiling an environment panicked; nothing was written"
+        );
+        return Err(Outcome::Failure);
+    };
+    for (environment, result) in results {
+        match result {
+            Ok(manifest) => compiled.push(Compiled {
+                environment,
+                manifest,
+            }),
+            Err(errors) => diagnostics.extend(errors),
+        }
+    }
+    let failed = diagnostics.iter().any(Diagnostic::is_error);
+    let outcome = report(&sources, diagnostics, context);
+    drop(resolved);
+    if failed {
+        return Err(outcome);
+    }
+    Ok((project, compiled))
+}
+
+/// Print diagnostics (human, stderr) and say how they end the command.
+fn report(
+    sources: &SourceMap,
+    mut diagnostics: Vec<Diagnostic>,
+    context: &mut Context<'_>,
+) -> Outcome {
+    if diagnostics.is_empty() {
+        return Outcome::Clean;
+    }
+    sort_and_dedup(&mut diagnostics);
+    let mut text = render::human(&diagnostics, sources, context.style);
+    text.push_str(&render::summary(&diagnostics));
+    text.push('\n');
+    if context.stderr.write_all(text.as_bytes()).is_err() {
+        return Outcome::Failure;
+    }
+    Outcome::of(&diagnostics, false)
+}
+
+/// Run `meltc build`.
+pub fn run(project_root: Option<&Path>, args: &BuildArgs, context: &mut Context<'_>) -> Outcome {
+    let selection = match (&args.environment, args.all_envs) {
+        (Some(name), _) => Selection::Named(vec![name.as_str()]),
+        (None, true) => Selection::All,
+        (None, false) => return choose_environment(project_root, context),
+    };
+    let options = Options {
+        allow_ephemeral_state: args.allow_ephemeral_state,
+    };
+    let (project, compiled) = match compile_selected(project_root, &selection, &options, context) {
+        Ok(done) => done,
+        Err(outcome) => return outcome.max_findings(),
+    };
+    let out = match &args.out {
+        Some(out) if out.is_absolute() => out.clone(),
+        Some(out) => context.cwd.join(out),
+        None => project.root.join(DEFAULT_OUT),
+    };
+    let mut folders = Vec::new();
+    for compiled in &compiled {
+        let folder_name = compiled
+            .environment
+            .as_deref()
+            .unwrap_or(NO_ENVIRONMENT_FOLDER);
+        if !emit::is_safe_path(folder_name) || folder_name.contains('/') {
+            let _ = writeln!(
+                context.stderr,
+                "error: the environment name `{folder_name}` cannot be a folder name; rename it"
+            );
+            return Outcome::Findings;
+        }
+        let folder = out.join(folder_name);
+        let inputs = match inputs_of(&project.root, &compiled.manifest) {
+            Ok(inputs) => inputs,
+            Err(error) => {
+                let _ = writeln!(context.stderr, "error: {error}");
+                return Outcome::Failure;
+            }
+        };
+        let mut manifest = compiled.manifest.clone();
+        if let Some(owner) = &args.orchestrator {
+            set_orchestrator(&mut manifest, owner);
+        }
+        match emit::emit(&manifest, &inputs, &args.emit) {
+            Ok(artifacts) => folders.push((folder, artifacts)),
+            Err(problems) => {
+                for problem in problems {
+                    let _ = writeln!(context.stderr, "error: {folder_name}: {problem}");
+                }
+                return Outcome::Findings;
+            }
+        }
+    }
+    if args.check {
+        check(&folders, args.format, context)
+    } else {
+        write(&folders, args.format, context)
+    }
+}
+
+/// `--orchestrator`: recorded in the manifest's `annotations.meltc.orchestrator`, where the
+/// emitters (and a reader of manifest.json) find it.
+fn set_orchestrator(manifest: &mut Manifest, owner: &str) {
+    let meltc = manifest
+        .annotations
+        .entry("meltc")
+        .or_insert_with(|| json!({}));
+    if !meltc.is_object() {
+        *meltc = json!({});
+    }
+    if let Some(meltc) = meltc.as_object_mut() {
+        meltc.insert("orchestrator".to_owned(), json!(owner));
+    }
+}
+
+/// The project files the emitters copy: the requirement locks the manifest names.
+fn inputs_of(root: &Path, manifest: &Manifest) -> std::io::Result<emit::Inputs> {
+    let mut inputs = emit::Inputs::default();
+    for lock in manifest
+        .plugins
+        .iter()
+        .filter_map(|plugin| plugin.requirements.as_ref())
+    {
+        if !inputs.locks.contains_key(&lock.path) {
+            let text = fs_err::read_to_string(root.join(&lock.path))?;
+            inputs.locks.insert(lock.path.clone(), text);
+        }
+    }
+    Ok(inputs)
+}
+
+impl Outcome {
+    /// Compile errors are findings (exit 1) unless the command could not run at all.
+    fn max_findings(self) -> Outcome {
+        if self == Outcome::Clean {
+            Outcome::Findings
+        } else {
+            self
+        }
+    }
+}
+
+/// `meltc build` without `--env` or `--all-envs`: build a project without environments, else
+/// say which to pick.
+fn choose_environment(project_root: Option<&Path>, context: &mut Context<'_>) -> Outcome {
+    let names = match open(project_root, context) {
+        Opened::Project(project, ..) => validate::environment_names(&project),
+        Opened::Failed(sources, diagnostics) => return report(&sources, diagnostics, context),
+    };
+    if names.is_empty() {
+        let args = BuildArgs {
+            environment: None,
+            all_envs: true,
+            out: None,
+            check: false,
+            allow_ephemeral_state: false,
+            format: BuildFormat::Human,
+            emit: Vec::new(),
+            orchestrator: None,
+        };
+        return run(project_root, &args, context);
+    }
+    let diagnostic = Diagnostic::new(
+        &codes::UNKNOWN_ENVIRONMENT_ARGUMENT,
+        "`meltc build` needs `--env NAME` or `--all-envs`".to_owned(),
+    )
+    .help(format!(
+        "the project's environments are {}",
+        names.join(", ")
+    ));
+    report(&SourceMap::default(), vec![diagnostic], context)
+}
+
+fn shown(folder: &Path, context: &Context<'_>) -> String {
+    shown_path(folder, &context.cwd)
+}
+
+fn write(
+    folders: &[(PathBuf, Artifacts)],
+    format: BuildFormat,
+    context: &mut Context<'_>,
+) -> Outcome {
+    let mut summary = Vec::new();
+    for (folder, artifacts) in folders {
+        match output::write(folder, artifacts) {
+            Ok(report) => summary.push((shown(folder, context), report)),
+            Err(error) => {
+                let _ = writeln!(
+                    context.stderr,
+                    "error: cannot write `{}`: {error}",
+                    shown(folder, context)
+                );
+                return Outcome::Failure;
+            }
+        }
+    }
+    let written = match format {
+        BuildFormat::Json => {
+            let folders: Vec<_> = summary
+                .iter()
+                .map(|(folder, report)| {
+                    json!({
+                        "folder": folder,
+                        "written": report.written,
+                        "unchanged": report.unchanged,
+                        "removed": report.removed,
+                    })
+                })
+                .collect();
+            let document = json!({ "version": 1, "folders": folders });
+            writeln!(context.stdout, "{document:#}")
+        }
+        BuildFormat::Human => summary.iter().try_for_each(|(folder, report)| {
+            writeln!(
+                context.stderr,
+                "built {folder}/: {} written, {} unchanged, {} removed",
+                report.written.len(),
+                report.unchanged.len(),
+                report.removed.len()
+            )
+        }),
+    };
+    if written.is_err() {
+        Outcome::Failure
+    } else {
+        Outcome::Clean
+    }
+}
+
+fn check(
+    folders: &[(PathBuf, Artifacts)],
+    format: BuildFormat,
+    context: &mut Context<'_>,
+) -> Outcome {
+    let mut drifted = Vec::new();
+    for (folder, artifacts) in folders {
+        let shown = shown(folder, context);
+        for found in drift::check(folder, &shown, artifacts) {
+            drifted.push((shown.clone(), found));
+        }
+    }
+    let written = match format {
+        BuildFormat::Json => {
+            let files: Vec<_> = drifted
+                .iter()
+                .map(|(folder, found)| {
+                    let change = match found {
+                        drift::Drift::Missing { .. } => "missing",
+                        drift::Drift::Changed { .. } => "changed",
+                        drift::Drift::Stale { .. } => "stale",
+                    };
+                    json!({ "path": format!("{folder}/{}", found.path()), "change": change })
+                })
+                .collect();
+            let document = json!({ "version": 1, "drift": files });
+            writeln!(context.stdout, "{document:#}")
+        }
+        BuildFormat::Human => human_drift(&drifted, folders.len(), context),
+    };
+    match (written, drifted.is_empty()) {
+        (Err(_), _) => Outcome::Failure,
+        (Ok(()), true) => Outcome::Clean,
+        (Ok(()), false) => Outcome::Findings,
+    }
+}
+
+fn human_drift(
+    drifted: &[(String, drift::Drift)],
+    folders: usize,
+    context: &mut Context<'_>,
+) -> std::io::Result<()> {
+    for (folder, found) in drifted {
+        match found {
+            drift::Drift::Missing { diff, .. } | drift::Drift::Changed { diff, .. } => {
+                context
+                    .stdout
+                    .write_all(colored_diff(diff, context.style.color).as_bytes())?;
+            }
+            drift::Drift::Stale { path } => {
+                writeln!(
+                    context.stdout,
+                    "stale: {folder}/{path} (a build removes it)"
+                )?;
+            }
+        }
+    }
+    context.stdout.flush()?;
+    if drifted.is_empty() {
+        writeln!(
+            context.stderr,
+            "no drift: {folders} folder{} up to date",
+            if folders == 1 { "" } else { "s" }
+        )
+    } else {
+        writeln!(
+            context.stderr,
+            "drift: {} file{} differ from meltano.yml; run `meltc build` and commit the result",
+            drifted.len(),
+            if drifted.len() == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// A unified diff with added lines green, removed red and hunk headers cyan.
+#[must_use]
+pub fn colored_diff(diff: &str, color: bool) -> String {
+    if !color {
+        return diff.to_owned();
+    }
+    let mut out = String::with_capacity(diff.len() + diff.len() / 8);
+    for line in diff.split_inclusive('\n') {
+        let code = if line.starts_with("+++") || line.starts_with("---") {
+            "1"
+        } else if line.starts_with('+') {
+            "32"
+        } else if line.starts_with('-') {
+            "31"
+        } else if line.starts_with("@@") {
+            "36"
+        } else {
+            ""
+        };
+        if code.is_empty() {
+            out.push_str(line);
+        } else {
+            let (text, newline) = line
+                .strip_suffix('\n')
+                .map_or((line, ""), |text| (text, "\n"));
+            out.push_str(&format!("\x1b[{code}m{text}\x1b[0m{newline}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,276 @@
+//! The `meltc-run` command line: what the CronJob pod and the Dagster op execute.
+//!
+//! Exit codes: 0 success, 1 a step failed (a plugin, state, the catalog), 2 usage, a manifest
+//! that cannot be read, or a configuration that cannot be worked out (a missing variable).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+
+use super::interrupt::Interrupts;
+use super::log::{Level, LogFormat, Logger};
+use super::run::{RunError, RunOptions, Runtime};
+use super::state::{StateBackendSettings, StateStore, StateStrategy, commands};
+use crate::manifest::{Manifest, blocks};
+
+/// meltc-run runs the jobs of a manifest written by `meltc build`, in place of `meltano run`.
+#[derive(Debug, Parser)]
+#[command(name = "meltc-run", version, about)]
+struct Cli {
+    /// The manifest (in the image: /etc/meltc/manifest.json).
+    #[arg(
+        long,
+        env = "MELTC_MANIFEST",
+        global = true,
+        default_value = "manifest.json"
+    )]
+    manifest: PathBuf,
+
+    /// The project root plugins run in (`MELTANO_PROJECT_ROOT`; default: the working directory).
+    #[arg(long, env = "MELTANO_PROJECT_ROOT", global = true)]
+    project_root: Option<PathBuf>,
+
+    /// Where the plugins' virtualenvs are (`<dir>/<type>/<name>/bin/`); otherwise executables
+    /// are looked up on `PATH`.
+    #[arg(long, env = "MELTC_PLUGINS_DIR", global = true)]
+    plugins_dir: Option<PathBuf>,
+
+    /// Log lines for people (`human`) or one JSON object per line (`json`, for pods).
+    #[arg(long, value_enum, global = true, default_value_t = Format::Human)]
+    log_format: Format,
+
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run a job of the manifest: `meltc-run job postgres-to-lake`.
+    Job {
+        /// The job's name.
+        name: String,
+        #[command(flatten)]
+        options: RunArgs,
+    },
+    /// Run blocks as `meltano run` does: `meltc-run run tap-x hash-emails target-y dbt:run`.
+    Run {
+        /// Plugins, mappings, `plugin:command`, or job names.
+        #[arg(required = true)]
+        blocks: Vec<String>,
+        #[command(flatten)]
+        options: RunArgs,
+    },
+    /// Run one plugin with its configuration: `meltc-run invoke dbt-postgres run`.
+    Invoke {
+        /// The plugin.
+        plugin: String,
+        /// Arguments for its executable (`plugin:command` runs a named command).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Incremental state in the environment's backend, as `meltano state`.
+    #[command(subcommand)]
+    State(StateCmd),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Ignore stored state (and merge the new state into it).
+    #[arg(long, env = "MELTANO_RUN_FULL_REFRESH")]
+    full_refresh: bool,
+    /// Suffix for state IDs (`<env>:<tap>-to-<target>:<suffix>`).
+    #[arg(long, env = "MELTANO_RUN_STATE_ID_SUFFIX")]
+    state_id_suffix: Option<String>,
+    /// Neither read nor write state.
+    #[arg(long)]
+    no_state_update: bool,
+    /// How target states are stored: `auto`, `merge`, `overwrite`.
+    #[arg(long, env = "MELTANO_RUN_STATE_STRATEGY", default_value = "auto", value_parser = parse_strategy)]
+    state_strategy: StateStrategy,
+    /// Stop after this many seconds (the children are stopped; exit 1).
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<u64>,
+    /// Print the steps, run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Accepted for `meltano run` compatibility; discovery runs on every run.
+    #[arg(long)]
+    refresh_catalog: bool,
+}
+
+fn parse_strategy(text: &str) -> Result<StateStrategy, String> {
+    match text {
+        "auto" => Ok(StateStrategy::Auto),
+        "merge" => Ok(StateStrategy::Merge),
+        "overwrite" => Ok(StateStrategy::Overwrite),
+        _ => Err("one of auto, merge, overwrite".to_owned()),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum StateCmd {
+    /// State IDs, optionally matching a glob pattern.
+    List {
+        /// A pattern (`prod:*`).
+        pattern: Option<String>,
+    },
+    /// The state of an ID (partial merged onto completed), compact JSON.
+    Get {
+        /// The state ID.
+        id: String,
+    },
+    /// Replace the state of an ID (a JSON document with `singer_state`).
+    Set {
+        /// The state ID.
+        id: String,
+        /// The state.
+        json: String,
+    },
+    /// Remove the state of an ID.
+    Clear {
+        /// The state ID.
+        id: String,
+    },
+}
+
+/// Run `meltc-run` with the process's arguments and environment.
+#[must_use]
+#[allow(clippy::print_stderr, reason = "errors before the logger exists")]
+pub fn main() -> ExitCode {
+    let mut raw = std::env::args_os();
+    if raw.nth(1).is_some_and(|command| command == "dev-pipe") {
+        return super::dev::dev_pipe(raw.collect());
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let logger = Logger::stderr(match cli.log_format {
+        Format::Human => LogFormat::Text,
+        Format::Json => LogFormat::Json,
+    });
+    let text = match fs_err::read_to_string(&cli.manifest) {
+        Ok(text) => text,
+        Err(error) => {
+            logger.event(Level::Error, "manifest", &format!("{error}; set MELTC_MANIFEST or --manifest to the manifest.json `meltc build` wrote"), &[]);
+            return ExitCode::from(2);
+        }
+    };
+    let manifest = match Manifest::from_json(&text) {
+        Ok(manifest) => manifest,
+        Err(error) => {
+            logger.event(
+                Level::Error,
+                "manifest",
+                &format!("{}: {error}", cli.manifest.display()),
+                &[],
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let interrupts = Interrupts::install().unwrap_or_else(|_| Interrupts::none());
+    let process: BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+        .collect();
+    let project_root = cli
+        .project_root
+        .clone()
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let runtime = Runtime {
+        manifest: &manifest,
+        process,
+        project_root,
+        plugins_dir: cli.plugins_dir.clone(),
+        logger: &logger,
+        interrupts: &interrupts,
+    };
+    let result = match cli.command {
+        Cmd::Job { name, options } => match manifest.job(&name) {
+            Some(job) => runtime.run_steps(&job.steps, &run_options(&options)),
+            None => Err(RunError::Blocks(format!(
+                "the manifest has no job `{name}`; its jobs: {}",
+                manifest
+                    .jobs
+                    .iter()
+                    .map(|job| job.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        },
+        Cmd::Run {
+            blocks: names,
+            options,
+        } => {
+            let expanded = blocks::expand_jobs(&manifest, &names);
+            match blocks::parse(&manifest, &expanded) {
+                Ok(steps) => runtime.run_steps(&steps, &run_options(&options)),
+                Err(error) => Err(RunError::Blocks(error.to_string())),
+            }
+        }
+        Cmd::Invoke { plugin, args } => {
+            let (name, command) = match plugin.split_once(':') {
+                Some((name, command)) => (name.to_owned(), Some(command.to_owned())),
+                None => (plugin.clone(), None),
+            };
+            runtime.command(&name, command.as_deref(), &args)
+        }
+        Cmd::State(command) => state(&runtime, command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            logger.event(Level::Error, "run_failed", &error.to_string(), &[]);
+            ExitCode::from(match error {
+                RunError::Blocks(_) | RunError::Config { .. } | RunError::Variable(_) => 2,
+                _ => 1,
+            })
+        }
+    }
+}
+
+fn run_options(args: &RunArgs) -> RunOptions {
+    RunOptions {
+        full_refresh: args.full_refresh,
+        state_id_suffix: args.state_id_suffix.clone(),
+        no_state_update: args.no_state_update,
+        dry_run: args.dry_run,
+        strategy: args.state_strategy,
+        deadline: args
+            .timeout
+            .map(|seconds| Instant::now() + Duration::from_secs(seconds)),
+    }
+}
+
+#[allow(clippy::print_stdout, reason = "the state commands print their result")]
+fn state(runtime: &Runtime<'_>, command: StateCmd) -> Result<(), RunError> {
+    let variables = runtime.project_variables();
+    let failed = |error: super::state::StateError| RunError::State(error.to_string());
+    let settings = StateBackendSettings::from_meltano_env(&variables)
+        .map_err(failed)?
+        .ok_or_else(|| RunError::State(format!("the environment keeps state in `{}`, which meltc-run does not read; set MELTANO_STATE_BACKEND_URI", runtime.manifest.state.uri)))?;
+    let store = StateStore::open(&settings, &variables).map_err(failed)?;
+    match command {
+        StateCmd::List { pattern } => {
+            for id in commands::list(&store, pattern.as_deref()).map_err(failed)? {
+                println!("{id}");
+            }
+        }
+        StateCmd::Get { id } => println!("{}", commands::get(&store, &id).map_err(failed)?),
+        StateCmd::Set { id, json } => commands::set(&store, &id, &json, true).map_err(failed)?,
+        StateCmd::Clear { id } => commands::clear(&store, &id).map_err(failed)?,
+    }
+    Ok(())
+}

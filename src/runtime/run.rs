@@ -1,0 +1,623 @@
+//! Running a manifest's steps: what `meltc-run job NAME` and `meltc-run run BLOCK...` do in
+//! place of `meltano run` (reference/meltano-spec.md §11).
+//!
+//! An extract/load step: prepare each plugin's variables and config (a later block sees the
+//! earlier blocks' variables, as in Meltano), write the config files into a private directory,
+//! discover the catalog and apply the selection rules, hand the tap the stored state, run the
+//! pipe, and store every state line the target writes as it arrives. A command step runs the
+//! plugin alone. Steps run in series; the first failure stops the run.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::catalog::{self, Rules};
+use super::config_file::{FileKind, RunDir};
+use super::interrupt::Interrupts;
+use super::log::{Level, Logger};
+use super::pipe::{self, PluginKind};
+use super::settings::{Host, Prepared, plugin_variables, prepare};
+use super::state::{StateBackendSettings, StateId, StateIdParts, StateStore, StateStrategy};
+use crate::manifest::{Manifest, MappingRef, Plugin, Step};
+use crate::resolve::expand::{ConfigValue, Template};
+
+/// How to run (`meltano run`'s options).
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Ignore stored state; store the new state by merging (Meltano's `auto` strategy).
+    pub full_refresh: bool,
+    /// `--state-id-suffix`.
+    pub state_id_suffix: Option<String>,
+    /// Neither read nor write state.
+    pub no_state_update: bool,
+    /// Print the steps instead of running them.
+    pub dry_run: bool,
+    /// `--state-strategy`.
+    pub strategy: StateStrategy,
+    /// `--timeout`: when to stop.
+    pub deadline: Option<Instant>,
+}
+
+/// Where and with what a run happens.
+pub struct Runtime<'a> {
+    /// The manifest.
+    pub manifest: &'a Manifest,
+    /// The process environment.
+    pub process: BTreeMap<String, String>,
+    /// `MELTANO_PROJECT_ROOT` (relative `executable`s and `catalog:` paths are under it).
+    pub project_root: PathBuf,
+    /// Where the virtualenvs are (`<dir>/<type>/<venv>/bin/<executable>`).
+    pub plugins_dir: Option<PathBuf>,
+    /// The log.
+    pub logger: &'a Logger,
+    /// Signals received.
+    pub interrupts: &'a Interrupts,
+}
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A step's plugin is not in the manifest (a bad `run` argument).
+    #[error("{0}")]
+    Blocks(String),
+    /// A plugin's configuration cannot be worked out.
+    #[error("{plugin}: {problems}")]
+    Config {
+        /// The plugin.
+        plugin: String,
+        /// What is wrong.
+        problems: String,
+    },
+    /// A required variable is not set.
+    #[error("{0}")]
+    Variable(String),
+    /// State could not be read or written.
+    #[error("state: {0}")]
+    State(String),
+    /// The catalog could not be discovered or selected.
+    #[error("{plugin}: catalog: {message}")]
+    Catalog {
+        /// The extractor.
+        plugin: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A file of the private run directory could not be written.
+    #[error("run directory: {0}")]
+    Io(#[from] std::io::Error),
+    /// The pipe could not start.
+    #[error("{0}")]
+    Pipe(String),
+    /// A step failed (the message says which plugin and how).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl Runtime<'_> {
+    fn host(&self) -> Host<'_> {
+        Host {
+            process: &self.process,
+            project_root: self.project_root.to_str().unwrap_or("."),
+            user_agent: crate::resolve::config::USER_AGENT,
+        }
+    }
+
+    /// Run `steps` in series.
+    ///
+    /// # Errors
+    /// The first step that fails.
+    pub fn run_steps(&self, steps: &[Step], options: &RunOptions) -> Result<(), RunError> {
+        for step in steps {
+            if options.dry_run {
+                self.logger
+                    .event(Level::Info, "dry_run", &describe(step), &[]);
+                continue;
+            }
+            match step {
+                Step::ExtractLoad {
+                    extractor,
+                    mappings,
+                    loader,
+                    state_id,
+                    ..
+                } => {
+                    self.extract_load(extractor, mappings, loader, state_id.as_deref(), options)?
+                }
+                Step::Command { plugin, command } => {
+                    self.command(plugin, command.as_deref(), &[])?
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn plugin(&self, plugin_type: &str, name: &str) -> Result<&Plugin, RunError> {
+        self.manifest
+            .plugin_of_type(plugin_type, name)
+            .ok_or_else(|| RunError::Blocks(format!("the manifest has no {plugin_type} `{name}`")))
+    }
+
+    fn prepare(
+        &self,
+        plugin: &Plugin,
+        process: &BTreeMap<String, String>,
+    ) -> Result<Prepared, RunError> {
+        let host = Host {
+            process,
+            ..self.host()
+        };
+        prepare(self.manifest, plugin, &host).map_err(|problems| RunError::Config {
+            plugin: plugin.name.clone(),
+            problems: problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        })
+    }
+
+    /// The program of `plugin` (or of a command's own `executable`).
+    fn program(&self, plugin: &Plugin, executable: &str) -> PathBuf {
+        if let (Some(dir), Some(venv)) = (&self.plugins_dir, &plugin.venv) {
+            let candidate = dir.join(venv).join("bin").join(executable);
+            if candidate.exists() {
+                return candidate;
+            }
+        }
+        if executable.contains('/') {
+            self.project_root.join(executable)
+        } else {
+            PathBuf::from(executable)
+        }
+    }
+
+    fn extract_load(
+        &self,
+        extractor: &str,
+        mappings: &[MappingRef],
+        loader: &str,
+        state_id: Option<&str>,
+        options: &RunOptions,
+    ) -> Result<(), RunError> {
+        let tap = self.plugin("extractors", extractor)?;
+        let target = self.plugin("loaders", loader)?;
+        let dir = RunDir::create()?;
+        let tap_prepared = self.prepare(tap, &self.process)?;
+        let mut tap_args: Vec<OsString> = Vec::new();
+        let config = dir.write_json(
+            &tap.name,
+            FileKind::Config,
+            &Value::Object(tap_prepared.config.clone()),
+        )?;
+        tap_args.extend(["--config".into(), config.into_os_string()]);
+        if let Some(flag) = catalog::catalog_flag(&tap.capabilities) {
+            let catalog = self.catalog(tap, &tap_prepared, &dir)?;
+            tap_args.extend([flag.into(), catalog.into_os_string()]);
+        }
+        let store = self.state_store(tap, state_id, &tap_prepared, options)?;
+        if let Some((store, id)) = &store {
+            if !options.full_refresh {
+                let stored = store.get(id).map_err(|e| RunError::State(e.to_string()))?;
+                if let Some(text) = super::state::document::tap_state_file(&stored) {
+                    let path = dir.write(&tap.name, FileKind::State, text.as_bytes())?;
+                    tap_args.extend(["--state".into(), path.into_os_string()]);
+                }
+            }
+        }
+        let mut processes =
+            vec![self.process_of(tap, &tap_prepared, PluginKind::Extractor, tap_args)];
+        // Each block sees the variables of the blocks before it (spec §7.4).
+        let mut seen = tap_prepared
+            .env
+            .clone()
+            .into_iter()
+            .collect::<BTreeMap<_, _>>();
+        for mapping in mappings {
+            let mapper = self.plugin("mappers", &mapping.mapper)?;
+            let prepared = self.prepare(mapper, &seen)?;
+            let config = mapper
+                .mappings
+                .iter()
+                .find(|m| m.name == mapping.mapping)
+                .map(|m| ConfigValue::from_json(&Value::Object(m.config.clone())))
+                .map_or(Value::Object(serde_json::Map::new()), |value| {
+                    value.expand(&|var| prepared.env.get(var).map(String::as_str))
+                });
+            let path = dir.write_json(&mapping.mapping, FileKind::Config, &config)?;
+            let mut process = self.process_of(
+                mapper,
+                &prepared,
+                PluginKind::Mapper,
+                vec!["--config".into(), path.into_os_string()],
+            );
+            process.name.clone_from(&mapping.mapping);
+            processes.push(process);
+            seen.extend(prepared.env);
+        }
+        let target_prepared = self.prepare(target, &seen)?;
+        let config = dir.write_json(
+            &target.name,
+            FileKind::Config,
+            &Value::Object(target_prepared.config.clone()),
+        )?;
+        processes.push(self.process_of(
+            target,
+            &target_prepared,
+            PluginKind::Loader,
+            vec!["--config".into(), config.into_os_string()],
+        ));
+
+        let merge = options.strategy.merges(options.full_refresh);
+        let mut on_state = |line: &str| -> Result<(), pipe::StateError> {
+            if let Some((store, id)) = &store {
+                store.record_target_line(id, line, merge)?;
+            }
+            Ok(())
+        };
+        let pipe_options = pipe::Options {
+            deadline: options.deadline,
+            ..pipe::Options::default()
+        };
+        let report = pipe::run(
+            &processes,
+            &pipe_options,
+            self.logger,
+            self.interrupts,
+            &mut on_state,
+        )
+        .map_err(|error| RunError::Pipe(error.to_string()))?;
+        dir.close()?;
+        if report.success() {
+            self.logger.event(
+                Level::Info,
+                "block_succeeded",
+                &format!(
+                    "{extractor} -> {loader}: {} state{} stored",
+                    report.states,
+                    if report.states == 1 { "" } else { "s" }
+                ),
+                &[],
+            );
+            Ok(())
+        } else {
+            Err(RunError::Failed(format!(
+                "{extractor} -> {loader}: {}",
+                report.outcome
+            )))
+        }
+    }
+
+    fn process_of(
+        &self,
+        plugin: &Plugin,
+        prepared: &Prepared,
+        kind: PluginKind,
+        args: Vec<OsString>,
+    ) -> pipe::Plugin {
+        pipe::Plugin {
+            name: plugin.name.clone(),
+            kind,
+            program: self.program(plugin, &plugin.executable),
+            args,
+            env: prepared
+                .env
+                .iter()
+                .map(|(name, value)| (name.into(), value.into()))
+                .collect(),
+            cwd: self.project_root.clone(),
+        }
+    }
+
+    /// The state store and ID of a step, when state is kept: an environment, a tap with the
+    /// `state` capability, and no `--no-state-update` (spec §11.3).
+    fn state_store(
+        &self,
+        tap: &Plugin,
+        state_id: Option<&str>,
+        prepared: &Prepared,
+        options: &RunOptions,
+    ) -> Result<Option<(StateStore, StateId)>, RunError> {
+        let Some(base) = state_id else {
+            self.logger.event(
+                Level::Info,
+                "stateless",
+                "No active environment, proceeding with stateless run!",
+                &[],
+            );
+            return Ok(None);
+        };
+        if options.no_state_update || !tap.capabilities.iter().any(|c| c == "state") {
+            return Ok(None);
+        }
+        let id = match &self.manifest.environment {
+            Some(environment) if base.starts_with(&format!("{}:", environment.name)) => {
+                let (extractor, loader) = base[environment.name.len() + 1..]
+                    .split_once("-to-")
+                    .unwrap_or((base, ""));
+                let environment_suffix = environment.state_id_suffix.as_ref().map(|suffix| {
+                    Template::parse(suffix).expand(&|var| prepared.env.get(var).map(String::as_str))
+                });
+                StateIdParts {
+                    environment: &environment.name,
+                    extractor,
+                    loader,
+                    suffix: options.state_id_suffix.as_deref(),
+                    environment_suffix: environment_suffix.as_deref(),
+                }
+                .format()
+            }
+            // A legacy schedule's job keeps state under the schedule's name.
+            _ => StateId::new(base),
+        }
+        .map_err(|error| RunError::State(error.to_string()))?;
+        let variables = self.project_variables();
+        let settings = StateBackendSettings::from_meltano_env(&variables)
+            .map_err(|error| RunError::State(error.to_string()))?
+            .ok_or_else(|| {
+                RunError::State(format!(
+                    "state ID `{}` needs a state backend meltc-run writes (`s3://` or `file://`); the environment keeps state in `{}`. Set MELTANO_STATE_BACKEND_URI, or run with --no-state-update",
+                    id.as_str(),
+                    self.manifest.state.uri
+                ))
+            })?;
+        let store = StateStore::open(&settings, &variables)
+            .map_err(|error| RunError::State(error.to_string()))?;
+        Ok(Some((store, id)))
+    }
+
+    /// The project-level variables (no plugin): where state backend settings are read.
+    #[must_use]
+    pub fn project_variables(&self) -> BTreeMap<String, String> {
+        let none = Plugin {
+            plugin_type: String::new(),
+            name: String::new(),
+            namespace: String::new(),
+            variant: String::new(),
+            inherit_from: None,
+            definition: String::new(),
+            pip_url: None,
+            python: None,
+            venv: None,
+            requirements: None,
+            executable: String::new(),
+            capabilities: Vec::new(),
+            read_prefixes: Vec::new(),
+            write_prefixes: Vec::new(),
+            read_env_aliases: false,
+            settings: Vec::new(),
+            extras: Vec::new(),
+            env: Vec::new(),
+            commands: indexmap::IndexMap::new(),
+            mappings: Vec::new(),
+            annotations: serde_json::Map::new(),
+        };
+        plugin_variables(self.manifest, &none, &self.host())
+            .into_iter()
+            .collect()
+    }
+
+    /// Discover the catalog (or read the `catalog:` file) and apply the selection rules.
+    fn catalog(
+        &self,
+        tap: &Plugin,
+        prepared: &Prepared,
+        dir: &RunDir,
+    ) -> Result<PathBuf, RunError> {
+        let failed = |message: String| RunError::Catalog {
+            plugin: tap.name.clone(),
+            message,
+        };
+        let strings = |name: &str| -> Vec<String> {
+            match prepared.extra(name) {
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        let object = |name: &str| {
+            prepared
+                .extra(name)
+                .cloned()
+                .unwrap_or_else(|| Value::Object(serde_json::Map::new()))
+        };
+        let custom = prepared
+            .extra("_catalog")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let rules = Rules {
+            select: strings("_select"),
+            metadata: object("_metadata"),
+            schema: object("_schema"),
+            select_filter: strings("_select_filter"),
+            custom_catalog: custom.is_some(),
+        };
+        let mut catalog: Value = if let Some(path) = custom {
+            let text = fs_err::read_to_string(self.project_root.join(&path))
+                .map_err(|e| failed(e.to_string()))?;
+            serde_json::from_str(&text).map_err(|e| failed(format!("`{path}` is not JSON: {e}")))?
+        } else {
+            let config = dir.file_path(&tap.name, FileKind::Config);
+            let output = Command::new(self.program(tap, &tap.executable))
+                .args([
+                    OsString::from("--config"),
+                    config.into_os_string(),
+                    "--discover".into(),
+                ])
+                .env_clear()
+                .envs(&prepared.env)
+                .current_dir(&self.project_root)
+                .output()
+                .map_err(|e| failed(format!("cannot start `{}`: {e}", tap.executable)))?;
+            if !output.status.success() {
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                return Err(failed(format!(
+                    "discovery failed ({}): {}",
+                    output.status,
+                    stderr.lines().last().unwrap_or_default()
+                )));
+            }
+            serde_json::from_slice(&output.stdout)
+                .map_err(|e| failed(format!("discovery printed no JSON catalog: {e}")))?
+        };
+        catalog::apply(&mut catalog, &rules).map_err(|e| failed(e.to_string()))?;
+        Ok(dir.write(
+            &tap.name,
+            FileKind::Catalog,
+            catalog::catalog_file(&catalog).as_bytes(),
+        )?)
+    }
+
+    /// Run `plugin` alone: a named command, or the executable with `args`.
+    ///
+    /// # Errors
+    /// An unknown command, a configuration error, a failed process.
+    pub fn command(
+        &self,
+        name: &str,
+        command: Option<&str>,
+        args: &[String],
+    ) -> Result<(), RunError> {
+        let plugin = self
+            .manifest
+            .plugin(name)
+            .ok_or_else(|| RunError::Blocks(format!("the manifest has no plugin `{name}`")))?;
+        let prepared = self.prepare(plugin, &self.process)?;
+        let (executable, mut words) = match command {
+            Some(command) => {
+                let definition = plugin.commands.get(command).ok_or_else(|| {
+                    RunError::Blocks(format!("`{name}` has no command `{command}`"))
+                })?;
+                let mut words = Vec::new();
+                for word in shell_words(&definition.args) {
+                    let expanded = Template::parse(&word)
+                        .expand(&|var| prepared.env.get(var).map(String::as_str));
+                    if expanded.is_empty() && !word.is_empty() {
+                        return Err(RunError::Variable(format!(
+                            "Command '{command}' referenced unset environment variable"
+                        )));
+                    }
+                    words.push(expanded);
+                }
+                (
+                    definition
+                        .executable
+                        .clone()
+                        .unwrap_or_else(|| plugin.executable.clone()),
+                    words,
+                )
+            }
+            None => (plugin.executable.clone(), Vec::new()),
+        };
+        words.extend(args.iter().cloned());
+        let status = Command::new(self.program(plugin, &executable))
+            .args(&words)
+            .env_clear()
+            .envs(&prepared.env)
+            .current_dir(&self.project_root)
+            .status()
+            .map_err(|e| RunError::Failed(format!("{name}: cannot start `{executable}`: {e}")))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(RunError::Failed(format!(
+                "{name}: `{executable}` exited with {status}"
+            )))
+        }
+    }
+}
+
+/// POSIX-shell word splitting of a command's `args` (quotes removed), as `shlex.split`.
+fn shell_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = text.chars();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some('"'), '\\') => {
+                if let Some(next) = chars.next() {
+                    word.push(next);
+                }
+            }
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, '\\') => {
+                if let Some(next) = chars.next() {
+                    word.push(next);
+                    in_word = true;
+                }
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+fn describe(step: &Step) -> String {
+    match step {
+        Step::ExtractLoad {
+            extractor,
+            mappings,
+            loader,
+            state_id,
+            ..
+        } => {
+            let mut blocks = vec![extractor.clone()];
+            blocks.extend(mappings.iter().map(|m| m.mapping.clone()));
+            blocks.push(loader.clone());
+            format!(
+                "{} (state ID {})",
+                blocks.join(" | "),
+                state_id.as_deref().unwrap_or("none: stateless")
+            )
+        }
+        Step::Command { plugin, command } => match command {
+            Some(command) => format!("{plugin}:{command}"),
+            None => plugin.clone(),
+        },
+    }
+}
+
+/// Whether `path` exists and is a file (for the manifest default).
+#[must_use]
+pub fn is_file(path: &Path) -> bool {
+    path.is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_words;
+
+    #[test]
+    fn words_split_like_shlex() {
+        assert_eq!(
+            shell_words("run --select 'a b' \"c d\" e\\ f"),
+            ["run", "--select", "a b", "c d", "e f"]
+        );
+        assert_eq!(shell_words("  "), Vec::<String>::new());
+        assert_eq!(shell_words("''"), [""]);
+    }
+}

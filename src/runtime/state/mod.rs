@@ -1,0 +1,41 @@
+//! Incremental state, compatible with Meltano's file and S3 state backends
+//! (reference/meltano-spec.md §11.3–§12.3), so that a job can move between `meltano run` and
+//! `meltc-run` without losing its bookmarks.
+//!
+//! Input: plain values (a backend URI and [`StateBackendSettings`], the process environment
+//! as an [`Environment`] snapshot, state IDs); nothing here reads the manifest or a project.
+//!
+//! 1. [`id`]: the state ID of an extract/load set, `<env>:<tap>-to-<target>[:<suffix>]`.
+//! 2. [`document`]: the stored `{"completed": …, "partial": …}` text (Python's `json.dumps`),
+//!    the merged view a run starts from, and how updates apply; [`strategy`]: what each state
+//!    line a target writes becomes.
+//! 3. [`lock`]: Meltano's lock file around each update and clear, made atomic where the
+//!    backend allows.
+//! 4. Backends behind [`backend::Backend`]: [`local`] (`file:///abs/dir`) and [`s3`]
+//!    (`s3://[key:secret@]bucket/prefix`, configured by [`s3_config`]); [`uri`] parses and
+//!    redacts the URI.
+//! 5. [`StateStore`] runs the operations; [`commands`] is what the `state` subcommands call.
+//!
+//! Never prints and never logs; errors ([`StateError`]) carry no credential.
+
+pub mod backend;
+pub mod commands;
+pub mod document;
+pub mod error;
+pub mod id;
+pub mod local;
+pub mod lock;
+pub mod pattern;
+pub mod s3;
+pub mod s3_config;
+pub mod settings;
+pub mod store;
+pub mod strategy;
+pub mod uri;
+
+pub use document::StateDocument;
+pub use error::{StateError, StateResult};
+pub use id::{StateId, StateIdParts};
+pub use settings::{Environment, S3Settings, Secret, StateBackendSettings};
+pub use store::StateStore;
+pub use strategy::{StateStrategy, TargetLine};
