@@ -7,10 +7,9 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use meltc::runtime::interrupt::Interrupts;
@@ -21,26 +20,6 @@ use meltc::runtime::pipe::{
 use sha1::{Digest, Sha1};
 
 use crate::support::tool;
-
-/// A log sink the test reads back.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 /// A temporary directory of programs and the PID files they write.
 struct Lab {
@@ -190,8 +169,7 @@ fn run_with(
     options: &Options,
     format: LogFormat,
 ) -> (Report, Vec<String>, String) {
-    let capture = Capture::default();
-    let logger = Logger::new(format, Box::new(capture.clone()));
+    let (logger, capture) = Logger::in_memory(format);
     let mut states = Vec::new();
     let mut on_state = |line: &str| -> Result<(), pipe::StateError> {
         states.push(line.to_owned());
@@ -649,7 +627,7 @@ fn a_plugin_that_cannot_start_leaves_nothing_running() {
     let lab = Lab::new();
     let mut target = target(&lab, &[]);
     target.program = lab.path().join("no-such-target");
-    let logger = Logger::new(LogFormat::Text, Box::new(Capture::default()));
+    let logger = Logger::in_memory(LogFormat::Text).0;
     let error = pipe::run(
         &[tap(&lab, &["1000000", "1", "0", "0.01"]), target],
         &Options::default(),
@@ -672,7 +650,7 @@ fn a_plugin_that_cannot_start_leaves_nothing_running() {
 #[test]
 fn only_extractor_mappers_loader() {
     let lab = Lab::new();
-    let logger = Logger::new(LogFormat::Text, Box::new(Capture::default()));
+    let logger = Logger::in_memory(LogFormat::Text).0;
     let mut backwards = target(&lab, &[]);
     backwards.kind = PluginKind::Extractor;
     let shapes: [Vec<Plugin>; 3] = [
@@ -696,7 +674,7 @@ fn only_extractor_mappers_loader() {
 #[test]
 fn a_state_that_cannot_be_saved_stops_the_pipeline() {
     let lab = Lab::new();
-    let logger = Logger::new(LogFormat::Text, Box::new(Capture::default()));
+    let logger = Logger::in_memory(LogFormat::Text).0;
     let mut seen = 0;
     let report = pipe::run(
         &[tap(&lab, &["1000000", "1"]), target(&lab, &[])],
@@ -736,8 +714,18 @@ fn dev_pipe(lab: &Lab, args: &[&str]) -> std::process::Child {
 
 #[test]
 fn sigterm_is_forwarded_state_is_kept_and_the_config_directory_removed() {
+    interrupt_dev_pipe(rustix::process::Signal::TERM);
+}
+
+#[test]
+fn sigint_is_forwarded_too() {
+    interrupt_dev_pipe(rustix::process::Signal::INT);
+}
+
+/// Send `signal` to `meltc-run dev-pipe` in the middle of a run.
+fn interrupt_dev_pipe(signal: rustix::process::Signal) {
     let lab = Lab::new();
-    // A slow tap, and a target that saves a last state when SIGTERM arrives.
+    // A slow tap, and a target that saves a last state when SIGTERM or SIGINT arrives.
     let tap = lab.program("tap-slow", TAP);
     let target = lab.program(
         "target-graceful",
@@ -749,6 +737,7 @@ def terminated(number, frame):
     print(json.dumps({"bookmark": -1}), flush=True)
     sys.exit(0)
 signal.signal(signal.SIGTERM, terminated)
+signal.signal(signal.SIGINT, terminated)
 for line in sys.stdin:
     message = json.loads(line)
     if message["type"] == "STATE":
@@ -781,11 +770,7 @@ for line in sys.stdin:
         );
         states.push(line.trim_end().to_owned());
     }
-    rustix::process::kill_process(
-        rustix::process::Pid::from_child(&child),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
+    rustix::process::kill_process(rustix::process::Pid::from_child(&child), signal).unwrap();
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     states.extend(rest.lines().map(str::to_owned));
@@ -797,12 +782,12 @@ for line in sys.stdin:
         .unwrap()
         .read_to_string(&mut log)
         .unwrap();
-    assert_eq!(status.code(), Some(128 + 15), "{log}");
+    assert_eq!(status.code(), Some(128 + signal.as_raw()), "{log}");
     assert!(
         log.contains("signal received: forwarding it to the pipeline"),
         "{log}"
     );
-    // The states before the signal, then the one the target saved on SIGTERM.
+    // The states before the signal, then the one the target saved when it arrived.
     assert_eq!(
         &states[..3],
         [

@@ -84,6 +84,12 @@ impl Logger {
         Self::new(format, Box::new(std::io::stderr()))
     }
 
+    /// Lines in `format` kept in memory, for tests and for callers that ship them elsewhere.
+    pub fn in_memory(format: LogFormat) -> (Self, LogBuffer) {
+        let buffer = LogBuffer::default();
+        (Self::new(format, Box::new(buffer.clone())), buffer)
+    }
+
     /// The format lines are written in.
     pub fn format(&self) -> LogFormat {
         self.inner.format
@@ -157,6 +163,32 @@ impl Logger {
     }
 }
 
+/// What a [`Logger::in_memory`] wrote.
+#[derive(Clone, Debug, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    /// Everything written so far (lossy UTF-8).
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn json_line(value: &Value) -> String {
     let mut line = value.to_string();
     line.push('\n');
@@ -167,24 +199,9 @@ fn json_line(value: &Value) -> String {
 mod tests {
     use super::*;
 
-    /// A sink the test can read back.
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn text_and_json() {
-        let sink = Shared::default();
-        let logger = Logger::new(LogFormat::Text, Box::new(sink.clone()));
+        let (logger, sink) = Logger::in_memory(LogFormat::Text);
         logger.fit_name("tap-postgres");
         logger.plugin_line("tap-postgres", "extractor", "stderr", "hello");
         logger.event(
@@ -193,16 +210,15 @@ mod tests {
             "target failed",
             &[("code", json!(1))],
         );
-        let json_sink = Shared::default();
-        let json_logger = Logger::new(LogFormat::Json, Box::new(json_sink.clone()));
+        let (json_logger, json_sink) = Logger::in_memory(LogFormat::Json);
         json_logger.plugin_line("tap-x", "extractor", "stderr", "a \"quoted\" line");
         json_logger.event(Level::Info, "progress", "running", &[("records", json!(5))]);
         assert_eq!(
-            String::from_utf8(sink.0.lock().unwrap().clone()).unwrap(),
+            sink.text(),
             "tap-postgres | hello\nmeltc-run    | warning: target failed\n"
         );
         assert_eq!(
-            String::from_utf8(json_sink.0.lock().unwrap().clone()).unwrap(),
+            json_sink.text(),
             concat!(
                 r#"{"plugin":"tap-x","kind":"extractor","stream":"stderr","message":"a \"quoted\" line"}"#,
                 "\n",

@@ -214,7 +214,8 @@ fn missing_targets(
                 }
                 let found = walk(stream.get("schema"), &path)
                     .ok_or_else(|| invalid("a schema node on a rule's path is not a mapping"))?;
-                if is_truthy(found) {
+                // A missing key is Python's `{}`: false.
+                if found.is_some_and(python_json::truthy) {
                     continue;
                 }
                 Warning::MissingProperty {
@@ -243,18 +244,6 @@ fn walk<'a>(schema: Option<&'a Value>, path: &[&String]) -> Option<Option<&'a Va
         };
     }
     Some(node)
-}
-
-/// Python truthiness of a JSON value (`{}` and `[]` are false; missing is `{}`).
-fn is_truthy(value: Option<&Value>) -> bool {
-    match value {
-        None | Some(Value::Null | Value::Bool(false)) => false,
-        Some(Value::Bool(true)) => true,
-        Some(Value::Number(number)) => number.as_f64().is_some_and(|n| n != 0.0),
-        Some(Value::String(text)) => !text.is_empty(),
-        Some(Value::Array(items)) => !items.is_empty(),
-        Some(Value::Object(map)) => !map.is_empty(),
-    }
 }
 
 /// The catalog file's text, byte for byte what Meltano writes after applying the rules

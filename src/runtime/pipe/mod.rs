@@ -45,13 +45,17 @@ mod relay;
 mod spawn;
 mod supervise;
 
+pub use supervise::run;
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+#[cfg(doc)]
 use crate::runtime::interrupt::Interrupts;
+#[cfg(doc)]
 use crate::runtime::log::Logger;
 
 /// What a plugin is in the block.
@@ -271,24 +275,7 @@ pub enum PipeError {
 /// The state callback's error: why a state line could not be persisted.
 pub type StateError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Run one extract/load block (module docs). `on_state` receives each line of the target's
-/// stdout (without its line end) in order, on this thread; an error from it stops the
-/// pipeline with [`Outcome::StateNotSaved`]. When `interrupts` already holds a signal, nothing
-/// starts and the outcome is [`Outcome::Interrupted`].
-pub fn run(
-    plugins: &[Plugin],
-    options: &Options,
-    logger: &Logger,
-    interrupts: &Interrupts,
-    on_state: &mut dyn FnMut(&str) -> Result<(), StateError>,
-) -> Result<Report, PipeError> {
-    check_shape(plugins)?;
-    for plugin in plugins {
-        logger.fit_name(&plugin.name);
-    }
-    supervise::run(plugins, options, logger, interrupts, on_state)
-}
-
+/// Whether `plugins` is `extractor, mapper*, loader`.
 fn check_shape(plugins: &[Plugin]) -> Result<(), PipeError> {
     let kinds: Vec<PluginKind> = plugins.iter().map(|plugin| plugin.kind).collect();
     let valid = kinds.len() >= 2

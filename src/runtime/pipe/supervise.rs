@@ -158,13 +158,21 @@ struct Supervisor<'a> {
     started: Instant,
 }
 
-pub(super) fn run(
+/// Run one extract/load block (module docs of [`super`]). `on_state` receives each line of
+/// the target's stdout (without its line end) in order, on this thread; an error from it
+/// stops the pipeline with [`Outcome::StateNotSaved`]. When `interrupts` already holds a
+/// signal, nothing starts and the outcome is [`Outcome::Interrupted`].
+pub fn run(
     plugins: &[Plugin],
     options: &Options,
     logger: &Logger,
     interrupts: &Interrupts,
     on_state: &mut dyn FnMut(&str) -> Result<(), StateError>,
 ) -> Result<Report, PipeError> {
+    super::check_shape(plugins)?;
+    for plugin in plugins {
+        logger.fit_name(&plugin.name);
+    }
     let (events, receiver) = mpsc::channel();
     // Subscribed before anything starts, so no signal falls between two steps.
     let signal_events = events.clone();
