@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use crate::manifest::{self, Manifest, Variable};
 use crate::project::PluginType;
-use crate::resolve::expand::{ConfigValue, Template};
-use crate::resolve::settings::{Declared, EnvVar, Setting, to_env_var};
+use crate::resolve::expand::Template;
+use crate::resolve::settings::{EnvVar, to_env_var};
 
 /// Parts of a name that mark it as a secret.
 const SECRET_WORDS: &[&str] = &[
@@ -110,16 +110,6 @@ impl Collector {
     }
 }
 
-/// The parts of a manifest setting that decide its env var names, as the resolver's model.
-fn setting_model(setting: &manifest::Setting) -> Setting {
-    Setting {
-        aliases: setting.aliases.clone(),
-        env: setting.env.clone(),
-        env_aliases: setting.env_aliases.clone(),
-        ..Setting::implicit(&setting.name, &ConfigValue::Null, Declared::Builtin, false)
-    }
-}
-
 /// Answers "which setting reads or writes the variable `NAME`?" for the few names a project
 /// references, without working out the names of every setting of every plugin (thousands in
 /// a large project): only plugins whose env var prefix starts the name are asked.
@@ -209,7 +199,8 @@ impl<'m> SettingNames<'m> {
         self.candidates(name, false)
             .filter(|(_, setting)| setting.sensitive)
             .find(|(plugin, setting)| {
-                setting_model(setting)
+                setting
+                    .model()
                     .env_vars_read(&plugin.read_prefixes, plugin.read_env_aliases)
                     .iter()
                     .any(|var: &EnvVar| var.name == name)
@@ -246,7 +237,8 @@ impl<'m> SettingNames<'m> {
                 .candidates(name, true)
                 .filter(|(_, setting)| setting.value.is_some())
                 .any(|(plugin, setting)| {
-                    setting_model(setting)
+                    setting
+                        .model()
                         .env_vars_written(&plugin.write_prefixes)
                         .iter()
                         .any(|written| written == name)

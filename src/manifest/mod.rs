@@ -371,6 +371,30 @@ pub struct Variable {
     pub used_by: Vec<String>,
 }
 
+impl Setting {
+    /// The setting as the resolver models it: what env var names, casts and processors need.
+    #[must_use]
+    pub fn model(&self) -> crate::resolve::settings::Setting {
+        crate::resolve::settings::Setting {
+            name: self.name.clone(),
+            aliases: self.aliases.clone(),
+            kind: self
+                .kind
+                .as_deref()
+                .and_then(crate::resolve::SettingKind::parse),
+            default: None,
+            sensitive: self.sensitive,
+            hidden: false,
+            env: self.env.clone(),
+            env_aliases: self.env_aliases.clone(),
+            options: self.options.clone(),
+            value_processor: self.value_processor.clone(),
+            value_post_processor: self.value_post_processor.clone(),
+            declared: crate::resolve::settings::Declared::Definition,
+        }
+    }
+}
+
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
 fn is_false(flag: &bool) -> bool {
     !flag

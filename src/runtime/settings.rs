@@ -24,9 +24,9 @@ use crate::project::PluginType;
 use crate::resolve::cast;
 use crate::resolve::config::{ConfigError, SettingValue, Source, processed, written_env};
 use crate::resolve::expand::{ConfigValue, Template};
+use crate::resolve::python_json;
 use crate::resolve::python_json::truthy;
-use crate::resolve::settings::{Declared, PluginClass, Setting, to_env_var};
-use crate::resolve::{SettingKind, python_json};
+use crate::resolve::settings::{PluginClass, to_env_var};
 
 /// Where the run happens.
 #[derive(Clone, Debug)]
@@ -58,25 +58,6 @@ impl Prepared {
             .iter()
             .find(|value| value.setting.name == name)
             .and_then(|value| value.value.as_ref())
-    }
-}
-
-/// A manifest setting as the resolver's model (for env var names, casts, processors).
-#[must_use]
-pub fn setting_model(setting: &manifest::Setting) -> Setting {
-    Setting {
-        name: setting.name.clone(),
-        aliases: setting.aliases.clone(),
-        kind: setting.kind.as_deref().and_then(SettingKind::parse),
-        default: None,
-        sensitive: setting.sensitive,
-        hidden: false,
-        env: setting.env.clone(),
-        env_aliases: setting.env_aliases.clone(),
-        options: setting.options.clone(),
-        value_processor: setting.value_processor.clone(),
-        value_post_processor: setting.value_post_processor.clone(),
-        declared: Declared::Definition,
     }
 }
 
@@ -239,7 +220,7 @@ fn value(
     env: &IndexMap<String, String>,
     extra: &IndexMap<String, String>,
 ) -> Result<SettingValue, ConfigError> {
-    let setting = Arc::new(setting_model(written));
+    let setting = Arc::new(written.model());
     let names = setting.env_vars_read(&plugin.read_prefixes, plugin.read_env_aliases);
     let set: Vec<_> = names
         .iter()
