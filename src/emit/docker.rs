@@ -260,7 +260,7 @@ pub fn pip_words(pip_url: &str, python: &str) -> Result<Result<Vec<String>, Stri
     let expanded = pip_url
         .replace("${MELTANO__PYTHON_VERSION}", python)
         .replace("$MELTANO__PYTHON_VERSION", python);
-    let words = shell::split(&expanded)?;
+    let words = crate::resolve::shell_words::split(&expanded)?;
     if words.is_empty() {
         return Ok(Err("its pip_url is empty".to_owned()));
     }

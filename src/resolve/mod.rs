@@ -32,6 +32,7 @@ pub mod plugin_env;
 pub mod python_json;
 pub mod settings;
 pub mod shell;
+pub mod shell_words;
 pub mod state_backend;
 pub mod values;
 

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
@@ -494,7 +494,14 @@ impl Runtime<'_> {
                     RunError::Blocks(format!("`{name}` has no command `{command}`"))
                 })?;
                 let mut words = Vec::new();
-                for word in shell_words(&definition.args) {
+                let split =
+                    crate::resolve::shell_words::split(&definition.args).map_err(|problem| {
+                        RunError::Config {
+                            plugin: name.to_owned(),
+                            problems: format!("command `{command}`: {problem}"),
+                        }
+                    })?;
+                for word in split {
                     let expanded = Template::parse(&word)
                         .expand(&|var| prepared.env.get(var).map(String::as_str));
                     if expanded.is_empty() && !word.is_empty() {
@@ -532,50 +539,6 @@ impl Runtime<'_> {
     }
 }
 
-/// POSIX-shell word splitting of a command's `args` (quotes removed), as `shlex.split`.
-fn shell_words(text: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = text.chars();
-    let mut quote: Option<char> = None;
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some('"'), '\\') => {
-                if let Some(next) = chars.next() {
-                    word.push(next);
-                }
-            }
-            (Some(_), c) => word.push(c),
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                in_word = true;
-            }
-            (None, '\\') => {
-                if let Some(next) = chars.next() {
-                    word.push(next);
-                    in_word = true;
-                }
-            }
-            (None, c) if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            (None, c) => {
-                word.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    words
-}
-
 fn describe(step: &Step) -> String {
     match step {
         Step::ExtractLoad {
@@ -598,26 +561,5 @@ fn describe(step: &Step) -> String {
             Some(command) => format!("{plugin}:{command}"),
             None => plugin.clone(),
         },
-    }
-}
-
-/// Whether `path` exists and is a file (for the manifest default).
-#[must_use]
-pub fn is_file(path: &Path) -> bool {
-    path.is_file()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shell_words;
-
-    #[test]
-    fn words_split_like_shlex() {
-        assert_eq!(
-            shell_words("run --select 'a b' \"c d\" e\\ f"),
-            ["run", "--select", "a b", "c d", "e f"]
-        );
-        assert_eq!(shell_words("  "), Vec::<String>::new());
-        assert_eq!(shell_words("''"), [""]);
     }
 }
