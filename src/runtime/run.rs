@@ -20,7 +20,7 @@ use super::config_file::{FileKind, RunDir};
 use super::interrupt::Interrupts;
 use super::log::{Level, Logger};
 use super::pipe::{self, PluginKind};
-use super::settings::{Host, Prepared, plugin_variables, prepare};
+use super::settings::{Host, Prepared, prepare, project_variables};
 use super::state::{StateBackendSettings, StateId, StateIdParts, StateStore, StateStrategy};
 use crate::manifest::{Manifest, MappingRef, Plugin, Step};
 use crate::resolve::expand::{ConfigValue, Template};
@@ -372,30 +372,7 @@ impl Runtime<'_> {
     /// The project-level variables (no plugin): where state backend settings are read.
     #[must_use]
     pub fn project_variables(&self) -> BTreeMap<String, String> {
-        let none = Plugin {
-            plugin_type: String::new(),
-            name: String::new(),
-            namespace: String::new(),
-            variant: String::new(),
-            inherit_from: None,
-            definition: String::new(),
-            pip_url: None,
-            python: None,
-            venv: None,
-            requirements: None,
-            executable: String::new(),
-            capabilities: Vec::new(),
-            read_prefixes: Vec::new(),
-            write_prefixes: Vec::new(),
-            read_env_aliases: false,
-            settings: Vec::new(),
-            extras: Vec::new(),
-            env: Vec::new(),
-            commands: indexmap::IndexMap::new(),
-            mappings: Vec::new(),
-            annotations: serde_json::Map::new(),
-        };
-        plugin_variables(self.manifest, &none, &self.host())
+        project_variables(self.manifest, &self.host())
             .into_iter()
             .collect()
     }

@@ -80,13 +80,9 @@ fn layer(
     out.extend(expanded);
 }
 
-/// The variables `plugin` sees, before its own settings are added.
-#[must_use]
-pub fn plugin_variables(
-    manifest: &Manifest,
-    plugin: &Plugin,
-    host: &Host<'_>,
-) -> IndexMap<String, String> {
+/// The process, Meltano's own variables, the project settings as `MELTANO_<SETTING>` and the
+/// project `env:`: the layers below every plugin.
+fn below_plugins(manifest: &Manifest, host: &Host<'_>) -> IndexMap<String, String> {
     let mut env: IndexMap<String, String> = host
         .process
         .iter()
@@ -119,6 +115,29 @@ pub fn plugin_variables(
     }
     let below = env.clone();
     layer(&manifest.env, &below, &mut env);
+    env
+}
+
+/// The project's variables without a plugin (where the state backend's settings are read):
+/// the layers below the plugins, then the environment's `env:`.
+#[must_use]
+pub fn project_variables(manifest: &Manifest, host: &Host<'_>) -> IndexMap<String, String> {
+    let mut env = below_plugins(manifest, host);
+    if let Some(environment) = &manifest.environment {
+        let below = env.clone();
+        layer(&environment.env, &below, &mut env);
+    }
+    env
+}
+
+/// The variables `plugin` sees, before its own settings are added.
+#[must_use]
+pub fn plugin_variables(
+    manifest: &Manifest,
+    plugin: &Plugin,
+    host: &Host<'_>,
+) -> IndexMap<String, String> {
+    let mut env = below_plugins(manifest, host);
     if let Some(plugin_type) = PluginType::parse(&plugin.plugin_type) {
         let singular = plugin_type.singular().to_ascii_uppercase();
         env.insert(format!("MELTANO_{singular}_NAME"), plugin.name.clone());
