@@ -433,6 +433,30 @@ fn usage_errors() {
         run.stderr
     );
     assert!(run.stderr.contains("dev, staging, prod"), "{}", run.stderr);
+    // A project without environments builds without `--env`; other flags still apply.
+    let plain = tempfile::tempdir().unwrap();
+    fs_err::write(
+        plain.path().join("meltano.yml"),
+        "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n",
+    )
+    .unwrap();
+    let run = meltc(plain.path(), &["build", "--check"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("+++ b/deploy/_no_environment/manifest.json"),
+        "{}",
+        run.stdout
+    );
+    assert!(!plain.path().join("deploy").exists(), "--check wrote files");
+    let run = meltc(plain.path(), &["build", "--emit", "manifest"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        plain
+            .path()
+            .join("deploy/_no_environment/manifest.json")
+            .is_file()
+    );
     let run = meltc(&example(), &["build", "--env", "prd", "--check"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("did you mean `prod`"), "{}", run.stderr);

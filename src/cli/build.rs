@@ -30,6 +30,9 @@ pub enum Selection<'a> {
     Named(Vec<&'a str>),
     /// Every environment, or the project alone when it has none.
     All,
+    /// Neither named nor all: the project alone when it has no environments, else a usage
+    /// error that lists them.
+    Unspecified,
 }
 
 /// One compiled environment.
@@ -68,7 +71,20 @@ pub fn compile_selected(
             }
             names.iter().map(|name| Some((*name).to_owned())).collect()
         }
-        Selection::All if environments.is_empty() => vec![None],
+        Selection::All | Selection::Unspecified if environments.is_empty() => vec![None],
+        Selection::Unspecified => {
+            diagnostics.push(
+                Diagnostic::new(
+                    &codes::UNKNOWN_ENVIRONMENT_ARGUMENT,
+                    "`meltc build` needs `--env NAME` or `--all-envs`".to_owned(),
+                )
+                .help(format!(
+                    "the project's environments are {}",
+                    environments.join(", ")
+                )),
+            );
+            Vec::new()
+        }
         Selection::All => environments.iter().cloned().map(Some).collect(),
     };
     if diagnostics.iter().any(Diagnostic::is_error) {
@@ -163,7 +179,7 @@ pub fn run(project_root: Option<&Path>, args: &BuildArgs, context: &mut Context<
     let selection = match (&args.environment, args.all_envs) {
         (Some(name), _) => Selection::Named(vec![name.as_str()]),
         (None, true) => Selection::All,
-        (None, false) => return choose_environment(project_root, context),
+        (None, false) => Selection::Unspecified,
     };
     let options = Options {
         allow_ephemeral_state: args.allow_ephemeral_state,
@@ -259,37 +275,6 @@ impl Outcome {
             self
         }
     }
-}
-
-/// `meltc build` without `--env` or `--all-envs`: build a project without environments, else
-/// say which to pick.
-fn choose_environment(project_root: Option<&Path>, context: &mut Context<'_>) -> Outcome {
-    let names = match open(project_root, context) {
-        Opened::Project(project, ..) => validate::environment_names(&project),
-        Opened::Failed(sources, diagnostics) => return report(&sources, diagnostics, context),
-    };
-    if names.is_empty() {
-        let args = BuildArgs {
-            environment: None,
-            all_envs: true,
-            out: None,
-            check: false,
-            allow_ephemeral_state: false,
-            format: BuildFormat::Human,
-            emit: Vec::new(),
-            orchestrator: None,
-        };
-        return run(project_root, &args, context);
-    }
-    let diagnostic = Diagnostic::new(
-        &codes::UNKNOWN_ENVIRONMENT_ARGUMENT,
-        "`meltc build` needs `--env NAME` or `--all-envs`".to_owned(),
-    )
-    .help(format!(
-        "the project's environments are {}",
-        names.join(", ")
-    ));
-    report(&SourceMap::default(), vec![diagnostic], context)
 }
 
 fn shown(folder: &Path, context: &Context<'_>) -> String {
