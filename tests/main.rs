@@ -21,6 +21,7 @@ mod golden;
 mod lock;
 mod pipe;
 mod precommit;
+mod runtime_e2e;
 mod runtime_run;
 mod runtime_settings;
 mod state;

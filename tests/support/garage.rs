@@ -193,7 +193,7 @@ fn field(report: &str, label: &str) -> String {
 }
 
 /// A port nothing listens on now (the OS picks it; the listener is closed right away).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("free port")

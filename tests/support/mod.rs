@@ -148,6 +148,7 @@ pub fn copy_tree(from: &Path, to: &Path) {
 }
 
 pub mod garage;
+pub mod postgres;
 
 /// One command's result from [`meltano_batch`].
 pub struct MeltanoRun {
