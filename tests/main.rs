@@ -22,6 +22,7 @@ mod lock;
 mod pipe;
 mod precommit;
 mod runtime_e2e;
+mod runtime_faults;
 mod runtime_run;
 mod runtime_settings;
 mod state;

@@ -234,7 +234,10 @@ fn incremental_runs_shared_with_meltano(lab: &Lakehouse, postgres: &Postgres) {
     // --full-refresh: all again.
     let (code, log) = lab.meltc_run(&["job", JOB, "--full-refresh"]);
     assert_eq!(code, 0, "{log}");
-    assert!(!log.contains("cached catalog"), "a full refresh discovers:\n{log}");
+    assert!(
+        !log.contains("cached catalog"),
+        "a full refresh discovers:\n{log}"
+    );
     assert_eq!(lab.order_ids(), range(1, 23));
 
     // The real `meltano run` continues from meltc-run's bookmark...
