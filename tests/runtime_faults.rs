@@ -96,15 +96,7 @@ impl Lab {
 
     /// The records the target wrote, in order.
     fn written(&self) -> Vec<u64> {
-        fs_err::read_to_string(self.root().join("out.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|line| {
-                serde_json::from_str::<serde_json::Value>(line).unwrap()["n"]
-                    .as_u64()
-                    .unwrap()
-            })
-            .collect()
+        crate::runtime_run::records(&self.root().join("out.jsonl"))
     }
 
     /// Wait until the target wrote at least `count` records.

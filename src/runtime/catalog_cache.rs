@@ -51,15 +51,9 @@ impl CatalogCache {
     pub fn store(&self, catalog_text: &str) -> std::io::Result<()> {
         fs_err::create_dir_all(&self.dir)?;
         let _ = fs_err::remove_file(self.dir.join(KEY));
-        write_replacing(&self.dir.join(CATALOG), catalog_text)?;
-        write_replacing(&self.dir.join(KEY), &self.key)
+        crate::atomic_file::write(&self.dir.join(CATALOG), catalog_text)?;
+        crate::atomic_file::write(&self.dir.join(KEY), &self.key)
     }
-}
-
-fn write_replacing(path: &Path, text: &str) -> std::io::Result<()> {
-    let staged = path.with_extension("meltc-tmp");
-    fs_err::write(&staged, text)?;
-    fs_err::rename(&staged, path)
 }
 
 #[cfg(test)]
