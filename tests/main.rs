@@ -18,6 +18,7 @@ mod corpus;
 mod emit;
 mod explain;
 mod golden;
+mod graph;
 mod lock;
 mod pipe;
 mod precommit;

@@ -68,6 +68,18 @@ pub enum Command {
     /// allowed), 1 when a name or a plugin cannot be locked, 2 on usage or I/O errors.
     Lock(LockArgs),
 
+    /// Draw the project as a graph: schedules → jobs → tasks → plugins, with mappings and
+    /// `inherit_from` parents.
+    ///
+    /// Mermaid (the default) renders in GitHub and GitLab Markdown; DOT renders with Graphviz.
+    /// The project is validated first (the same diagnostics and exit codes as `meltc
+    /// validate`). Without `--env` the graph is the project's without an environment, which has
+    /// the same schedules, jobs and plugins as every environment.
+    ///
+    /// Example: `meltc graph > graph.mmd`, or `meltc graph --env prod --format dot | dot -Tsvg
+    /// > graph.svg`.
+    Graph(GraphArgs),
+
     /// Print a shell completion script.
     ///
     /// Example: `meltc completions bash > /etc/bash_completion.d/meltc`, or
@@ -262,6 +274,27 @@ fn parse_plugin_type(text: &str) -> Result<PluginType, String> {
             let names: Vec<_> = PluginType::ALL.iter().map(|kind| kind.as_str()).collect();
             format!("not a plugin type; one of {}", names.join(", "))
         })
+}
+
+/// `meltc graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The environment to draw (default: the project without one).
+    #[arg(long = "env", short = 'e', value_name = "NAME")]
+    pub environment: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+}
+
+/// `meltc graph --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// A Mermaid flowchart (for Markdown).
+    Mermaid,
+    /// Graphviz DOT (`dot -Tsvg`).
+    Dot,
 }
 
 /// `meltc explain`.

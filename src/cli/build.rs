@@ -30,6 +30,8 @@ pub enum Selection<'a> {
     Named(Vec<&'a str>),
     /// Every environment, or the project alone when it has none.
     All,
+    /// The project alone, without any environment (every environment is still validated).
+    Project,
     /// Neither named nor all: the project alone when it has no environments, else a usage
     /// error that lists them.
     Unspecified,
@@ -72,6 +74,7 @@ pub fn compile_selected(
             names.iter().map(|name| Some((*name).to_owned())).collect()
         }
         Selection::All | Selection::Unspecified if environments.is_empty() => vec![None],
+        Selection::Project => vec![None],
         Selection::Unspecified => {
             diagnostics.push(
                 Diagnostic::new(

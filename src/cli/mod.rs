@@ -7,6 +7,7 @@ mod config;
 mod diff;
 mod exit;
 mod explain;
+mod graph;
 mod lock;
 mod lock_requirements;
 mod open;
@@ -123,6 +124,7 @@ pub fn run(cli: Cli, context: &mut Context<'_>) -> Outcome {
             lock_requirements::run(cli.project_root.as_deref(), &args, context)
         }
         Command::Lock(args) => lock::run(cli.project_root.as_deref(), &args, context),
+        Command::Graph(args) => graph::run(cli.project_root.as_deref(), &args, context),
         Command::Completions { shell } => completions(shell, context),
         Command::Man => man_page(context),
         Command::Explain(args) => explain::run(&args, context),
