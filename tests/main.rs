@@ -19,6 +19,7 @@ mod emit;
 mod explain;
 mod golden;
 mod graph;
+mod init_ci;
 mod lock;
 mod pipe;
 mod precommit;
