@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::support::{copy_tree, meltc, repo, tool};
+use crate::support::{copy_tree, git, git_command, meltc, repo, tool};
 
 const WORKFLOW: &str = ".github/workflows/meltc.yml";
 const SCRIPT: &str = "ci/meltc-check.sh";
@@ -22,31 +22,44 @@ fn repository() -> tempfile::TempDir {
     dir
 }
 
-fn git(dir: &Path, args: &[&str]) -> Output {
-    Command::new("git")
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.invalid",
-        ])
-        .args(["-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs")
+/// What hooks run with: the meltc under test first on PATH, pre-commit's cache in a temporary
+/// home, no colour.
+struct HookEnv {
+    bin: tempfile::TempDir,
+    home: tempfile::TempDir,
 }
 
-/// A folder holding `meltc` (the binary under test), for PATH.
-fn meltc_on_path() -> (tempfile::TempDir, String) {
-    let bin = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_meltc"), bin.path().join("meltc")).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.path().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    (bin, path)
+impl HookEnv {
+    fn new() -> Self {
+        let bin = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_meltc"), bin.path().join("meltc")).unwrap();
+        Self {
+            bin,
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn output(&self, command: &mut Command) -> Output {
+        let path = format!(
+            "{}:{}",
+            self.bin.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        command
+            .env("PATH", path)
+            .env("PRE_COMMIT_HOME", self.home.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("runs")
+    }
+
+    fn pre_commit(&self, root: &Path, args: &[&str]) -> Output {
+        self.output(
+            Command::new(tool("pre-commit"))
+                .args(args)
+                .current_dir(root),
+        )
+    }
 }
 
 fn text(output: &Output) -> String {
@@ -101,6 +114,23 @@ fn writes_files_their_tools_accept_and_that_check_the_project() {
         root,
     );
     run_ok(Path::new("shellcheck"), &[SCRIPT], root);
+    let checkov = run_ok(
+        &tool("checkov"),
+        &[
+            "--framework",
+            "github_actions",
+            "--compact",
+            "--quiet",
+            "--skip-download",
+            "-d",
+            ".github",
+        ],
+        root,
+    );
+    assert!(
+        checkov.contains("Passed checks") && !checkov.contains("FAILED for resource"),
+        "{checkov}"
+    );
     run_ok(&tool("pre-commit"), &["validate-config", PRE_COMMIT], root);
     use std::os::unix::fs::PermissionsExt as _;
     let mode = fs_err::metadata(root.join(SCRIPT))
@@ -166,19 +196,8 @@ fn the_pre_commit_hook_refuses_a_broken_commit() {
     let dir = repository();
     let root = dir.path();
     assert_eq!(meltc(root, &["-C", "meltano", "init-ci"]).code, 0);
-    let (_bin, path) = meltc_on_path();
-    let home = tempfile::tempdir().unwrap();
-    let pre_commit = |args: &[&str]| {
-        Command::new(tool("pre-commit"))
-            .args(args)
-            .current_dir(root)
-            .env("PATH", &path)
-            .env("PRE_COMMIT_HOME", home.path())
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
-    };
-    let installed = pre_commit(&["install"]);
+    let hooks = HookEnv::new();
+    let installed = hooks.pre_commit(root, &["install"]);
     assert!(installed.status.success(), "{}", text(&installed));
     let project = root.join("meltano/meltano.yml");
     let original = fs_err::read_to_string(&project).unwrap();
@@ -188,22 +207,7 @@ fn the_pre_commit_hook_refuses_a_broken_commit() {
     )
     .unwrap();
     git(root, &["add", "."]);
-    let commit = || {
-        Command::new("git")
-            .args([
-                "-c",
-                "user.name=test",
-                "-c",
-                "user.email=test@example.invalid",
-            ])
-            .args(["-c", "commit.gpgsign=false", "commit", "-q", "-m", "change"])
-            .current_dir(root)
-            .env("PATH", &path)
-            .env("PRE_COMMIT_HOME", home.path())
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
-    };
+    let commit = || hooks.output(&mut git_command(root, &["commit", "-q", "-m", "change"]));
     let refused = commit();
     assert!(
         !refused.status.success(),
@@ -247,17 +251,8 @@ fn an_existing_pre_commit_config_is_extended_or_left_alone() {
         "{merged}"
     );
     // Both hooks run, each once.
-    let (_bin, path) = meltc_on_path();
-    let home = tempfile::tempdir().unwrap();
     git(root, &["add", "."]);
-    let ran = Command::new(tool("pre-commit"))
-        .args(["run", "--all-files"])
-        .current_dir(root)
-        .env("PATH", &path)
-        .env("PRE_COMMIT_HOME", home.path())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+    let ran = HookEnv::new().pre_commit(root, &["run", "--all-files"]);
     let output = text(&ran);
     assert!(ran.status.success(), "{output}");
     assert_eq!(output.matches("meltc validate").count(), 1, "{output}");

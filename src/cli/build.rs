@@ -158,6 +158,22 @@ pub fn compile_selected(
     Ok((project, compiled))
 }
 
+/// Compile for a view of the project (`meltc diff`, `meltc graph`), diagnostics printed:
+/// whether state would survive a pod is `meltc build`'s question, so ephemeral state is
+/// allowed. `Err` is the outcome to exit with.
+pub fn compile_for_review(
+    project_root: Option<&Path>,
+    selection: &Selection<'_>,
+    context: &mut Context<'_>,
+) -> Result<Vec<Compiled>, Outcome> {
+    let options = Options {
+        allow_ephemeral_state: true,
+    };
+    compile_selected(project_root, selection, &options, context)
+        .map(|(_, compiled)| compiled)
+        .map_err(Outcome::max_findings)
+}
+
 /// Print diagnostics (human, stderr) and say how they end the command.
 fn report(
     sources: &SourceMap,

@@ -4,9 +4,8 @@
 use std::path::Path;
 
 use super::args::{GraphArgs, GraphFormat};
-use super::build::{Selection, compile_selected};
+use super::build::{Selection, compile_for_review};
 use super::{Context, Outcome};
-use crate::compile::Options;
 use crate::graph::{self, Graph};
 
 /// Run `meltc graph`.
@@ -15,15 +14,8 @@ pub fn run(project_root: Option<&Path>, args: &GraphArgs, context: &mut Context<
         Some(name) => Selection::Named(vec![name.as_str()]),
         None => Selection::Project,
     };
-    // A picture of the project, not a deployment: where state is kept is `meltc build`'s
-    // question.
-    let options = Options {
-        allow_ephemeral_state: true,
-    };
-    let compiled = match compile_selected(project_root, &selection, &options, context) {
-        Ok((_, compiled)) => compiled,
-        // Diagnostics were printed; `Clean` here means nothing compiled.
-        Err(Outcome::Clean) => return Outcome::Findings,
+    let compiled = match compile_for_review(project_root, &selection, context) {
+        Ok(compiled) => compiled,
         Err(outcome) => return outcome,
     };
     let Some(compiled) = compiled.first() else {

@@ -109,21 +109,16 @@ fn identifiers(graph: &Graph) -> BTreeMap<String, String> {
 
 /// Text for inside a quoted label: characters Mermaid reads as markup become entity codes.
 fn label_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '#' => out.push_str("#35;"),
-            '"' => out.push_str("#quot;"),
-            '<' => out.push_str("#lt;"),
-            '>' => out.push_str("#gt;"),
-            '&' => out.push_str("#amp;"),
-            '`' => out.push_str("#96;"),
-            '|' => out.push_str("#124;"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+    super::escape_chars(text, |character| match character {
+        '#' => Some("#35;"),
+        '"' => Some("#quot;"),
+        '<' => Some("#lt;"),
+        '>' => Some("#gt;"),
+        '&' => Some("#amp;"),
+        '`' => Some("#96;"),
+        '|' => Some("#124;"),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

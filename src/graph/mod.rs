@@ -235,6 +235,20 @@ impl Graph {
     }
 }
 
+/// `text` with each character `escape` maps replaced, and control characters (never meant in
+/// a label, and able to end a line of either syntax) as spaces.
+fn escape_chars(text: &str, escape: impl Fn(char) -> Option<&'static str>) -> String {
+    let mut out = String::with_capacity(text.len());
+    for character in text.chars() {
+        match escape(character) {
+            Some(escaped) => out.push_str(escaped),
+            None if character.is_control() => out.push(' '),
+            None => out.push(character),
+        }
+    }
+    out
+}
+
 fn plugin_key(plugin_type: &str, name: &str) -> String {
     format!("plugin/{plugin_type}/{name}")
 }

@@ -152,28 +152,16 @@ fn project_in(root: &Path, dir: &Path) -> Option<String> {
 
 fn plan(dir: &Path, name: &str, text: String, executable: bool, force: bool) -> Plan {
     let path = dir.join(name);
+    let replaces = path.exists();
     match fs_err::read_to_string(&path) {
         Ok(existing) if existing == text => Plan::Unchanged(path),
-        Ok(_) if !force => Plan::Conflict(path),
-        Ok(_) => Plan::Write {
+        // Other content, or unreadable (writing will then say why).
+        _ if replaces && !force => Plan::Conflict(path),
+        _ => Plan::Write {
             path,
             text,
             executable,
-            replaces: true,
-        },
-        // Missing (or unreadable: writing will say why).
-        Err(_) if !path.exists() => Plan::Write {
-            path,
-            text,
-            executable,
-            replaces: false,
-        },
-        Err(_) if !force => Plan::Conflict(path),
-        Err(_) => Plan::Write {
-            path,
-            text,
-            executable,
-            replaces: true,
+            replaces,
         },
     }
 }
