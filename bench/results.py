@@ -114,7 +114,7 @@ def report(args):
                 ratio = ""
             rss = f"{r['max_rss_kib'] / 1024:.1f} MiB" if r.get("max_rss_kib") else ""
             out.append(f"| {r['case']} | {r['tool']} | {r['runs']} | {duration(r['median_s'])} | "
-                       f"{duration(r['min_s'])} – {duration(r['max_s'])} | {duration(r['stddev_s'])} | "
+                       f"{duration(r['min_s'])} – {duration(r['max_s'])} | {duration(r['stddev_s']) if r['runs'] > 1 else '-'} | "
                        f"{duration(r.get('cpu_s'))} | {rss} | {ratio} |")
         out.append("")
     svg = os.path.basename(args.svg)
@@ -137,7 +137,7 @@ def plot(rows, svg):
     plots = ", ".join(f"'-' using 1:2 with linespoints title '{name}'" for name in series)
     script = (f"set terminal svg size 720,420 dynamic font 'Helvetica,12'\nset output '{svg}'\n"
               "set logscale y\nset xlabel 'extractors (10 environments, 20-500 jobs)'\n"
-              "set ylabel 'median wall time (s)'\nset key top left\nset grid\n"
+              "set ylabel 'median wall time (s)'\nset key top right\nset grid\n"
               f"set xrange [0:320]\nplot {plots}\n{blocks}")
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
 
