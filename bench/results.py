@@ -27,7 +27,8 @@ BENCHES = [
     ("build-all", "`meltc build --all-envs` vs `meltano compile` (10 environments; Meltano also writes the no-environment file)"),
     ("config", "`meltc config PLUGIN --env E` vs `meltano --environment E config print PLUGIN`"),
     ("emit", "`meltc build --all-envs` with every emitter vs the manifest alone (`--emit manifest`)"),
-    ("runtime", "the pipe: raw shell `tap | target` vs `meltc-run` vs `meltano run` (bench/runtime)"),
+    ("runtime", "the pipe: raw shell `tap | target` vs `meltc-run job` vs `meltano run` on the same tap and "
+                "target-jsonl (bench/runtime; its peak RSS is the orchestrator process's own, not the tap's or target's)"),
 ]
 EXTRACTORS = {"proj-small": 5, "proj-30": 30, "proj-100": 100, "proj-300": 300}
 
@@ -108,6 +109,10 @@ def report(args):
             base = next((b for b in mine if b["case"] == r["case"] and b["tool"] == base_tool), None)
             if bench == "runtime" and base:
                 ratio = f"{r['median_s'] / base['median_s']:.3f}× shell"
+                # Meltano's row also says how it compares with meltc-run.
+                runner = next((b for b in mine if b["case"] == r["case"] and b["tool"] == "meltc-run"), None)
+                if r["tool"] == "meltano" and runner:
+                    ratio += f", {r['median_s'] / runner['median_s']:.2f}× meltc-run"
             elif r["tool"] == "meltano" and base:
                 ratio = f"{r['median_s'] / base['median_s']:,.0f}×"
             else:
