@@ -20,6 +20,7 @@ pub mod cli;
 pub mod compile;
 pub mod diagnostics;
 pub mod emit;
+pub mod graph;
 pub mod manifest;
 pub mod project;
 pub mod resolve;

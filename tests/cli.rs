@@ -226,3 +226,29 @@ fn config_never_prints_a_secret_unless_asked() {
         );
     }
 }
+
+/// Every subcommand's `--help` shows an example (the hidden maintainer tools aside).
+#[test]
+fn every_subcommand_help_has_an_example() {
+    use clap::CommandFactory;
+    let dir = tempfile::tempdir().unwrap();
+    let command = meltc::cli::Cli::command();
+    let names: Vec<&str> = command
+        .get_subcommands()
+        .filter(|sub| !sub.is_hide_set())
+        .map(clap::Command::get_name)
+        .collect();
+    assert!(
+        names.len() >= 10 && names.contains(&"graph") && names.contains(&"init-ci"),
+        "{names:?}"
+    );
+    for name in names {
+        let help = meltc(dir.path(), &[name, "--help"]);
+        assert_eq!(help.code, 0, "{name}: {}", help.stderr);
+        assert!(
+            help.stdout.contains("Example: `meltc "),
+            "`meltc {name} --help` has no example:\n{}",
+            help.stdout
+        );
+    }
+}

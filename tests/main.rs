@@ -18,6 +18,8 @@ mod corpus;
 mod emit;
 mod explain;
 mod golden;
+mod graph;
+mod init_ci;
 mod lock;
 mod pipe;
 mod precommit;

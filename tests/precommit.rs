@@ -2,26 +2,9 @@
 //! scripts/setup-test-env) in a temporary git repository: a broken meltano.yml is refused with
 //! its located message, a clean one is committed.
 
-use std::path::Path;
 use std::process::Command;
 
-use crate::support::{repo, tool};
-
-fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("git")
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.invalid",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs")
-}
+use crate::support::{git, repo, tool};
 
 #[test]
 fn hook_refuses_a_broken_project_and_accepts_a_fixed_one() {

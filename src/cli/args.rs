@@ -68,6 +68,32 @@ pub enum Command {
     /// allowed), 1 when a name or a plugin cannot be locked, 2 on usage or I/O errors.
     Lock(LockArgs),
 
+    /// Draw the project as a graph: schedules → jobs → tasks → plugins, with mappings and
+    /// `inherit_from` parents.
+    ///
+    /// Mermaid (the default) renders in GitHub and GitLab Markdown; DOT renders with Graphviz.
+    /// The project is validated first (the same diagnostics and exit codes as `meltc
+    /// validate`). Without `--env` the graph is the project's without an environment, which has
+    /// the same schedules, jobs and plugins as every environment.
+    ///
+    /// Example: `meltc graph > graph.mmd`, or `meltc graph --env prod --format dot | dot -Tsvg
+    /// > graph.svg`.
+    Graph(GraphArgs),
+
+    /// Set up CI for the project: a GitHub Actions workflow (`.github/workflows/meltc.yml`), a
+    /// shell script for any other CI (`ci/meltc-check.sh`) and the `meltc-validate` pre-commit
+    /// hook (`.pre-commit-config.yaml`).
+    ///
+    /// Each runs `meltc validate` and `meltc build --all-envs --check`. Files are written into
+    /// `--dir` (the repository root; default: the working directory), atomically; one that
+    /// exists with other content is replaced only with `--force`. An existing
+    /// `.pre-commit-config.yaml` is never replaced: the hook is appended when that is safe,
+    /// else printed for you to add.
+    ///
+    /// Example: `meltc init-ci` in the repository root, or `meltc -C meltano init-ci --dir .`
+    /// for a project in a subfolder.
+    InitCi(InitCiArgs),
+
     /// Print a shell completion script.
     ///
     /// Example: `meltc completions bash > /etc/bash_completion.d/meltc`, or
@@ -93,7 +119,10 @@ pub enum Command {
     /// What Meltano would hand the plugin at run time in this shell (process environment and
     /// the project's `.env`). The environment is `--env`, else `MELTANO_ENVIRONMENT`; like
     /// `meltano config`, `default_environment` is not used. Secrets are redacted unless
-    /// `--show-secrets`. Example: `meltc config tap-postgres --env prod`.
+    /// `--show-secrets`.
+    ///
+    /// Example: `meltc config tap-postgres --env prod`, or `--format env` for the variables
+    /// Meltano would set.
     Config(ConfigArgs),
 
     /// Developer tools of the meltc repository itself.
@@ -262,6 +291,40 @@ fn parse_plugin_type(text: &str) -> Result<PluginType, String> {
             let names: Vec<_> = PluginType::ALL.iter().map(|kind| kind.as_str()).collect();
             format!("not a plugin type; one of {}", names.join(", "))
         })
+}
+
+/// `meltc graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The environment to draw (default: the project without one).
+    #[arg(long = "env", short = 'e', value_name = "NAME")]
+    pub environment: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+}
+
+/// `meltc graph --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// A Mermaid flowchart (for Markdown).
+    Mermaid,
+    /// Graphviz DOT (`dot -Tsvg`).
+    Dot,
+}
+
+/// `meltc init-ci`.
+#[derive(Debug, Args)]
+pub struct InitCiArgs {
+    /// Where to write (the repository root, which must hold the project; default: the working
+    /// directory).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Replace the workflow and the script when they exist with other content.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `meltc explain`.

@@ -30,6 +30,8 @@ pub enum Selection<'a> {
     Named(Vec<&'a str>),
     /// Every environment, or the project alone when it has none.
     All,
+    /// The project alone, without any environment (every environment is still validated).
+    Project,
     /// Neither named nor all: the project alone when it has no environments, else a usage
     /// error that lists them.
     Unspecified,
@@ -72,6 +74,7 @@ pub fn compile_selected(
             names.iter().map(|name| Some((*name).to_owned())).collect()
         }
         Selection::All | Selection::Unspecified if environments.is_empty() => vec![None],
+        Selection::Project => vec![None],
         Selection::Unspecified => {
             diagnostics.push(
                 Diagnostic::new(
@@ -153,6 +156,22 @@ pub fn compile_selected(
         return Err(outcome);
     }
     Ok((project, compiled))
+}
+
+/// Compile for a view of the project (`meltc diff`, `meltc graph`), diagnostics printed:
+/// whether state would survive a pod is `meltc build`'s question, so ephemeral state is
+/// allowed. `Err` is the outcome to exit with.
+pub fn compile_for_review(
+    project_root: Option<&Path>,
+    selection: &Selection<'_>,
+    context: &mut Context<'_>,
+) -> Result<Vec<Compiled>, Outcome> {
+    let options = Options {
+        allow_ephemeral_state: true,
+    };
+    compile_selected(project_root, selection, &options, context)
+        .map(|(_, compiled)| compiled)
+        .map_err(Outcome::max_findings)
 }
 
 /// Print diagnostics (human, stderr) and say how they end the command.

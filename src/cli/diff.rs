@@ -8,21 +8,15 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::args::{BuildFormat, DiffArgs};
-use super::build::{Selection, colored_diff, compile_selected};
+use super::build::{Selection, colored_diff, compile_for_review};
 use super::{Context, Outcome};
-use crate::compile::Options;
 use crate::manifest::Manifest;
 
 /// Run `meltc diff`.
 pub fn run(project_root: Option<&Path>, args: &DiffArgs, context: &mut Context<'_>) -> Outcome {
     let selection = Selection::Named(vec![args.from.as_str(), args.to.as_str()]);
-    // A review compares values; whether state would survive a pod is `meltc build`'s question.
-    let options = Options {
-        allow_ephemeral_state: true,
-    };
-    let compiled = match compile_selected(project_root, &selection, &options, context) {
-        Ok((_, compiled)) => compiled,
-        Err(Outcome::Clean) => return Outcome::Findings,
+    let compiled = match compile_for_review(project_root, &selection, context) {
+        Ok(compiled) => compiled,
         Err(outcome) => return outcome,
     };
     let [from, to] = compiled.as_slice() else {

@@ -7,6 +7,8 @@ mod config;
 mod diff;
 mod exit;
 mod explain;
+mod graph;
+mod init_ci;
 mod lock;
 mod lock_requirements;
 mod open;
@@ -123,6 +125,8 @@ pub fn run(cli: Cli, context: &mut Context<'_>) -> Outcome {
             lock_requirements::run(cli.project_root.as_deref(), &args, context)
         }
         Command::Lock(args) => lock::run(cli.project_root.as_deref(), &args, context),
+        Command::InitCi(args) => init_ci::run(cli.project_root.as_deref(), &args, context),
+        Command::Graph(args) => graph::run(cli.project_root.as_deref(), &args, context),
         Command::Completions { shell } => completions(shell, context),
         Command::Man => man_page(context),
         Command::Explain(args) => explain::run(&args, context),

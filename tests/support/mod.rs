@@ -94,6 +94,27 @@ pub fn tool(name: &str) -> PathBuf {
     path
 }
 
+/// `git ARGS` in `dir`, as a test user, without signing.
+pub fn git(dir: &Path, args: &[&str]) -> Output {
+    git_command(dir, args).output().expect("git runs")
+}
+
+/// The `git ARGS` command of [`git`], to add to (an environment).
+pub fn git_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new("git");
+    command
+        .args([
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.invalid",
+        ])
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir);
+    command
+}
+
 /// Whether `MELTC_BLESS=1` asks to rewrite expectations.
 pub fn bless() -> bool {
     std::env::var("MELTC_BLESS").is_ok_and(|value| value == "1")
