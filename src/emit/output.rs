@@ -55,6 +55,7 @@ pub fn write(folder: &Path, artifacts: &Artifacts) -> Result<WriteReport, Output
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    let created = missing_ancestors(parent);
     fs_err::create_dir_all(parent)?;
     let name = folder
         .file_name()
@@ -64,7 +65,21 @@ pub fn write(folder: &Path, artifacts: &Artifacts) -> Result<WriteReport, Output
     if staging.exists() {
         let _ = fs_err::remove_dir_all(&staging);
     }
+    if result.is_err() {
+        // A failed write leaves no trace, not even the empty folders it made on the way.
+        for dir in created {
+            let _ = fs_err::remove_dir(dir);
+        }
+    }
     result
+}
+
+/// The folders of `path` and its ancestors that do not exist yet, deepest first.
+fn missing_ancestors(path: &Path) -> Vec<PathBuf> {
+    path.ancestors()
+        .take_while(|dir| !dir.as_os_str().is_empty() && !dir.exists())
+        .map(Path::to_path_buf)
+        .collect()
 }
 
 fn stage_and_swap(
