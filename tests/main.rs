@@ -23,6 +23,7 @@ mod init_ci;
 mod lock;
 mod pipe;
 mod precommit;
+mod properties;
 mod runtime_e2e;
 mod runtime_faults;
 mod runtime_run;
