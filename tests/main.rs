@@ -10,6 +10,7 @@
 
 mod bad_input;
 mod build;
+mod canary;
 mod catalog_meltano;
 mod cli;
 mod compile_meltano;
