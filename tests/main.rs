@@ -21,6 +21,7 @@ mod explain;
 mod golden;
 mod graph;
 mod init_ci;
+mod interrupted_build;
 mod lock;
 mod pipe;
 mod precommit;
