@@ -257,8 +257,16 @@ fn builds_are_deterministic_idempotent_and_schema_valid() {
 
 /// A YAML mapping whose values keep one kind per key (so that no merge meets a type
 /// conflict, which Meltano rejects): `m*` keys hold mappings, `l*` lists, `s*` scalars.
-fn fragment(depth: u32) -> BoxedStrategy<String> {
-    let scalar = prop_oneof!["[a-z]{1,4}", any::<u16>().prop_map(|n| n.to_string())];
+///
+/// `settings` keeps to what a plugin's `config:` can layer without a kind conflict (Meltano
+/// infers an implicit setting's kind from the first value): string scalars only, and no empty
+/// nested mapping (an empty mapping is a leaf of its own there).
+fn fragment(depth: u32, settings: bool) -> BoxedStrategy<String> {
+    let scalar = if settings {
+        "v[a-z]{1,3}".boxed()
+    } else {
+        prop_oneof!["[a-z]{1,4}", any::<u16>().prop_map(|n| n.to_string())].boxed()
+    };
     let list = proptest::collection::vec(scalar.clone(), 0..3)
         .prop_map(|items| format!("[{}]", items.join(", ")));
     let mut entries = vec![
@@ -271,12 +279,13 @@ fn fragment(depth: u32) -> BoxedStrategy<String> {
     ];
     if depth > 0 {
         entries.push(
-            (0u8..3, fragment(depth - 1))
+            (0u8..3, fragment(depth - 1, settings))
                 .prop_map(|(key, value)| format!("m{key}: {value}"))
                 .boxed(),
         );
     }
-    proptest::collection::vec(proptest::strategy::Union::new(entries), 0..4)
+    let least = usize::from(settings && depth < 2);
+    proptest::collection::vec(proptest::strategy::Union::new(entries), least..4)
         .prop_map(|entries| {
             // Later entries of the same key would be a duplicate-key error: keep the first.
             let mut seen = std::collections::BTreeSet::new();
@@ -318,13 +327,16 @@ fn merged(main: &str, included: &[&str]) -> serde_json::Value {
 #[test]
 fn the_include_merge_is_associative() {
     runner(64)
-        .run(&(fragment(2), fragment(2), fragment(2)), |(a, b, c)| {
-            let left = merged(&a, &[&b, &c]);
-            let right_inner = merged(&b, &[&c]);
-            let right = merged(&a, &[&right_inner.to_string()]);
-            prop_assert_eq!(left, right);
-            Ok(())
-        })
+        .run(
+            &(fragment(2, false), fragment(2, false), fragment(2, false)),
+            |(a, b, c)| {
+                let left = merged(&a, &[&b, &c]);
+                let right_inner = merged(&b, &[&c]);
+                let right = merged(&a, &[&right_inner.to_string()]);
+                prop_assert_eq!(left, right);
+                Ok(())
+            },
+        )
         .unwrap();
 }
 
@@ -376,5 +388,63 @@ fn rewriting_a_lock_file_is_byte_identical() {
             );
             Ok(())
         })
+        .unwrap();
+}
+
+/// A mapping flattened to its leaves (`a.b` paths; a non-empty mapping is descended into).
+fn leaves(value: &serde_json::Value, prefix: &str, into: &mut BTreeMap<String, serde_json::Value>) {
+    match value {
+        serde_json::Value::Object(map) if !map.is_empty() => {
+            for (key, inner) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                leaves(inner, &path, into);
+            }
+        }
+        _ => {
+            into.insert(prefix.to_owned(), value.clone());
+        }
+    }
+}
+
+/// Meltano's run-time layering of a plugin's config (reference/meltano-spec.md §6.3, §8.2): per
+/// flattened leaf, the environment over the plugin's own config over its `inherit_from` parent;
+/// mappings merge at the leaves, lists and scalars replace. That override is associative, so
+/// three layers give one answer: `meltc config` must give it.
+#[test]
+fn environment_config_layers_at_the_leaves() {
+    runner(48)
+        .run(
+            &(fragment(2, true), fragment(2, true), fragment(2, true)),
+            |(parent, child, environment)| {
+                let dir = tempfile::tempdir().unwrap();
+                let yaml = format!(
+                    "plugins:\n  extractors:\n  - name: tap-p\n    namespace: tap_p\n    pip_url: tap-p\n    config: {parent}\n  - name: tap-c\n    inherit_from: tap-p\n    config: {child}\nenvironments:\n- name: e\n  config:\n    plugins:\n      extractors:\n      - name: tap-c\n        config: {environment}\n"
+                );
+                fs_err::write(dir.path().join("meltano.yml"), &yaml).unwrap();
+                let (outcome, stdout, stderr) =
+                    meltc_in(dir.path(), &["config", "tap-c", "--env", "e", "--format", "json"]);
+                prop_assert_eq!(outcome, Outcome::Clean, "{}\n{}", stderr, yaml);
+                let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+                let actual: BTreeMap<String, serde_json::Value> = shown["settings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|setting| !setting["name"].as_str().unwrap().starts_with('_'))
+                    .map(|setting| (setting["name"].as_str().unwrap().to_owned(), setting["value"].clone()))
+                    .collect();
+                let mut expected = BTreeMap::new();
+                for layer in [&parent, &child, &environment] {
+                    let value = merged(layer, &[]);
+                    leaves(&value, "", &mut expected);
+                }
+                expected.remove("");
+                prop_assert_eq!(actual, expected, "{}", yaml);
+                Ok(())
+            },
+        )
         .unwrap();
 }
