@@ -24,4 +24,4 @@ pub use discover::{DiscoverError, PROJECT_FILE, find_root};
 pub use include::slash_path;
 pub use load::{Loaded, Project, ProjectFile, load};
 pub use plugin_type::PluginType;
-pub use read::{read_file, read_text};
+pub use read::{read_file, read_text, refuse_special};

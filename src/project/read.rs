@@ -10,14 +10,23 @@ use std::path::Path;
 /// # Errors
 /// When `path` cannot be read or is a FIFO, socket or device.
 pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
-    let metadata = fs_err::metadata(path)?;
-    if !metadata.is_file() && !metadata.is_dir() {
-        return Err(io::Error::new(
+    refuse_special(path)?;
+    fs_err::read(path)
+}
+
+/// An error when `path` is a FIFO, socket or device; when it cannot even be inspected, the read
+/// that follows says why, in its usual words.
+///
+/// # Errors
+/// When `path` is a FIFO, socket or device.
+pub fn refuse_special(path: &Path) -> io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(metadata) if !metadata.is_file() && !metadata.is_dir() => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("`{}` is not a regular file", path.display()),
-        ));
+        )),
+        _ => Ok(()),
     }
-    fs_err::read(path)
 }
 
 /// [`read_file`] as UTF-8 text.

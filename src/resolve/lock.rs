@@ -199,7 +199,9 @@ fn existing_lock(
     reason = "ReadError and WriteError carry the path already"
 )]
 pub fn apply(locked: &Locked, update: bool) -> Result<Change, ApplyError> {
-    let current = match crate::project::read_file(&locked.path) {
+    let current = match crate::project::refuse_special(&locked.path)
+        .and_then(|()| std::fs::read(&locked.path))
+    {
         Ok(bytes) => Some(bytes),
         Err(error) if error.kind() == ErrorKind::NotFound => None,
         Err(source) => {
