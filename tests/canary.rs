@@ -29,6 +29,9 @@ const EXTRA_SETTINGS: &str = "    - name: password
       sensitive: true
 ";
 
+/// `meltc-run` arguments, its environment, the exit code expected.
+type Run<'a> = (&'a [&'a str], &'a Vec<(&'static str, String)>, i32);
+
 struct Search {
     places: usize,
     hits: Vec<String>,
@@ -196,7 +199,7 @@ fn no_secret_value_reaches_any_output_log_or_file() {
     };
     let good = env(&dir.path().join("out.jsonl"));
     let failing = env(&dir.path().join("missing/dir/out.jsonl"));
-    let runs: [(&[&str], &Vec<(&str, String)>, i32); 7] = [
+    let runs: [Run<'_>; 7] = [
         (&["job", "sync"], &good, 0),
         (&["--log-format", "json", "job", "sync"], &good, 0),
         (&["job", "sync", "--dry-run"], &good, 0),

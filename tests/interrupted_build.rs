@@ -9,6 +9,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::files as tree;
+
 type Tree = BTreeMap<String, Vec<u8>>;
 
 const ITERATIONS: u64 = 40;
@@ -32,21 +34,6 @@ fn project(version: u32) -> String {
     }
     yaml.push_str("environments:\n- name: dev\n- name: prod\n");
     yaml
-}
-
-fn tree(folder: &Path) -> Tree {
-    walkdir::WalkDir::new(folder)
-        .into_iter()
-        .flatten()
-        .filter(|entry| entry.file_type().is_file())
-        .map(|entry| {
-            let relative = entry.path().strip_prefix(folder).unwrap();
-            (
-                relative.to_string_lossy().into_owned(),
-                fs_err::read(entry.path()).unwrap(),
-            )
-        })
-        .collect()
 }
 
 fn build(root: &Path) -> Command {
@@ -80,7 +67,7 @@ fn a_killed_build_leaves_each_folder_old_or_new_and_whole() {
     assert!(build(root).status().unwrap().success());
     // Kill points spread over a whole build's duration (and a little past it).
     let span = started.elapsed().as_micros().max(1_000) as u64 * 5 / 4;
-    let mut seed: u64 = 0x5EED_0F_B111D;
+    let mut seed: u64 = 0x05EE_D0FB_111D;
     let mut current: BTreeMap<&str, usize> = ENVIRONMENTS.iter().map(|env| (*env, 0)).collect();
     let (mut killed, mut completed) = (0, 0);
     for iteration in 0..ITERATIONS {

@@ -13,7 +13,7 @@ use proptest::test_runner::{Config, TestRunner};
 use meltc::cli::{Context, Outcome, run_args};
 use meltc::diagnostics::render::Style;
 
-use crate::support::repo;
+use crate::support::{files as tree, repo};
 
 /// meltc in-process in `root`, with an empty environment: (outcome, stdout, stderr).
 fn meltc_in(root: &Path, args: &[&str]) -> (Outcome, String, String) {
@@ -39,22 +39,6 @@ fn meltc_in(root: &Path, args: &[&str]) -> (Outcome, String, String) {
         String::from_utf8_lossy(&stdout).into_owned(),
         String::from_utf8_lossy(&stderr).into_owned(),
     )
-}
-
-/// Every file under `root`, by relative path.
-fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .flatten()
-        .filter(|entry| entry.file_type().is_file())
-        .map(|entry| {
-            let relative = entry.path().strip_prefix(root).unwrap();
-            (
-                relative.to_string_lossy().into_owned(),
-                fs_err::read(entry.path()).unwrap(),
-            )
-        })
-        .collect()
 }
 
 fn runner(cases: u32) -> TestRunner {

@@ -13,6 +13,8 @@ const BROKEN_YAML: &str = "plugins:\n  extractors:\n  - name: [tap-x\n";
 const HUB_PROJECT: &str = "plugins:\n  loaders:\n  - name: target-jsonl\n    variant: andyh1203\n";
 const LOCK: &str = "plugins/loaders/target-jsonl--andyh1203.lock";
 const STATE: &str = "state/dev:tap-fake-to-target-fake/state.json";
+const STORED_STATE: &str =
+    r#"{"completed": {"singer_state": {"bookmarks": {"users": {"n": 3}}}}, "partial": {}}"#;
 const RUN_ENV: &[(&str, &str)] = &[
     ("STATE_URI", "file://{project}/state"),
     ("OUT_FILE", "{project}/out.jsonl"),
@@ -44,6 +46,14 @@ fn manifest(root: &Path, edit: impl Fn(&mut serde_json::Value)) {
         serde_json::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap();
     edit(&mut value);
     fs_err::write(path, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+}
+
+/// Replace `from` (which must be there) in the fixture's tap.
+fn patch_tap(root: &Path, from: &str, to: &str) {
+    let tap = root.join("bin/tap-fake");
+    let text = fs_err::read_to_string(&tap).unwrap();
+    assert!(text.contains(from), "{from}");
+    fs_err::write(&tap, text.replace(from, to)).unwrap();
 }
 
 fn tap_script(root: &Path, script: &str) {
@@ -831,21 +841,13 @@ fn cases() -> Vec<Case> {
             args: &["job", "sync"],
             env: RUN_ENV,
             setup: |root| {
-                state(
-                    root,
-                    "{\"completed\": {\"singer_state\": {\"bookmarks\": {\"users\": {\"n\": 3}}}}, \"partial\": {}}",
-                );
+                state(root, STORED_STATE);
                 // The run itself writes little; a big state is what the full disk refuses.
-                let tap = root.join("bin/tap-fake");
-                let text = fs_err::read_to_string(&tap).unwrap();
-                fs_err::write(
-                    &tap,
-                    text.replace(
-                        "\"value\": {\"bookmarks\": {\"users\": {\"n\": start + config[\"batch\"]}}}",
-                        "\"value\": {\"pad\": \"x\" * 20000, \"bookmarks\": {\"users\": {\"n\": start + config[\"batch\"]}}}",
-                    ),
-                )
-                .unwrap();
+                patch_tap(
+                    root,
+                    "\"value\": {\"bookmarks\"",
+                    "\"value\": {\"pad\": \"x\" * 20000, \"bookmarks\"",
+                );
             },
             file_size_limit_kib: Some(8),
             exit: 1,
@@ -891,20 +893,12 @@ fn cases() -> Vec<Case> {
             args: &["job", "sync"],
             env: RUN_ENV,
             setup: |root| {
-                state(
+                state(root, STORED_STATE);
+                patch_tap(
                     root,
-                    "{\"completed\": {\"singer_state\": {\"bookmarks\": {\"users\": {\"n\": 3}}}}, \"partial\": {}}",
+                    "print(json.dumps({\"type\": \"STATE\"",
+                    "sys.exit(3)\nprint(json.dumps({\"type\": \"STATE\"",
                 );
-                let tap = root.join("bin/tap-fake");
-                let text = fs_err::read_to_string(&tap).unwrap();
-                fs_err::write(
-                    &tap,
-                    text.replace(
-                        "print(json.dumps({\"type\": \"STATE\"",
-                        "sys.exit(3)\nprint(json.dumps({\"type\": \"STATE\"",
-                    ),
-                )
-                .unwrap();
             },
             exit: 1,
             message: "Extractor failed",

@@ -168,6 +168,22 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// Every file under `root` by `/`-separated relative path, with its bytes.
+pub fn files(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry.file_type().is_file())
+        .map(|entry| {
+            let relative = entry.path().strip_prefix(root).unwrap();
+            (
+                meltc::project::slash_path(relative),
+                fs_err::read(entry.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
 pub mod garage;
 pub mod postgres;
 
