@@ -18,6 +18,7 @@ mod config_meltano;
 mod corpus;
 mod emit;
 mod explain;
+mod fuzz_replay;
 mod golden;
 mod graph;
 mod init_ci;
