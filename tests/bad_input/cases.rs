@@ -6,7 +6,7 @@
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
-use super::table::{CASE, Case, Tool, built_fixture, run_all};
+use super::table::{CASE, Case, Tool, built_fixture, immutable, run_all};
 
 const PROJECT: &str = "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    pip_url: tap-x\n  loaders:\n  - name: target-y\n    namespace: target_y\n    pip_url: target-y\njobs:\n- name: sync\n  tasks: [tap-x target-y]\nenvironments:\n- name: dev\n";
 const BROKEN_YAML: &str = "plugins:\n  extractors:\n  - name: [tap-x\n";
@@ -406,6 +406,23 @@ fn cases() -> Vec<Case> {
             message: "drift: 7 files differ",
             ..CASE
         },
+        Case {
+            name: "build-output-folder-immutable",
+            args: &["build", "--env", "dev"],
+            setup: |root| {
+                built(root);
+                let text = fs_err::read_to_string(root.join("meltano.yml")).unwrap();
+                fs_err::write(
+                    root.join("meltano.yml"),
+                    text.replace("pip_url: tap-x\n", "pip_url: tap-x==2\n"),
+                )
+                .unwrap();
+                immutable(&root.join("deploy"));
+            },
+            exit: 2,
+            message: "Operation not permitted",
+            ..CASE
+        },
         // ------------------------------------------------------------ lock
         Case {
             name: "lock-truncated-json",
@@ -502,6 +519,15 @@ fn cases() -> Vec<Case> {
             exit: 1,
             message: "meltc::yaml::syntax",
             location: Some("meltano.yml:4:1"),
+            ..CASE
+        },
+        Case {
+            name: "lock-folder-immutable",
+            args: &["lock"],
+            files: &[("meltano.yml", HUB_PROJECT), ("plugins/loaders/.keep", "")],
+            setup: |root| immutable(&root.join("plugins/loaders")),
+            exit: 2,
+            message: "cannot write `plugins/loaders/target-jsonl--andyh1203.lock`",
             ..CASE
         },
         // ------------------------------------------------------------ config and diff
@@ -852,6 +878,21 @@ fn cases() -> Vec<Case> {
             file_size_limit_kib: Some(8),
             exit: 1,
             message: "File too large",
+            may_write: &["out.jsonl"],
+            ..CASE
+        },
+        Case {
+            name: "run-state-folder-immutable",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| {
+                built_fixture(root);
+                fs_err::create_dir_all(root.join("state")).unwrap();
+                immutable(&root.join("state"));
+            },
+            exit: 1,
+            message: "state could not be saved: cannot create the folder of state `dev:tap-fake-to-target-fake`",
             may_write: &["out.jsonl"],
             ..CASE
         },

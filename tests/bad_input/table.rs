@@ -102,6 +102,11 @@ fn run_case(case: &Case) -> Result<(), String> {
         problems.push("panicked".to_owned());
     }
     let after = snapshot(dir.path());
+    // Undo `immutable` so that the folder can be removed.
+    let _ = Command::new("chattr")
+        .args(["-R", "-i"])
+        .arg(&project)
+        .status();
     problems.extend(changes(&before, &after, case.may_write));
     // Wherever a case may write, a temporary or staging file never remains.
     problems.extend(
@@ -229,6 +234,13 @@ pub fn built_fixture(project: &Path) {
     crate::support::copy_tree(&repo().join("tests/fixtures/runtime-fake"), project);
     let run = crate::support::meltc(project, &["build", "--env", "dev"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+/// `chattr +i`: not even root may change `path` (the tests run as root, so permission bits
+/// would not stop them); undone after the case.
+pub fn immutable(path: &Path) {
+    let status = Command::new("chattr").arg("+i").arg(path).status().unwrap();
+    assert!(status.success(), "chattr +i {}", path.display());
 }
 
 /// Run with a deadline (a command that blocks on a FIFO fails its case instead of hanging the
