@@ -13,7 +13,7 @@ use proptest::test_runner::{Config, TestRunner};
 use meltc::cli::{Context, Outcome, run_args};
 use meltc::diagnostics::render::Style;
 
-use crate::support::{files as tree, repo};
+use crate::support::files as tree;
 
 /// meltc in-process in `root`, with an empty environment: (outcome, stdout, stderr).
 fn meltc_in(root: &Path, args: &[&str]) -> (Outcome, String, String) {
@@ -191,11 +191,7 @@ fn project_yaml(spec: &Spec) -> String {
 /// changes), then `--check` (clean); every manifest validates against the manifest schema.
 #[test]
 fn builds_are_deterministic_idempotent_and_schema_valid() {
-    let schema: serde_json::Value = serde_json::from_str(
-        &fs_err::read_to_string(repo().join("schemas/manifest.schema.json")).unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
+    let validator = crate::support::manifest_validator();
     runner(24)
         .run(&spec(), |spec| {
             let dir = tempfile::tempdir().unwrap();

@@ -184,6 +184,15 @@ pub fn files(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// A validator for schemas/manifest.schema.json.
+pub fn manifest_validator() -> jsonschema::Validator {
+    let schema: serde_json::Value = serde_json::from_str(
+        &fs_err::read_to_string(repo().join("schemas/manifest.schema.json")).unwrap(),
+    )
+    .unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
 pub mod garage;
 pub mod postgres;
 
