@@ -288,7 +288,9 @@ fn value(
                 origin: if extra.contains_key(name) {
                     Some(VariableOrigin::Setting)
                 } else {
-                    env.contains_key(name)
+                    // Set but empty expands to nothing, as unset does: the secret is missing.
+                    env.get(name)
+                        .is_some_and(|value| !value.is_empty())
                         .then_some(VariableOrigin::Env(EnvSource::Process))
                 },
             })
