@@ -711,7 +711,7 @@ fn cases() -> Vec<Case> {
             ],
             setup: built_fixture,
             exit: 2,
-            message: "the secret `FAKE_TOKEN` is not set: `extractors.tap-fake.token` reads it",
+            message: "tap-fake: the secret variable FAKE_TOKEN (read by `token`) is not set",
             ..CASE
         },
         Case {
@@ -725,7 +725,7 @@ fn cases() -> Vec<Case> {
             ],
             setup: built_fixture,
             exit: 2,
-            message: "the secret `FAKE_TOKEN` is not set",
+            message: "the secret variable FAKE_TOKEN (read by `token`) is not set",
             ..CASE
         },
         Case {
@@ -735,7 +735,7 @@ fn cases() -> Vec<Case> {
             env: &[("STATE_URI", "file://{project}/state")],
             setup: built_fixture,
             exit: 2,
-            message: "the secret `FAKE_TOKEN` is not set",
+            message: "the secret variable FAKE_TOKEN (read by `token`) is not set",
             ..CASE
         },
         Case {
