@@ -179,3 +179,31 @@ fn failures_exit_non_zero_and_keep_state() {
         dry.stderr
     );
 }
+
+#[test]
+fn invoke_hands_a_singer_plugin_its_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    copy_fixture(project);
+    assert_eq!(meltc(project, &["build", "--env", "dev"]).code, 0);
+    fs_err::create_dir_all(project.join("tmp")).unwrap();
+    let env = [
+        (
+            "STATE_URI",
+            format!("file://{}", project.join("state").display()),
+        ),
+        ("OUT_FILE", project.join("out.jsonl").display().to_string()),
+        ("FAKE_TOKEN", "t0k3n-value".to_owned()),
+        ("TMPDIR", project.join("tmp").display().to_string()),
+    ];
+    // The fake tap reads `--config` before anything else, as Singer taps do.
+    let discovered = meltc_run(project, &["invoke", "tap-fake", "--discover"], &env);
+    assert_eq!(discovered.code, 0, "{}", discovered.stderr);
+    let catalog: serde_json::Value = serde_json::from_str(&discovered.stdout).unwrap();
+    assert_eq!(catalog["streams"][0]["tap_stream_id"], "users");
+    assert_eq!(
+        fs_err::read_dir(project.join("tmp")).unwrap().count(),
+        0,
+        "the config file is removed afterwards"
+    );
+}

@@ -569,6 +569,17 @@ impl Runtime<'_> {
             }
             None => (plugin.executable.clone(), Vec::new()),
         };
+        // A Singer plugin invoked without a named command gets its config file first, as
+        // Meltano's `exec_args` gives it (`meltc-run invoke tap-x --discover`).
+        let dir = RunDir::create()?;
+        if command.is_none() && is_singer(&plugin.plugin_type) {
+            let config = dir.write_json(
+                &plugin.name,
+                FileKind::Config,
+                &Value::Object(prepared.config.clone()),
+            )?;
+            words.splice(0..0, ["--config".to_owned(), config.display().to_string()]);
+        }
         words.extend(args.iter().cloned());
         let status = Command::new(self.program(plugin, &executable))
             .args(&words)
@@ -577,6 +588,7 @@ impl Runtime<'_> {
             .current_dir(&self.project_root)
             .status()
             .map_err(|e| RunError::Failed(format!("{name}: cannot start `{executable}`: {e}")))?;
+        dir.close()?;
         if status.success() {
             Ok(())
         } else {
@@ -585,6 +597,11 @@ impl Runtime<'_> {
             )))
         }
     }
+}
+
+/// Whether Meltano hands plugins of this type a `--config` file (spec §8.3).
+fn is_singer(plugin_type: &str) -> bool {
+    matches!(plugin_type, "extractors" | "loaders" | "mappers")
 }
 
 fn describe(step: &Step) -> String {
