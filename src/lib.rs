@@ -15,6 +15,7 @@
 // Unit tests may print (timings of ignored tests); the library itself writes through `cli`.
 #![cfg_attr(test, allow(clippy::print_stdout, clippy::print_stderr))]
 
+pub mod atomic_file;
 pub mod cli;
 pub mod compile;
 pub mod diagnostics;

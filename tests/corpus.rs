@@ -201,7 +201,7 @@ const DEVIATIONS: &[(&str, &str, &str, u64)] = &[
     ("04-meltano-demo-project", "meltc::plugin::legacy-files", "meltano.yml", 75),
     ("04-meltano-demo-project", "meltc::plugin::legacy-files", "meltano.yml", 77),
     ("04-meltano-demo-project", "meltc::schedule::legacy", "meltano.yml", 80),
-    ("04-meltano-demo-project", "meltc::schedule::legacy", "meltano.yml", 86),
+    ("04-meltano-demo-project", "meltc::schedule::legacy", "meltano.yml", 89), // at `transform: run`, which meltc-run does not carry out
     ("19-quantile-development-dagster-ext", "meltc::ref::unknown-plugin", "meltano.yml", 116),
     ("22-Matatika-example-salesforce-sensitive-data", "meltc::plugin::lock-only-variant", "meltano.yml", 11),
     ("24-MatatikaBytes-5X-Sandbox-cuisrqm", "meltc::plugin::lock-only-variant", "meltano.yml", 21),

@@ -43,17 +43,9 @@ fn hub_lock(plugin_type: PluginType, name: &str, variant: &str) -> String {
 
 /// Every file under `plugins/`, relative, with its bytes.
 fn lock_files(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    walkdir::WalkDir::new(root.join("plugins"))
+    crate::support::files(&root.join("plugins"))
         .into_iter()
-        .flatten()
-        .filter(|entry| entry.file_type().is_file())
-        .map(|entry| {
-            let relative = entry.path().strip_prefix(root).unwrap();
-            (
-                relative.to_string_lossy().into_owned(),
-                fs_err::read(entry.path()).unwrap(),
-            )
-        })
+        .map(|(path, bytes)| (format!("plugins/{path}"), bytes))
         .collect()
 }
 

@@ -10,6 +10,7 @@
 
 mod bad_input;
 mod build;
+mod canary;
 mod catalog_meltano;
 mod cli;
 mod compile_meltano;
@@ -17,12 +18,17 @@ mod config_meltano;
 mod corpus;
 mod emit;
 mod explain;
+mod fuzz_replay;
 mod golden;
 mod graph;
 mod init_ci;
+mod interrupted_build;
 mod lock;
 mod pipe;
 mod precommit;
+mod properties;
+mod runtime_e2e;
+mod runtime_faults;
 mod runtime_run;
 mod runtime_settings;
 mod state;

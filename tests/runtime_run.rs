@@ -44,7 +44,8 @@ fn meltc_run(project: &Path, args: &[&str], env: &[(&str, String)]) -> Ran {
     }
 }
 
-fn records(path: &Path) -> Vec<u64> {
+/// The records the fake target wrote to `path`, in order.
+pub fn records(path: &Path) -> Vec<u64> {
     fs_err::read_to_string(path)
         .unwrap_or_default()
         .lines()

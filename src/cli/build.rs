@@ -278,7 +278,7 @@ fn inputs_of(root: &Path, manifest: &Manifest) -> std::io::Result<emit::Inputs> 
         .filter_map(|plugin| plugin.requirements.as_ref())
     {
         if !inputs.locks.contains_key(&lock.path) {
-            let text = fs_err::read_to_string(root.join(&lock.path))?;
+            let text = crate::project::read_text(&root.join(&lock.path))?;
             inputs.locks.insert(lock.path.clone(), text);
         }
     }

@@ -46,6 +46,10 @@ pub fn run(project_root: Option<&Path>, args: &ConfigArgs, context: &mut Context
         Ok(plugin) => plugin,
         Err(diagnostic) => return report(&sources, vec![*diagnostic], context),
     };
+    if let Some(diagnostic) = invalid_lock(&project, plugin) {
+        // Meltano fails on the file too: showing defaults in its place would mislead.
+        return report(&sources, vec![diagnostic], context);
+    }
     let mut notes = Vec::new();
     if !plugin.resolved {
         notes.push(unresolved_warning(plugin));
@@ -101,7 +105,7 @@ fn report(
 /// takes another file only from `--env-file`).
 fn read_shell(project: &Project, context: &Context<'_>) -> Result<Shell, Box<Diagnostic>> {
     let path = project.root.join(".env");
-    let text = match fs_err::read_to_string(&path) {
+    let text = match crate::project::read_text(&path) {
         Ok(text) => Some(text),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
         Err(error) => {
@@ -198,6 +202,31 @@ fn parse_type(text: &str) -> Option<PluginType> {
     PluginType::ALL
         .into_iter()
         .find(|kind| kind.as_str() == lower || kind.singular() == lower)
+}
+
+fn invalid_lock(project: &Project, plugin: &ResolvedPlugin<'_>) -> Option<Diagnostic> {
+    let crate::resolve::Origin::InvalidLock(path, error) = &plugin.origin else {
+        return None;
+    };
+    let root = format!("{}/", project.root.display());
+    Some(
+        Diagnostic::new(
+            &codes::PLUGIN_LOCK_INVALID,
+            format!(
+                "the lock file of `{}` cannot be used: {}",
+                plugin.name,
+                error.replace(&root, "")
+            ),
+        )
+        .at(
+            plugin.entry.entry.name_span,
+            format!(
+                "defined by `{}`",
+                path.display().to_string().replace(&root, "")
+            ),
+        )
+        .help("regenerate it with `meltc lock --update` (or restore it from git)"),
+    )
 }
 
 fn unresolved_warning(plugin: &ResolvedPlugin<'_>) -> Diagnostic {

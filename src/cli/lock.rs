@@ -317,6 +317,21 @@ fn write_lock(
             &subject,
             with("the hub index has another definition; `--update` rewrites it"),
         ),
+        Ok(Change::Unreadable) => {
+            report.line("kept", &subject, with("unreadable; `--update` rewrites it"));
+            let problem = crate::resolve::lockfile::read(&locked.path, plugin.plugin_type)
+                .err()
+                .map_or_else(|| "not a JSON object".to_owned(), |e| e.to_string());
+            report.diagnostics.push(
+                Diagnostic::new(
+                    &codes::PLUGIN_LOCK_INVALID,
+                    format!("the lock file `{}` cannot be used: {problem}", shown(&locked.path)),
+                )
+                .at(plugin.entry.name_span, "locked there")
+                .help("`meltc lock --update` rewrites it from the bundled hub index (or restore it from git)"),
+            );
+            return;
+        }
         Err(error) => {
             let (path, source) = match &error {
                 ApplyError::Read(error) => (&error.path, &error.source),

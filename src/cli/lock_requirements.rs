@@ -181,7 +181,7 @@ fn lock_one(
     if current.as_deref() == Some(text.as_str()) {
         return ("unchanged", relative);
     }
-    match write_atomically(&path, &text) {
+    match crate::atomic_file::write(&path, &text) {
         Ok(()) => (
             if current.is_some() {
                 "updated"
@@ -289,16 +289,6 @@ fn compile(uv: &str, lines: &[String], want: &Wanted) -> Result<String, String> 
         return Err(format!("uv pip compile failed: {}", message.join(" / ")));
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// Write through a temporary file in the same folder, then rename.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        fs_err::create_dir_all(parent)?;
-    }
-    let temporary = path.with_extension("txt.tmp");
-    fs_err::write(&temporary, text)?;
-    fs_err::rename(&temporary, path)
 }
 
 #[cfg(test)]

@@ -55,16 +55,53 @@ pub fn write(folder: &Path, artifacts: &Artifacts) -> Result<WriteReport, Output
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    let created = missing_ancestors(parent);
     fs_err::create_dir_all(parent)?;
     let name = folder
         .file_name()
         .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
     let staging = parent.join(format!(".{name}.meltc-staging-{}", std::process::id()));
+    remove_abandoned_staging(parent, &name);
     let result = stage_and_swap(folder, &staging, artifacts);
     if staging.exists() {
         let _ = fs_err::remove_dir_all(&staging);
     }
+    if result.is_err() {
+        // A failed write leaves no trace, not even the empty folders it made on the way.
+        for dir in created {
+            let _ = fs_err::remove_dir(dir);
+        }
+    }
     result
+}
+
+/// Remove the staging folders of `name` that a killed build left (their process is gone): they
+/// would otherwise stay beside the output for good. A running build's folder is left alone.
+fn remove_abandoned_staging(parent: &Path, name: &str) {
+    let prefix = format!(".{name}.meltc-staging-");
+    let Ok(entries) = fs_err::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file_name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let alive = pid
+            .parse::<u32>()
+            .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !alive {
+            let _ = fs_err::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// The folders of `path` and its ancestors that do not exist yet, deepest first.
+fn missing_ancestors(path: &Path) -> Vec<PathBuf> {
+    path.ancestors()
+        .take_while(|dir| !dir.as_os_str().is_empty() && !dir.exists())
+        .map(Path::to_path_buf)
+        .collect()
 }
 
 fn stage_and_swap(
@@ -254,6 +291,24 @@ mod tests {
             fs_err::read_dir(dir.path()).unwrap().count(),
             1,
             "no staging folder is left behind"
+        );
+    }
+
+    #[test]
+    fn removes_the_staging_folders_of_killed_builds() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("out");
+        // No process has this id: Linux caps them at 2^22.
+        let abandoned = dir.path().join(".out.meltc-staging-999999999");
+        let other = dir.path().join(".other.meltc-staging-999999999");
+        for staging in [&abandoned, &other] {
+            fs_err::create_dir_all(staging.join("k8s")).unwrap();
+        }
+        write(&folder, &artifacts(&[("a.txt", "a\n")])).unwrap();
+        assert!(!abandoned.exists());
+        assert!(
+            other.exists(),
+            "another folder's staging is not this build's business"
         );
     }
 

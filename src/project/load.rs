@@ -158,7 +158,7 @@ fn read_yaml(
     path: &Path,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<(FileId, Option<Node>)> {
-    let bytes = match fs_err::read(path) {
+    let bytes = match super::read::read_file(path) {
         Ok(bytes) => bytes,
         Err(error) => {
             diagnostics.push(
@@ -214,6 +214,9 @@ impl SourceKindMessage for std::io::Error {
             std::io::ErrorKind::NotFound => "no such file".to_owned(),
             std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
             std::io::ErrorKind::IsADirectory => "is a folder".to_owned(),
+            std::io::ErrorKind::InvalidInput => {
+                "not a regular file (a FIFO, socket or device)".to_owned()
+            }
             _ => std::error::Error::source(self)
                 .map_or_else(|| self.to_string(), ToString::to_string),
         }

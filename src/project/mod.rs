@@ -18,8 +18,10 @@ mod load;
 mod merge;
 pub mod model;
 mod plugin_type;
+mod read;
 
 pub use discover::{DiscoverError, PROJECT_FILE, find_root};
 pub use include::slash_path;
 pub use load::{Loaded, Project, ProjectFile, load};
 pub use plugin_type::PluginType;
+pub use read::{read_file, read_text, refuse_special};

@@ -92,6 +92,9 @@ pub enum Change {
     SameDefinition,
     /// The definition differs and `update` was not given: left as it is.
     Differs,
+    /// The file there is not a JSON object (truncated, not JSON) and `update` was not given:
+    /// left as it is, and an error, since neither tool can use it.
+    Unreadable,
 }
 
 /// An existing lock file that could not be read.
@@ -196,7 +199,9 @@ fn existing_lock(
     reason = "ReadError and WriteError carry the path already"
 )]
 pub fn apply(locked: &Locked, update: bool) -> Result<Change, ApplyError> {
-    let current = match std::fs::read(&locked.path) {
+    let current = match crate::project::refuse_special(&locked.path)
+        .and_then(|()| std::fs::read(&locked.path))
+    {
         Ok(bytes) => Some(bytes),
         Err(error) if error.kind() == ErrorKind::NotFound => None,
         Err(source) => {
@@ -214,6 +219,12 @@ pub fn apply(locked: &Locked, update: bool) -> Result<Change, ApplyError> {
             return Ok(Change::SameDefinition);
         }
         Some(_) if update => Change::Updated,
+        Some(bytes)
+            if serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes)
+                .is_err() =>
+        {
+            return Ok(Change::Unreadable);
+        }
         Some(_) => return Ok(Change::Differs),
     };
     lockfile::write_text(&locked.path, &locked.text)?;

@@ -130,7 +130,7 @@ pub fn path(
 /// # Errors
 /// When it cannot be read, is not a JSON object, or does not have a definition's shape.
 pub fn read(path: &Path, plugin_type: PluginType) -> Result<Definition, LockError> {
-    let text = fs_err::read_to_string(path)?;
+    let text = crate::project::read_text(path)?;
     parse(path, plugin_type, &text)
 }
 

@@ -102,7 +102,7 @@ struct RunArgs {
     /// Print the steps, run nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Accepted for `meltano run` compatibility; discovery runs on every run.
+    /// Discover the catalog even when the cached one (`.meltano/run/<tap>/`) matches.
     #[arg(long)]
     refresh_catalog: bool,
 }
@@ -247,6 +247,7 @@ fn run_options(args: &RunArgs) -> RunOptions {
         state_id_suffix: args.state_id_suffix.clone(),
         no_state_update: args.no_state_update,
         dry_run: args.dry_run,
+        refresh_catalog: args.refresh_catalog,
         strategy: args.state_strategy,
         deadline: args
             .timeout

@@ -6,20 +6,24 @@
 //!   object storage (Garage);
 //! - [`catalog`]: Singer catalog selection (`select`, `metadata`, `schema`, `select_filter`),
 //!   as Meltano applies it before a tap runs;
+//! - [`catalog_cache`]: Meltano's discovered-catalog cache in `.meltano/run/<tap>/`;
 //! - [`pipe`]: `tap | [mapper…] | target` as child processes, with the target's state lines
 //!   handed to the caller as they arrive;
+//! - [`required`]: the secrets a run cannot start without;
 //! - [`config_file`]: the private directory of per-plugin config, catalog and state files;
 //! - [`interrupt`]: SIGTERM/SIGINT caught and handed to the running pipeline;
 //! - [`log`]: how the children's stderr and the runtime's own lines are written;
 //! - [`dev`]: `meltc-run dev-pipe`, the pipe from the command line (benchmark and tests).
 
 pub mod catalog;
+pub mod catalog_cache;
 pub mod cli;
 pub mod config_file;
 pub mod dev;
 pub mod interrupt;
 pub mod log;
 pub mod pipe;
+pub mod required;
 pub mod run;
 pub mod settings;
 pub mod state;

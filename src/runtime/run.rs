@@ -16,10 +16,12 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::catalog::{self, Rules};
+use super::catalog_cache::CatalogCache;
 use super::config_file::{FileKind, RunDir};
 use super::interrupt::Interrupts;
 use super::log::{Level, Logger};
 use super::pipe::{self, PluginKind};
+use super::required;
 use super::settings::{Host, Prepared, prepare, project_variables};
 use super::state::{StateBackendSettings, StateId, StateIdParts, StateStore, StateStrategy};
 use crate::manifest::{Manifest, MappingRef, Plugin, Step};
@@ -40,6 +42,8 @@ pub struct RunOptions {
     pub strategy: StateStrategy,
     /// `--timeout`: when to stop.
     pub deadline: Option<Instant>,
+    /// `--refresh-catalog`: discover even when a cached catalog matches.
+    pub refresh_catalog: bool,
 }
 
 /// Where and with what a run happens.
@@ -150,14 +154,24 @@ impl Runtime<'_> {
             process,
             ..self.host()
         };
-        prepare(self.manifest, plugin, &host).map_err(|problems| RunError::Config {
-            plugin: plugin.name.clone(),
-            problems: problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-        })
+        let prepared =
+            prepare(self.manifest, plugin, &host).map_err(|problems| RunError::Config {
+                plugin: plugin.name.clone(),
+                problems: problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            })?;
+        let missing = required::plugin_secrets(self.manifest, &prepared);
+        if missing.is_empty() {
+            Ok(prepared)
+        } else {
+            Err(RunError::Variable(required::describe(
+                &plugin.name,
+                &missing,
+            )))
+        }
     }
 
     /// The program of `plugin` (or of a command's own `executable`).
@@ -194,11 +208,13 @@ impl Runtime<'_> {
             &Value::Object(tap_prepared.config.clone()),
         )?;
         tap_args.extend(["--config".into(), config.into_os_string()]);
+        // The backend first: a wrong endpoint or a missing key fails before discovery runs.
+        let store = self.state_store(tap, state_id, &tap_prepared, options)?;
         if let Some(flag) = catalog::catalog_flag(&tap.capabilities) {
-            let catalog = self.catalog(tap, &tap_prepared, &dir)?;
+            let refresh = options.refresh_catalog || options.full_refresh;
+            let catalog = self.catalog(tap, &tap_prepared, &dir, refresh)?;
             tap_args.extend([flag.into(), catalog.into_os_string()]);
         }
-        let store = self.state_store(tap, state_id, &tap_prepared, options)?;
         if let Some((store, id)) = &store {
             if !options.full_refresh {
                 let stored = store.get(id).map_err(|e| RunError::State(e.to_string()))?;
@@ -354,6 +370,13 @@ impl Runtime<'_> {
             _ => StateId::new(base),
         }
         .map_err(|error| RunError::State(error.to_string()))?;
+        let missing = required::state_backend_secrets(self.manifest, &self.process);
+        if !missing.is_empty() {
+            return Err(RunError::Variable(required::describe(
+                "the state backend",
+                &missing,
+            )));
+        }
         let variables = self.project_variables();
         let settings = StateBackendSettings::from_meltano_env(&variables)
             .map_err(|error| RunError::State(error.to_string()))?
@@ -377,12 +400,14 @@ impl Runtime<'_> {
             .collect()
     }
 
-    /// Discover the catalog (or read the `catalog:` file) and apply the selection rules.
+    /// Discover the catalog (or read the `catalog:` file, or reuse the cached one) and apply
+    /// the selection rules.
     fn catalog(
         &self,
         tap: &Plugin,
         prepared: &Prepared,
         dir: &RunDir,
+        refresh: bool,
     ) -> Result<PathBuf, RunError> {
         let failed = |message: String| RunError::Catalog {
             plugin: tap.name.clone(),
@@ -414,10 +439,23 @@ impl Runtime<'_> {
             select_filter: strings("_select_filter"),
             custom_catalog: custom.is_some(),
         };
+        let cache = self.catalog_cache(tap, prepared, &rules);
+        let cached = cache
+            .as_ref()
+            .filter(|_| !refresh)
+            .and_then(CatalogCache::load);
         let mut catalog: Value = if let Some(path) = custom {
             let text = fs_err::read_to_string(self.project_root.join(&path))
                 .map_err(|e| failed(e.to_string()))?;
             serde_json::from_str(&text).map_err(|e| failed(format!("`{path}` is not JSON: {e}")))?
+        } else if let Some(cached) = cached {
+            self.logger.event(
+                Level::Info,
+                "catalog_cached",
+                &format!("{}: using the cached catalog", tap.name),
+                &[],
+            );
+            cached
         } else {
             let config = dir.file_path(&tap.name, FileKind::Config);
             let output = Command::new(self.program(tap, &tap.executable))
@@ -443,11 +481,44 @@ impl Runtime<'_> {
                 .map_err(|e| failed(format!("discovery printed no JSON catalog: {e}")))?
         };
         catalog::apply(&mut catalog, &rules).map_err(|e| failed(e.to_string()))?;
-        Ok(dir.write(
-            &tap.name,
-            FileKind::Catalog,
-            catalog::catalog_file(&catalog).as_bytes(),
-        )?)
+        let text = catalog::catalog_file(&catalog);
+        if let Some(cache) = &cache {
+            if let Err(error) = cache.store(&text) {
+                self.logger.event(
+                    Level::Info,
+                    "catalog_not_cached",
+                    &format!("{}: the catalog cache cannot be written: {error}", tap.name),
+                    &[],
+                );
+            }
+        }
+        Ok(dir.write(&tap.name, FileKind::Catalog, text.as_bytes())?)
+    }
+
+    /// The catalog cache of `tap`, when Meltano would cache: `use_cached_catalog` (default
+    /// true), a `pip_url` that is not editable, no custom catalog.
+    fn catalog_cache(
+        &self,
+        tap: &Plugin,
+        prepared: &Prepared,
+        rules: &Rules,
+    ) -> Option<CatalogCache> {
+        if prepared.extra("_use_cached_catalog") == Some(&Value::Bool(false)) {
+            return None;
+        }
+        let config: serde_json::Map<String, Value> = prepared
+            .values
+            .iter()
+            .filter(|value| !value.setting.name.starts_with('_'))
+            .map(|value| {
+                (
+                    value.setting.name.clone(),
+                    value.value.clone().unwrap_or(Value::Null),
+                )
+            })
+            .collect();
+        let key = catalog::cache_key(tap.pip_url.as_deref(), &config, rules)?;
+        Some(CatalogCache::new(&self.project_root, &tap.name, key))
     }
 
     /// Run `plugin` alone: a named command, or the executable with `args`.

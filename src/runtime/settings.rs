@@ -22,8 +22,11 @@ use serde_json::{Map, Value};
 use crate::manifest::{self, Manifest, Plugin};
 use crate::project::PluginType;
 use crate::resolve::cast;
-use crate::resolve::config::{ConfigError, SettingValue, Source, processed, written_env};
+use crate::resolve::config::{
+    ConfigError, SettingValue, Source, Variable, VariableOrigin, processed, written_env,
+};
 use crate::resolve::expand::{ConfigValue, Template};
+use crate::resolve::plugin_env::EnvSource;
 use crate::resolve::python_json;
 use crate::resolve::python_json::truthy;
 use crate::resolve::settings::{PluginClass, to_env_var};
@@ -104,6 +107,12 @@ fn below_plugins(manifest: &Manifest, host: &Host<'_>) -> IndexMap<String, Strin
         env.insert(name.to_owned(), value);
     }
     for (name, value) in &manifest.settings {
+        let var = to_env_var("meltano", name);
+        // A project setting set in the terminal beats meltano.yml (spec §8.2): a pod points
+        // `MELTANO_STATE_BACKEND_URI` elsewhere without a rebuild.
+        if host.process.contains_key(&var) {
+            continue;
+        }
         let text = match value {
             Value::Null => continue,
             Value::String(text) => {
@@ -111,7 +120,7 @@ fn below_plugins(manifest: &Manifest, host: &Host<'_>) -> IndexMap<String, Strin
             }
             other => python_json::dumps(other, None),
         };
-        env.insert(to_env_var("meltano", name), text);
+        env.insert(var, text);
     }
     let below = env.clone();
     layer(&manifest.env, &below, &mut env);
@@ -251,6 +260,7 @@ fn value(
             names: set.iter().map(|(var, _)| var.name.clone()).collect(),
         });
     }
+    let mut variables = Vec::new();
     let (raw, source) = if let Some((var, text)) = set.first() {
         let text = if var.negated {
             if cast::truthy(text) { "False" } else { "True" }.to_owned()
@@ -259,10 +269,7 @@ fn value(
         };
         (
             Some(Value::String(text)),
-            Source::EnvVar(
-                var.name.clone(),
-                crate::resolve::plugin_env::EnvSource::Process,
-            ),
+            Source::EnvVar(var.name.clone(), EnvSource::Process),
         )
     } else {
         let expanded = written.value.as_ref().and_then(|as_written| {
@@ -273,6 +280,21 @@ fn value(
             let emptied = truthy(as_written) && !truthy(&value);
             (!emptied).then_some(value)
         });
+        variables = written
+            .references
+            .iter()
+            .map(|name| Variable {
+                name: name.clone(),
+                origin: if extra.contains_key(name) {
+                    Some(VariableOrigin::Setting)
+                } else {
+                    // Set but empty expands to nothing, as unset does: the secret is missing.
+                    env.get(name)
+                        .is_some_and(|value| !value.is_empty())
+                        .then_some(VariableOrigin::Env(EnvSource::Process))
+                },
+            })
+            .collect();
         (expanded, Source::MeltanoYml(None))
     };
     let value = match raw {
@@ -290,6 +312,6 @@ fn value(
         value,
         source,
         written: None,
-        variables: Vec::new(),
+        variables,
     })
 }

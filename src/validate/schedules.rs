@@ -51,11 +51,27 @@ pub fn check(index: &ProjectIndex<'_>, diagnostics: &mut Vec<Diagnostic>) {
 }
 
 fn legacy(index: &ProjectIndex<'_>, schedule: &Named<'_>, diagnostics: &mut Vec<Diagnostic>) {
-    diagnostics.push(
-        Diagnostic::new(&codes::SCHEDULE_LEGACY, format!("schedule `{}` uses the pre-jobs extractor/loader form", schedule.name))
-            .at(schedule.name_span, "legacy schedule")
-            .help(format!("meltc runs it as a job whose state ID is `{}` (as `meltano elt` does); prefer a job and `job:` in the schedule", schedule.name)),
+    // `meltano elt --transform run|only` adds (or only runs) the legacy dbt transform, which
+    // meltc-run does not run: say so where the schedule asks for it.
+    let transform = schedule
+        .node
+        .get("transform")
+        .and_then(|node| node.as_str().map(|text| (text, node.span)))
+        .filter(|(text, _)| matches!(*text, "run" | "only"));
+    let diagnostic = Diagnostic::new(
+        &codes::SCHEDULE_LEGACY,
+        format!(
+            "schedule `{}` uses the pre-jobs extractor/loader form",
+            schedule.name
+        ),
     );
+    let diagnostic = match transform {
+        Some((text, span)) => diagnostic
+            .at(span, "meltc-run does not run the legacy dbt transform")
+            .help(format!("meltc runs only its extract/load, as a job whose state ID is `{}`; `transform: {text}` is not carried out: write a job with the task `<extractor> <loader> dbt:run` (or just `dbt:run`) and point the schedule at it with `job:`", schedule.name)),
+        None => diagnostic.at(schedule.name_span, "legacy schedule").help(format!("meltc runs it as a job whose state ID is `{}` (as `meltano elt` does); prefer a job and `job:` in the schedule", schedule.name)),
+    };
+    diagnostics.push(diagnostic);
     for (key, plugin_type) in [
         ("extractor", PluginType::Extractors),
         ("loader", PluginType::Loaders),

@@ -20,6 +20,7 @@ pub const BUCKET: &str = "meltc-state";
 pub struct Garage {
     child: Option<Child>,
     folder: tempfile::TempDir,
+    binary: PathBuf,
     /// `http://127.0.0.1:<port>`.
     pub endpoint: String,
     /// The key's ID.
@@ -87,25 +88,53 @@ impl Garage {
             ),
         )
         .expect("garage config");
-        let log = fs_err::File::create(folder.path().join("server.log")).expect("log file");
-        let child = Command::new(&binary)
+        let mut garage = Self {
+            child: None,
+            folder,
+            binary,
+            endpoint: format!("http://127.0.0.1:{s3_port}"),
+            key_id: String::new(),
+            secret: String::new(),
+        };
+        garage.spawn();
+        let binary = garage.binary.clone();
+        garage.configure(&binary, &config);
+        Some(garage)
+    }
+
+    fn spawn(&mut self) {
+        let log = fs_err::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.folder.path().join("server.log"))
+            .expect("log file");
+        let child = Command::new(&self.binary)
             .arg("-c")
-            .arg(&config)
+            .arg(self.folder.path().join("garage.toml"))
             .arg("server")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log.into_parts().0)
             .spawn()
             .expect("garage server starts");
-        let mut garage = Self {
-            child: Some(child),
-            folder,
-            endpoint: format!("http://127.0.0.1:{s3_port}"),
-            key_id: String::new(),
-            secret: String::new(),
-        };
-        garage.configure(&binary, &config);
-        Some(garage)
+        self.child = Some(child);
+    }
+
+    /// Start the server again after [`Garage::kill`], on the same data, ports and key; returns
+    /// once its S3 port accepts connections.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "garage is still running");
+        self.spawn();
+        let address = self.endpoint.trim_start_matches("http://").to_owned();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(&address).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "garage did not come back:\n{}",
+                self.log()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Layout, bucket and key, through the garage CLI (retried until the server answers).
@@ -193,7 +222,7 @@ fn field(report: &str, label: &str) -> String {
 }
 
 /// A port nothing listens on now (the OS picks it; the listener is closed right away).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("free port")

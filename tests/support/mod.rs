@@ -168,7 +168,33 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// Every file under `root` by `/`-separated relative path, with its bytes.
+pub fn files(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry.file_type().is_file())
+        .map(|entry| {
+            let relative = entry.path().strip_prefix(root).unwrap();
+            (
+                meltc::project::slash_path(relative),
+                fs_err::read(entry.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A validator for schemas/manifest.schema.json.
+pub fn manifest_validator() -> jsonschema::Validator {
+    let schema: serde_json::Value = serde_json::from_str(
+        &fs_err::read_to_string(repo().join("schemas/manifest.schema.json")).unwrap(),
+    )
+    .unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
 pub mod garage;
+pub mod postgres;
 
 /// One command's result from [`meltano_batch`].
 pub struct MeltanoRun {

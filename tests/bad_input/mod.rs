@@ -1,5 +1,10 @@
-//! Bad inputs that are generated rather than committed (size, randomness, depth): each gets a
-//! located error and exit 1 or 2, never a panic or a hang. The committed ones live in golden/.
+//! Bad inputs that golden/ cannot hold. Here: the generated ones (size, randomness, depth),
+//! each with a located error and exit 1 or 2, never a panic or a hang. In `cases`: the table of
+//! files, links, full disks, broken output folders, stored state and manifests, run through
+//! `table`. The committed ones live in golden/.
+
+mod cases;
+mod table;
 
 use crate::support::meltc;
 

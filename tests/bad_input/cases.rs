@@ -1,0 +1,980 @@
+//! The bad-input table: one row per case, across `meltc validate`, `build`, `lock`, `config`,
+//! `diff` and `meltc-run`. The committed golden cases (golden/, exit code 1 or 2) are the
+//! other half of the suite; these are the ones a golden folder cannot hold (links, FIFOs,
+//! full disks, broken output folders, stored state, a built manifest) or that need the runtime.
+
+use std::os::unix::fs::symlink;
+use std::path::Path;
+
+use super::table::{CASE, Case, Tool, built_fixture, immutable, run_all};
+
+const PROJECT: &str = "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    pip_url: tap-x\n  loaders:\n  - name: target-y\n    namespace: target_y\n    pip_url: target-y\njobs:\n- name: sync\n  tasks: [tap-x target-y]\nenvironments:\n- name: dev\n";
+const BROKEN_YAML: &str = "plugins:\n  extractors:\n  - name: [tap-x\n";
+const HUB_PROJECT: &str = "plugins:\n  loaders:\n  - name: target-jsonl\n    variant: andyh1203\n";
+const LOCK: &str = "plugins/loaders/target-jsonl--andyh1203.lock";
+const STATE: &str = "state/dev:tap-fake-to-target-fake/state.json";
+const STORED_STATE: &str =
+    r#"{"completed": {"singer_state": {"bookmarks": {"users": {"n": 3}}}}, "partial": {}}"#;
+const RUN_ENV: &[(&str, &str)] = &[
+    ("STATE_URI", "file://{project}/state"),
+    ("OUT_FILE", "{project}/out.jsonl"),
+    ("FAKE_TOKEN", "t0k3n"),
+];
+
+fn project(root: &Path) {
+    fs_err::write(root.join("meltano.yml"), PROJECT).unwrap();
+}
+
+/// A previous build of [`PROJECT`] in deploy/dev: what a failed build must leave alone.
+fn built(root: &Path) {
+    project(root);
+    let run = crate::support::meltc(root, &["build", "--env", "dev"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+fn state(root: &Path, text: &str) {
+    built_fixture(root);
+    let path = root.join(STATE);
+    fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+    fs_err::write(path, text).unwrap();
+}
+
+fn manifest(root: &Path, edit: impl Fn(&mut serde_json::Value)) {
+    built_fixture(root);
+    let path = root.join("deploy/dev/manifest.json");
+    let mut value: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut value);
+    fs_err::write(path, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+}
+
+/// Replace `from` (which must be there) in the fixture's tap.
+fn patch_tap(root: &Path, from: &str, to: &str) {
+    let tap = root.join("bin/tap-fake");
+    let text = fs_err::read_to_string(&tap).unwrap();
+    assert!(text.contains(from), "{from}");
+    fs_err::write(&tap, text.replace(from, to)).unwrap();
+}
+
+fn tap_script(root: &Path, script: &str) {
+    built_fixture(root);
+    let tap = root.join("bin/tap-fake");
+    fs_err::write(&tap, script).unwrap();
+}
+
+#[test]
+fn every_bad_input_gets_a_located_error_and_leaves_nothing_behind() {
+    let count = run_all(&cases());
+    assert!(count >= 50, "{count} cases");
+}
+
+#[allow(clippy::too_many_lines, reason = "a table: one row per case")]
+fn cases() -> Vec<Case> {
+    vec![
+        // ------------------------------------------------------------ project files
+        Case {
+            name: "meltano-yml-is-a-fifo",
+            args: &["validate"],
+            setup: |root| {
+                let status = std::process::Command::new("mkfifo")
+                    .arg(root.join("meltano.yml"))
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            },
+            exit: 2,
+            message: "cannot read `meltano.yml`: not a regular file (a FIFO, socket or device)",
+            ..CASE
+        },
+        Case {
+            name: "meltano-yml-links-to-dev-zero",
+            args: &["validate"],
+            setup: |root| symlink("/dev/zero", root.join("meltano.yml")).unwrap(),
+            exit: 2,
+            message: "cannot read `meltano.yml`: not a regular file",
+            ..CASE
+        },
+        Case {
+            name: "meltano-yml-is-a-symlink-loop",
+            args: &["validate"],
+            setup: |root| symlink("meltano.yml", root.join("meltano.yml")).unwrap(),
+            exit: 2,
+            message: "meltano.yml",
+            ..CASE
+        },
+        Case {
+            name: "included-file-is-a-fifo",
+            args: &["validate"],
+            files: &[(
+                "meltano.yml",
+                "include_paths: ['./extra/*.yml']\nplugins: {}\n",
+            )],
+            setup: |root| {
+                fs_err::create_dir_all(root.join("extra")).unwrap();
+                let status = std::process::Command::new("mkfifo")
+                    .arg(root.join("extra/pipe.yml"))
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            },
+            exit: 1,
+            message: "meltc::include::not-a-file",
+            location: Some("meltano.yml:1:17"),
+            ..CASE
+        },
+        Case {
+            name: "include-folder-symlink-loop",
+            args: &["validate"],
+            files: &[(
+                "meltano.yml",
+                "include_paths: ['./extra/**/*.yml']\nplugins: {}\n",
+            )],
+            setup: |root| {
+                fs_err::create_dir_all(root.join("extra")).unwrap();
+                symlink("..", root.join("extra/loop")).unwrap();
+                fs_err::write(root.join("extra/a.yml"), "jobs: []\n").unwrap();
+            },
+            exit: 0,
+            message: "",
+            ..CASE
+        },
+        Case {
+            name: "include-symlink-escapes-root",
+            args: &["validate"],
+            files: &[(
+                "meltano.yml",
+                "include_paths: ['./extra/*.yml']\nplugins: {}\n",
+            )],
+            setup: |root| {
+                fs_err::create_dir_all(root.join("extra")).unwrap();
+                fs_err::write(root.join("../outside.yml"), "jobs: []\n").unwrap();
+                symlink("../../outside.yml", root.join("extra/out.yml")).unwrap();
+            },
+            exit: 1,
+            message: "meltc::include::outside-root",
+            location: Some("meltano.yml:1:17"),
+            ..CASE
+        },
+        Case {
+            name: "include-folder-symlink-escapes-root",
+            args: &["validate"],
+            files: &[(
+                "meltano.yml",
+                "include_paths: ['./extra/**/*.yml']\nplugins: {}\n",
+            )],
+            setup: |root| {
+                fs_err::create_dir_all(root.join("extra")).unwrap();
+                fs_err::create_dir_all(root.join("../elsewhere")).unwrap();
+                fs_err::write(root.join("../elsewhere/x.yml"), "jobs: []\n").unwrap();
+                symlink("../../elsewhere", root.join("extra/away")).unwrap();
+            },
+            exit: 1,
+            message: "meltc::include::outside-root",
+            location: Some("meltano.yml:1:17"),
+            ..CASE
+        },
+        Case {
+            name: "include-parent-pattern",
+            args: &["validate"],
+            files: &[(
+                "meltano.yml",
+                "include_paths: ['./../*.yml']\nplugins: {}\n",
+            )],
+            setup: |root| fs_err::write(root.join("../sibling.yml"), "jobs: []\n").unwrap(),
+            exit: 1,
+            message: "outside the project root",
+            location: Some("meltano.yml:1:17"),
+            ..CASE
+        },
+        Case {
+            name: "included-file-not-utf8",
+            args: &["validate"],
+            files: &[
+                (
+                    "meltano.yml",
+                    "include_paths: ['./extra.yml']\nplugins: {}\n",
+                ),
+                ("extra.yml", "jobs:\n- name: caf\u{e9}\n"),
+            ],
+            setup: |root| {
+                let path = root.join("extra.yml");
+                let mut bytes = fs_err::read(&path).unwrap();
+                bytes.extend_from_slice(b"- name: \xff\xfe\n");
+                fs_err::write(path, bytes).unwrap();
+            },
+            exit: 1,
+            message: "`extra.yml` is not UTF-8 text",
+            location: Some("extra.yml:3:9"),
+            ..CASE
+        },
+        Case {
+            name: "project-root-is-a-file",
+            args: &["--project-root", "meltano.yml", "validate"],
+            files: &[("meltano.yml", PROJECT)],
+            exit: 2,
+            message: "meltano.yml",
+            ..CASE
+        },
+        Case {
+            name: "project-root-missing",
+            args: &["--project-root", "nowhere", "validate"],
+            exit: 2,
+            message: "nowhere",
+            ..CASE
+        },
+        Case {
+            name: "meltano-project-root-env-missing",
+            args: &["validate"],
+            env: &[("MELTANO_PROJECT_ROOT", "{project}/nowhere")],
+            exit: 2,
+            message: "nowhere",
+            ..CASE
+        },
+        // ------------------------------------------------------------ build
+        Case {
+            name: "build-broken-yaml-writes-nothing",
+            args: &["build", "--env", "dev"],
+            files: &[("meltano.yml", BROKEN_YAML)],
+            exit: 1,
+            message: "meltc::yaml::syntax",
+            location: Some("meltano.yml:4:1"),
+            ..CASE
+        },
+        Case {
+            name: "build-broken-yaml-keeps-previous-output",
+            args: &["build", "--env", "dev"],
+            setup: |root| {
+                built(root);
+                fs_err::write(root.join("meltano.yml"), BROKEN_YAML).unwrap();
+            },
+            exit: 1,
+            message: "meltc::yaml::syntax",
+            location: Some("meltano.yml:4:1"),
+            ..CASE
+        },
+        Case {
+            name: "build-unknown-environment",
+            args: &["build", "--env", "prod"],
+            setup: built,
+            exit: 2,
+            message: "prod",
+            ..CASE
+        },
+        Case {
+            name: "build-out-is-a-file",
+            args: &["build", "--env", "dev", "--out", "out"],
+            files: &[("meltano.yml", PROJECT), ("out", "not a folder\n")],
+            exit: 2,
+            message: "out",
+            ..CASE
+        },
+        Case {
+            name: "build-deploy-is-a-file",
+            args: &["build", "--env", "dev"],
+            files: &[("meltano.yml", PROJECT), ("deploy", "not a folder\n")],
+            exit: 2,
+            message: "deploy",
+            ..CASE
+        },
+        Case {
+            name: "build-env-folder-is-a-file",
+            args: &["build", "--env", "dev"],
+            files: &[("meltano.yml", PROJECT), ("deploy/dev", "not a folder\n")],
+            exit: 2,
+            message: "deploy/dev",
+            ..CASE
+        },
+        Case {
+            name: "build-out-is-a-symlink-loop",
+            args: &["build", "--env", "dev", "--out", "out"],
+            setup: |root| {
+                project(root);
+                symlink("out", root.join("out")).unwrap();
+            },
+            exit: 2,
+            message: "out",
+            ..CASE
+        },
+        Case {
+            name: "build-over-a-user-file",
+            args: &["build", "--env", "dev"],
+            files: &[
+                ("meltano.yml", PROJECT),
+                ("deploy/dev/manifest.json", "{}\n"),
+            ],
+            exit: 2,
+            message: "was not generated by meltc",
+            ..CASE
+        },
+        Case {
+            name: "build-index-is-a-folder",
+            args: &["build", "--env", "dev"],
+            setup: |root| {
+                built(root);
+                let index = root.join("deploy/dev/.meltc-generated");
+                fs_err::remove_file(&index).unwrap();
+                fs_err::create_dir_all(index).unwrap();
+            },
+            exit: 2,
+            message: ".meltc-generated",
+            ..CASE
+        },
+        Case {
+            name: "build-full-disk-writes-nothing",
+            args: &["build", "--env", "dev"],
+            files: &[("meltano.yml", PROJECT)],
+            file_size_limit_kib: Some(1),
+            exit: 2,
+            message: "File too large",
+            ..CASE
+        },
+        Case {
+            name: "build-full-disk-keeps-previous-output",
+            args: &["build", "--env", "dev"],
+            setup: |root| {
+                built(root);
+                let text = fs_err::read_to_string(root.join("meltano.yml")).unwrap();
+                fs_err::write(
+                    root.join("meltano.yml"),
+                    text.replace("pip_url: tap-x\n", "pip_url: tap-x==2\n"),
+                )
+                .unwrap();
+            },
+            file_size_limit_kib: Some(1),
+            exit: 2,
+            message: "File too large",
+            ..CASE
+        },
+        Case {
+            name: "build-state-lost-keeps-previous-output",
+            args: &["build", "--all-envs"],
+            setup: |root| {
+                built(root);
+                let text = fs_err::read_to_string(root.join("meltano.yml")).unwrap();
+                let text = text.replace(
+                    "pip_url: tap-x\n",
+                    "pip_url: tap-x\n    capabilities: [state]\n",
+                );
+                fs_err::write(
+                    root.join("meltano.yml"),
+                    format!(
+                        "{text}schedules:\n- name: nightly\n  job: sync\n  interval: '@daily'\n"
+                    ),
+                )
+                .unwrap();
+            },
+            exit: 1,
+            message: "meltc::build::state-lost",
+            location: Some("meltano.yml:17:9"),
+            ..CASE
+        },
+        Case {
+            name: "build-corrupt-lock-file",
+            args: &["build", "--env", "dev"],
+            files: &[
+                (
+                    "meltano.yml",
+                    "plugins:\n  loaders:\n  - name: target-jsonl\n    variant: andyh1203\nenvironments:\n- name: dev\n",
+                ),
+                (LOCK, "{\"name\": \"target-jsonl\",\n  \"namespace\": \n"),
+            ],
+            exit: 1,
+            message: "not valid JSON: EOF while parsing a value at line 3 column 0",
+            location: Some("meltano.yml:3:11"),
+            ..CASE
+        },
+        Case {
+            name: "build-check-corrupt-output",
+            args: &["build", "--env", "dev", "--check"],
+            setup: |root| {
+                built(root);
+                fs_err::write(
+                    root.join("deploy/dev/manifest.json"),
+                    "{\"manifest_version\": 1",
+                )
+                .unwrap();
+            },
+            exit: 1,
+            message: "deploy/dev/manifest.json",
+            ..CASE
+        },
+        Case {
+            name: "build-check-output-is-a-file",
+            args: &["build", "--env", "dev", "--check"],
+            files: &[("meltano.yml", PROJECT), ("deploy", "x\n")],
+            exit: 1,
+            message: "drift: 7 files differ",
+            ..CASE
+        },
+        Case {
+            name: "build-output-folder-immutable",
+            args: &["build", "--env", "dev"],
+            setup: |root| {
+                built(root);
+                let text = fs_err::read_to_string(root.join("meltano.yml")).unwrap();
+                fs_err::write(
+                    root.join("meltano.yml"),
+                    text.replace("pip_url: tap-x\n", "pip_url: tap-x==2\n"),
+                )
+                .unwrap();
+                immutable(&root.join("deploy"));
+            },
+            exit: 2,
+            message: "Operation not permitted",
+            ..CASE
+        },
+        // ------------------------------------------------------------ lock
+        Case {
+            name: "lock-truncated-json",
+            args: &["lock"],
+            files: &[
+                ("meltano.yml", HUB_PROJECT),
+                (LOCK, "{\"name\": \"target-jsonl\",\n"),
+            ],
+            exit: 1,
+            message: "meltc::plugin::invalid-lock",
+            location: Some("meltano.yml:3:11"),
+            ..CASE
+        },
+        Case {
+            name: "lock-file-is-a-json-list",
+            args: &["lock"],
+            files: &[("meltano.yml", HUB_PROJECT), (LOCK, "[1, 2]\n")],
+            exit: 1,
+            message: "meltc::plugin::invalid-lock",
+            location: Some("meltano.yml:3:11"),
+            ..CASE
+        },
+        Case {
+            name: "lock-file-empty",
+            args: &["lock"],
+            files: &[("meltano.yml", HUB_PROJECT), (LOCK, "")],
+            exit: 1,
+            message: "meltc::plugin::invalid-lock",
+            location: Some("meltano.yml:3:11"),
+            ..CASE
+        },
+        Case {
+            name: "lock-file-not-utf8",
+            args: &["lock"],
+            files: &[("meltano.yml", HUB_PROJECT)],
+            setup: |root| {
+                let path = root.join(LOCK);
+                fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+                fs_err::write(path, b"{\"name\": \"\xff\"}\n").unwrap();
+            },
+            exit: 1,
+            message: "meltc::plugin::invalid-lock",
+            location: Some("meltano.yml:3:11"),
+            ..CASE
+        },
+        Case {
+            name: "lock-file-is-a-folder",
+            args: &["lock"],
+            files: &[
+                ("meltano.yml", HUB_PROJECT),
+                ("plugins/loaders/target-jsonl--andyh1203.lock/x", ""),
+            ],
+            exit: 2,
+            message: "target-jsonl--andyh1203.lock",
+            ..CASE
+        },
+        Case {
+            name: "lock-plugins-is-a-file",
+            args: &["lock"],
+            files: &[("meltano.yml", HUB_PROJECT), ("plugins", "not a folder\n")],
+            exit: 2,
+            message: "plugins",
+            ..CASE
+        },
+        Case {
+            name: "lock-full-disk-leaves-no-temp-file",
+            args: &["lock"],
+            files: &[("meltano.yml", HUB_PROJECT)],
+            file_size_limit_kib: Some(1),
+            exit: 2,
+            message: "File too large",
+            may_write: &["plugins"],
+            ..CASE
+        },
+        Case {
+            name: "lock-update-full-disk-keeps-old-file",
+            args: &["lock", "--update"],
+            files: &[
+                ("meltano.yml", HUB_PROJECT),
+                (
+                    LOCK,
+                    "{\"plugin_type\": \"loaders\", \"name\": \"target-jsonl\", \"namespace\": \"old\", \"variant\": \"andyh1203\", \"pip_url\": \"old\"}\n",
+                ),
+            ],
+            file_size_limit_kib: Some(1),
+            exit: 2,
+            message: "File too large",
+            ..CASE
+        },
+        Case {
+            name: "lock-broken-yaml",
+            args: &["lock"],
+            files: &[("meltano.yml", BROKEN_YAML)],
+            exit: 1,
+            message: "meltc::yaml::syntax",
+            location: Some("meltano.yml:4:1"),
+            ..CASE
+        },
+        Case {
+            name: "lock-folder-immutable",
+            args: &["lock"],
+            files: &[("meltano.yml", HUB_PROJECT), ("plugins/loaders/.keep", "")],
+            setup: |root| immutable(&root.join("plugins/loaders")),
+            exit: 2,
+            message: "cannot write `plugins/loaders/target-jsonl--andyh1203.lock`",
+            ..CASE
+        },
+        // ------------------------------------------------------------ config and diff
+        Case {
+            name: "config-dotenv-is-a-folder",
+            args: &["config", "tap-x"],
+            files: &[("meltano.yml", PROJECT), (".env/x", "")],
+            exit: 2,
+            message: ".env",
+            ..CASE
+        },
+        Case {
+            name: "config-dotenv-not-utf8",
+            args: &["config", "tap-x"],
+            files: &[("meltano.yml", PROJECT)],
+            setup: |root| fs_err::write(root.join(".env"), b"TAP_X_A=\xff\xfe\n").unwrap(),
+            exit: 2,
+            message: ".env",
+            ..CASE
+        },
+        Case {
+            name: "config-broken-yaml",
+            args: &["config", "tap-x"],
+            files: &[("meltano.yml", BROKEN_YAML)],
+            exit: 1,
+            message: "meltc::yaml::syntax",
+            location: Some("meltano.yml:4:1"),
+            ..CASE
+        },
+        Case {
+            name: "config-unknown-environment",
+            args: &["config", "tap-x", "--env", "prod"],
+            files: &[("meltano.yml", PROJECT)],
+            exit: 2,
+            message: "prod",
+            ..CASE
+        },
+        Case {
+            name: "config-corrupt-lock-file",
+            args: &["config", "target-jsonl"],
+            files: &[("meltano.yml", HUB_PROJECT), (LOCK, "{\"name\": 1,,}\n")],
+            exit: 1,
+            message: "meltc::plugin::invalid-lock",
+            location: Some("meltano.yml:3:11"),
+            ..CASE
+        },
+        Case {
+            name: "diff-unknown-environment",
+            args: &["diff", "dev", "prod"],
+            files: &[("meltano.yml", PROJECT)],
+            exit: 2,
+            message: "prod",
+            ..CASE
+        },
+        Case {
+            name: "diff-broken-yaml",
+            args: &["diff", "dev", "dev"],
+            files: &[("meltano.yml", BROKEN_YAML)],
+            exit: 1,
+            message: "meltc::yaml::syntax",
+            location: Some("meltano.yml:4:1"),
+            ..CASE
+        },
+        // ------------------------------------------------------------ meltc-run: the manifest
+        Case {
+            name: "run-manifest-missing",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            exit: 2,
+            message: "set MELTC_MANIFEST or --manifest",
+            ..CASE
+        },
+        Case {
+            name: "run-manifest-not-json",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            files: &[(
+                "deploy/dev/manifest.json",
+                "{\"manifest_version\": 1,\n  oops\n",
+            )],
+            exit: 2,
+            message: "not a meltc manifest",
+            location: Some("line 2 column 3"),
+            ..CASE
+        },
+        Case {
+            name: "run-manifest-empty",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            files: &[("deploy/dev/manifest.json", "")],
+            exit: 2,
+            message: "not a meltc manifest",
+            location: Some("line 1 column 0"),
+            ..CASE
+        },
+        Case {
+            name: "run-manifest-is-a-folder",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            files: &[("deploy/dev/manifest.json/x", "")],
+            exit: 2,
+            message: "manifest.json",
+            ..CASE
+        },
+        Case {
+            name: "run-manifest-truncated",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            setup: |root| {
+                built_fixture(root);
+                let path = root.join("deploy/dev/manifest.json");
+                let text = fs_err::read_to_string(&path).unwrap();
+                fs_err::write(&path, &text[..text.len() / 2]).unwrap();
+            },
+            exit: 2,
+            message: "not a meltc manifest: EOF while parsing",
+            ..CASE
+        },
+        Case {
+            name: "run-manifest-other-version",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            setup: |root| manifest(root, |m| m["manifest_version"] = 99.into()),
+            exit: 2,
+            message: "manifest_version",
+            ..CASE
+        },
+        Case {
+            name: "run-manifest-without-plugins",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            setup: |root| {
+                manifest(root, |m| {
+                    m.as_object_mut().unwrap().remove("plugins");
+                });
+            },
+            exit: 2,
+            message: "plugins",
+            ..CASE
+        },
+        Case {
+            name: "run-manifest-job-names-a-missing-plugin",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| manifest(root, |m| m["plugins"] = serde_json::json!([])),
+            exit: 2,
+            message: "tap-fake",
+            ..CASE
+        },
+        Case {
+            name: "run-manifest-not-utf8",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            setup: |root| {
+                fs_err::create_dir_all(root.join("deploy/dev")).unwrap();
+                fs_err::write(root.join("deploy/dev/manifest.json"), b"{\"a\": \"\xff\"}").unwrap();
+            },
+            exit: 2,
+            message: "manifest.json",
+            ..CASE
+        },
+        // ------------------------------------------------------------ meltc-run: the environment
+        Case {
+            name: "run-unknown-job",
+            tool: Tool::Run,
+            args: &["job", "nightly"],
+            env: RUN_ENV,
+            setup: built_fixture,
+            exit: 2,
+            message: "the manifest has no job `nightly`; its jobs: sync",
+            ..CASE
+        },
+        Case {
+            name: "run-missing-secret",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: &[
+                ("STATE_URI", "file://{project}/state"),
+                ("OUT_FILE", "{project}/out.jsonl"),
+            ],
+            setup: built_fixture,
+            exit: 2,
+            message: "tap-fake: the secret variable FAKE_TOKEN (read by `token`) is not set",
+            ..CASE
+        },
+        Case {
+            name: "run-empty-secret",
+            tool: Tool::Run,
+            args: &["run", "tap-fake", "target-fake"],
+            env: &[
+                ("STATE_URI", "file://{project}/state"),
+                ("OUT_FILE", "{project}/out.jsonl"),
+                ("FAKE_TOKEN", ""),
+            ],
+            setup: built_fixture,
+            exit: 2,
+            message: "the secret variable FAKE_TOKEN (read by `token`) is not set",
+            ..CASE
+        },
+        Case {
+            name: "run-invoke-missing-secret",
+            tool: Tool::Run,
+            args: &["invoke", "tap-fake", "--about"],
+            env: &[("STATE_URI", "file://{project}/state")],
+            setup: built_fixture,
+            exit: 2,
+            message: "the secret variable FAKE_TOKEN (read by `token`) is not set",
+            ..CASE
+        },
+        Case {
+            name: "run-unknown-block",
+            tool: Tool::Run,
+            args: &["run", "tap-fake", "target-nope"],
+            env: RUN_ENV,
+            setup: built_fixture,
+            exit: 2,
+            message: "target-nope",
+            ..CASE
+        },
+        Case {
+            name: "run-bad-log-format",
+            tool: Tool::Run,
+            args: &["--log-format", "xml", "job", "sync"],
+            setup: built_fixture,
+            exit: 2,
+            message: "xml",
+            ..CASE
+        },
+        Case {
+            name: "run-bad-state-id",
+            tool: Tool::Run,
+            args: &["state", "get", "../escape"],
+            env: RUN_ENV,
+            setup: built_fixture,
+            exit: 1,
+            message: "`../escape` cannot be used as a state ID",
+            // Opening the file backend makes its folder; nothing is written in it.
+            may_write: &["state"],
+            ..CASE
+        },
+        Case {
+            name: "run-state-backend-unsupported-scheme",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: &[
+                ("STATE_URI", "gs://bucket/state"),
+                ("OUT_FILE", "{project}/out.jsonl"),
+                ("FAKE_TOKEN", "t"),
+            ],
+            setup: built_fixture,
+            exit: 1,
+            message: "gs://",
+            ..CASE
+        },
+        // ------------------------------------------------------------ meltc-run: stored state
+        Case {
+            name: "run-state-not-json",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| state(root, "{bad"),
+            exit: 1,
+            message: "cannot be read (not JSON: key must be a string at line 1 column 2)",
+            ..CASE
+        },
+        Case {
+            name: "run-state-is-a-json-list",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| state(root, "[1]"),
+            exit: 1,
+            message: "not a JSON object",
+            ..CASE
+        },
+        Case {
+            name: "run-state-empty-file",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| state(root, ""),
+            exit: 1,
+            message: "cannot be read",
+            ..CASE
+        },
+        Case {
+            name: "run-state-get-corrupt",
+            tool: Tool::Run,
+            args: &["state", "get", "dev:tap-fake-to-target-fake"],
+            env: RUN_ENV,
+            setup: |root| state(root, "{\"completed\": "),
+            exit: 1,
+            message: "state.json` cannot be read",
+            ..CASE
+        },
+        Case {
+            name: "run-state-file-is-a-folder",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| {
+                built_fixture(root);
+                fs_err::create_dir_all(root.join(STATE)).unwrap();
+            },
+            exit: 1,
+            message: "state.json",
+            ..CASE
+        },
+        Case {
+            name: "run-state-folder-is-a-file",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| {
+                built_fixture(root);
+                fs_err::write(root.join("state"), "not a folder\n").unwrap();
+            },
+            exit: 1,
+            message: "state",
+            ..CASE
+        },
+        Case {
+            name: "run-state-set-not-json",
+            tool: Tool::Run,
+            args: &["state", "set", "dev:tap-fake-to-target-fake", "{oops"],
+            env: RUN_ENV,
+            setup: built_fixture,
+            exit: 1,
+            message: "invalid JSON for state `dev:tap-fake-to-target-fake`: key must be a string at line 1 column 2",
+            may_write: &["state"],
+            ..CASE
+        },
+        Case {
+            name: "run-state-write-full-disk-keeps-old-state",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| {
+                state(root, STORED_STATE);
+                // The run itself writes little; a big state is what the full disk refuses.
+                patch_tap(
+                    root,
+                    "\"value\": {\"bookmarks\"",
+                    "\"value\": {\"pad\": \"x\" * 20000, \"bookmarks\"",
+                );
+            },
+            file_size_limit_kib: Some(8),
+            exit: 1,
+            message: "File too large",
+            may_write: &["out.jsonl"],
+            ..CASE
+        },
+        Case {
+            name: "run-state-folder-immutable",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| {
+                built_fixture(root);
+                fs_err::create_dir_all(root.join("state")).unwrap();
+                immutable(&root.join("state"));
+            },
+            exit: 1,
+            message: "state could not be saved: cannot create the folder of state `dev:tap-fake-to-target-fake`",
+            may_write: &["out.jsonl"],
+            ..CASE
+        },
+        // ------------------------------------------------------------ meltc-run: plugins
+        Case {
+            name: "run-tap-executable-missing",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| {
+                built_fixture(root);
+                fs_err::remove_file(root.join("bin/tap-fake")).unwrap();
+            },
+            exit: 1,
+            message: "tap-fake",
+            ..CASE
+        },
+        Case {
+            name: "run-tap-not-executable",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| {
+                use std::os::unix::fs::PermissionsExt as _;
+                built_fixture(root);
+                fs_err::set_permissions(
+                    root.join("bin/tap-fake"),
+                    std::fs::Permissions::from_mode(0o644),
+                )
+                .unwrap();
+            },
+            exit: 1,
+            message: "tap-fake",
+            ..CASE
+        },
+        Case {
+            name: "run-tap-fails-state-untouched",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| {
+                state(root, STORED_STATE);
+                patch_tap(
+                    root,
+                    "print(json.dumps({\"type\": \"STATE\"",
+                    "sys.exit(3)\nprint(json.dumps({\"type\": \"STATE\"",
+                );
+            },
+            exit: 1,
+            message: "Extractor failed",
+            may_write: &["out.jsonl"],
+            ..CASE
+        },
+        Case {
+            name: "run-discovery-prints-garbage",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| tap_script(root, "#!/bin/sh\necho 'this is not a catalog'\n"),
+            exit: 1,
+            message: "catalog",
+            ..CASE
+        },
+        Case {
+            name: "run-discovery-fails",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| tap_script(root, "#!/bin/sh\necho 'no access' >&2\nexit 4\n"),
+            exit: 1,
+            message: "tap-fake",
+            ..CASE
+        },
+        Case {
+            name: "run-discovery-catalog-streams-not-a-list",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| tap_script(root, "#!/bin/sh\necho '{\"streams\": 5}'\n"),
+            exit: 1,
+            message: "`streams` is not a list",
+            ..CASE
+        },
+    ]
+}

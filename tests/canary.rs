@@ -1,0 +1,247 @@
+//! The secret canary across every command and artifact: a project whose secrets hold
+//! distinctive values, set both in the process and in `.env`, goes through `meltc validate`,
+//! `build --all-envs` (every emitter), `config` (every format, no `--show-secrets`), `diff`,
+//! `lock`, error paths, and `meltc-run` (both log formats; meltc-run writes every level
+//! always) including a failing run and `state get`. Every stdout, stderr, written file and the
+//! runs' `TMPDIR` is searched for the canary: none may hold it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::{copy_tree, repo};
+
+/// Every canary value starts with this, so one search finds them all.
+const CANARY: &str = "CANARY_7f3a";
+
+/// The secrets of the project: the fixture's token, and a password and an object setting read
+/// only from the environment.
+const SECRETS: [(&str, &str); 4] = [
+    ("FAKE_TOKEN", "CANARY_7f3a_token"),
+    ("TAP_FAKE_PASSWORD", "CANARY_7f3a_password"),
+    ("PROD_TOKEN", "CANARY_7f3a_prod"),
+    ("TAP_FAKE_CREDENTIALS", "{\"key\": \"CANARY_7f3a_object\""),
+];
+
+const EXTRA_SETTINGS: &str = "    - name: password
+      kind: password
+    - name: credentials
+      kind: object
+      sensitive: true
+";
+
+/// `meltc-run` arguments, its environment, the exit code expected.
+type Run<'a> = (&'a [&'a str], &'a Vec<(&'static str, String)>, i32);
+
+struct Search {
+    places: usize,
+    hits: Vec<String>,
+}
+
+impl Search {
+    fn text(&mut self, place: &str, text: &str) {
+        self.places += 1;
+        if text.contains(CANARY) {
+            self.hits.push(place.to_owned());
+        }
+    }
+
+    fn tree(&mut self, root: &Path) {
+        for entry in walkdir::WalkDir::new(root).into_iter().flatten() {
+            if entry.file_type().is_file() && entry.file_name() != ".env" {
+                let bytes = fs_err::read(entry.path()).unwrap();
+                self.text(
+                    &entry.path().display().to_string(),
+                    &String::from_utf8_lossy(&bytes),
+                );
+            }
+        }
+    }
+}
+
+fn project() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("project");
+    copy_tree(&repo().join("tests/fixtures/runtime-fake"), &root);
+    let yml = root.join("meltano.yml");
+    let text = fs_err::read_to_string(&yml).unwrap();
+    let text = text
+        .replace("      kind: password\n", &format!("      kind: password\n{EXTRA_SETTINGS}"))
+        .replace(
+            "environments:\n- name: dev\n",
+            "environments:\n- name: dev\n- name: prod\n  config:\n    plugins:\n      extractors:\n      - name: tap-fake\n        config:\n          token: ${PROD_TOKEN}\n",
+        );
+    fs_err::write(&yml, text).unwrap();
+    let dotenv: String = SECRETS
+        .iter()
+        .map(|(name, value)| format!("{name}='{value}_dotenv'\n"))
+        .collect();
+    fs_err::write(root.join(".env"), dotenv).unwrap();
+    (dir, root)
+}
+
+fn run(
+    program: &str,
+    cwd: &Path,
+    tmp: &Path,
+    args: &[&str],
+    extra: &[(&str, String)],
+) -> (i32, String, String) {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .env("TMPDIR", tmp)
+        .env("MELTANO_LOG_LEVEL", "debug")
+        .env("MELTANO_CLI_LOG_LEVEL", "debug")
+        .envs(SECRETS)
+        .envs(extra.iter().map(|(name, value)| (*name, value)))
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn no_secret_value_reaches_any_output_log_or_file() {
+    let (dir, root) = project();
+    let tmp = dir.path().join("tmp");
+    fs_err::create_dir_all(&tmp).unwrap();
+    let meltc = env!("CARGO_BIN_EXE_meltc");
+    let mut search = Search {
+        places: 0,
+        hits: Vec::new(),
+    };
+    let mut check = |label: &str, (code, stdout, stderr): (i32, String, String), expected: i32| {
+        if code != expected {
+            search.hits.push(format!(
+                "(exit {code}, expected {expected}) {label}: {stdout}{stderr}"
+            ));
+        }
+        search.text(&format!("{label} stdout"), &stdout);
+        search.text(&format!("{label} stderr"), &stderr);
+    };
+    let commands: [(&[&str], i32); 15] = [
+        (&["validate"], 0),
+        (&["validate", "--format", "json"], 0),
+        (&["validate", "--format", "github"], 0),
+        (&["build", "--all-envs"], 0),
+        (&["build", "--all-envs", "--check"], 0),
+        (&["build", "--all-envs", "--check", "--format", "json"], 0),
+        (&["config", "tap-fake", "--env", "dev"], 1),
+        (
+            &["config", "tap-fake", "--env", "prod", "--format", "json"],
+            1,
+        ),
+        (
+            &["config", "tap-fake", "--env", "prod", "--format", "env"],
+            1,
+        ),
+        (&["config", "target-fake", "--env", "dev"], 0),
+        (&["diff", "dev", "prod"], 1),
+        (&["lock"], 0),
+        (&["config", "tap-nope"], 2),
+        (&["build", "--env", "nope"], 2),
+        (&["config", "tap-fake", "--env", "nope"], 2),
+    ];
+    for (args, expected) in commands {
+        check(
+            &format!("meltc {}", args.join(" ")),
+            run(meltc, &root, &tmp, args, &[]),
+            expected,
+        );
+    }
+    // Above, the object setting from the environment is not JSON: the error must not echo it.
+    let valid_object = format!("{{\"key\": \"{CANARY}_valid\"}}");
+    check(
+        "meltc config tap-fake (valid object)",
+        run(
+            meltc,
+            &root,
+            &tmp,
+            &["config", "tap-fake"],
+            &[("TAP_FAKE_CREDENTIALS", valid_object.clone())],
+        ),
+        0,
+    );
+
+    // The control: the values are there to leak; `--show-secrets` is the one way to print them.
+    let shown = run(
+        meltc,
+        &root,
+        &tmp,
+        &["config", "tap-fake", "--show-secrets"],
+        &[("TAP_FAKE_CREDENTIALS", valid_object.clone())],
+    );
+    assert!(
+        shown.1.contains("CANARY_7f3a_token") && shown.1.contains("CANARY_7f3a_password"),
+        "{}{}",
+        shown.1,
+        shown.2
+    );
+
+    let runner = env!("CARGO_BIN_EXE_meltc-run");
+    let state = dir.path().join("state");
+    let env = |out: &Path| {
+        vec![
+            (
+                "MELTC_MANIFEST",
+                root.join("deploy/dev/manifest.json").display().to_string(),
+            ),
+            ("STATE_URI", format!("file://{}", state.display())),
+            ("OUT_FILE", out.display().to_string()),
+            ("TAP_FAKE_CREDENTIALS", valid_object.clone()),
+        ]
+    };
+    let good = env(&dir.path().join("out.jsonl"));
+    let failing = env(&dir.path().join("missing/dir/out.jsonl"));
+    let runs: [Run<'_>; 7] = [
+        (&["job", "sync"], &good, 0),
+        (&["--log-format", "json", "job", "sync"], &good, 0),
+        (&["job", "sync", "--dry-run"], &good, 0),
+        (&["job", "sync"], &failing, 1),
+        (
+            &["--log-format", "json", "run", "tap-fake", "target-fake"],
+            &failing,
+            1,
+        ),
+        (&["state", "get", "dev:tap-fake-to-target-fake"], &good, 0),
+        (&["--log-format", "json", "state", "list"], &good, 0),
+    ];
+    for (args, env, expected) in runs {
+        check(
+            &format!("meltc-run {}", args.join(" ")),
+            run(runner, &root, &tmp, args, env),
+            expected,
+        );
+    }
+    // The whole project (generated files, locks, Meltano's catalog cache under .meltano/) but
+    // `.env`, which holds the canaries on purpose.
+    search.tree(&root);
+    search.tree(&state);
+    search.tree(&tmp);
+    let left: Vec<_> = fs_err::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "meltc-run left its run directories: {left:?}"
+    );
+    println!(
+        "canary: {} places checked, {} hits",
+        search.places,
+        search.hits.len()
+    );
+    assert!(search.places >= 60, "only {} places checked", search.places);
+    assert!(
+        search.hits.is_empty(),
+        "the canary leaked into: {:#?}",
+        search.hits
+    );
+}

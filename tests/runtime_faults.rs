@@ -1,0 +1,321 @@
+//! `meltc-run job` when things go wrong: the tap dies mid-stream, the target dies, SIGTERM
+//! arrives, Garage stops, a second run starts on the same state ID. The plugins are the fake
+//! pair of tests/fixtures/runtime-fake with their fault knobs (a STATE after every record,
+//! a sleep, a death after record k), so each fault happens at a known point.
+//!
+//! Every case checks Singer's contract on the stored state: never beyond the last state the
+//! target emitted (the target emits a state only after writing the records before it), the
+//! exit code, that no child process outlives the run, and that the private folder holding the
+//! config (with the token) is gone.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::support::garage::{self, Garage};
+use crate::support::{copy_tree, meltc, repo};
+
+const TOKEN: &str = "t0k3n-canary-value";
+const STATE_ID: &str = "dev:tap-fake-to-target-fake";
+
+struct Lab {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Lab {
+    /// The fake project built for `dev`, state in a local folder.
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&repo().join("tests/fixtures/runtime-fake"), dir.path());
+        let build = meltc(dir.path(), &["build", "--env", "dev"]);
+        assert_eq!(build.code, 0, "{}", build.stderr);
+        for folder in ["tmp", "pids"] {
+            fs_err::create_dir_all(dir.path().join(folder)).unwrap();
+        }
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        let env = vec![
+            ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
+            ("STATE_URI".to_owned(), format!("file://{}", path("state"))),
+            ("OUT_FILE".to_owned(), path("out.jsonl")),
+            ("FAKE_TOKEN".to_owned(), TOKEN.to_owned()),
+            ("FAKE_STATE_EVERY".to_owned(), "1".to_owned()),
+            ("FAKE_PID_DIR".to_owned(), path("pids")),
+            ("TMPDIR".to_owned(), path("tmp")),
+        ];
+        Self { dir, env }
+    }
+
+    /// Records per run (the fixture's `batch`), rebuilt into the manifest.
+    fn batch(&self, records: u32) {
+        let project = self.root().join("meltano.yml");
+        let text = fs_err::read_to_string(&project).unwrap();
+        fs_err::write(
+            &project,
+            text.replace("batch: 3", &format!("batch: {records}")),
+        )
+        .unwrap();
+        assert_eq!(meltc(self.root(), &["build", "--env", "dev"]).code, 0);
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.env.retain(|(key, _)| key != name);
+        self.env.push((name.to_owned(), value.into()));
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_meltc-run"));
+        command
+            .args(args)
+            .current_dir(self.root())
+            .env_clear()
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
+            .env(
+                "MELTC_MANIFEST",
+                self.root().join("deploy/dev/manifest.json"),
+            );
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// The records the target wrote, in order.
+    fn written(&self) -> Vec<u64> {
+        crate::runtime_run::records(&self.root().join("out.jsonl"))
+    }
+
+    /// Wait until the target wrote at least `count` records.
+    fn wait_for_records(&self, count: usize) {
+        let started = Instant::now();
+        while self.written().len() < count {
+            assert!(started.elapsed() < Duration::from_secs(30), "no progress");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The bookmark stored for the job, read back through `meltc-run state get`.
+    fn stored(&self) -> Option<u64> {
+        let got = self.run(&["state", "get", STATE_ID]);
+        assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+        let value: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap();
+        value["singer_state"]["bookmarks"]["users"]["n"].as_u64()
+    }
+
+    /// After a run: no child left, no private folder left, the token in no log line.
+    fn assert_aftermath(&self, output: &Output) {
+        let stderr = text(&output.stderr);
+        assert!(!stderr.contains(TOKEN), "the token was logged:\n{stderr}");
+        assert!(!text(&output.stdout).contains(TOKEN));
+        let left: Vec<PathBuf> = fs_err::read_dir(self.root().join("tmp"))
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.path())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "private files left behind: {left:?}\n{stderr}"
+        );
+        for entry in fs_err::read_dir(self.root().join("pids"))
+            .unwrap()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.rsplit('-').next().unwrap();
+            assert!(!running(pid), "{name} outlived the run\n{stderr}");
+        }
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Whether `pid` is a live process (a zombie is dead, only not yet reaped).
+fn running(pid: &str) -> bool {
+    fs_err::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or_default()
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+fn signal(child: &Child, signal: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_child(child);
+    rustix::process::kill_process(pid, signal).unwrap();
+}
+
+#[test]
+fn the_tap_dying_mid_stream_fails_the_run_and_keeps_the_states_before() {
+    let mut lab = Lab::new();
+    lab.set("FAKE_DIE_AFTER", "4");
+    lab.batch(10);
+    let output = lab.run(&["job", "sync"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("tap-fake"),
+        "{}",
+        text(&output.stderr)
+    );
+    lab.assert_aftermath(&output);
+    assert_eq!(lab.written(), [1, 2, 3, 4]);
+    // Every state the target emitted was stored as it arrived, as Meltano does.
+    assert_eq!(lab.stored(), Some(4));
+
+    // The next run resumes after the last stored bookmark.
+    lab.set("FAKE_DIE_AFTER", "0");
+    let output = lab.run(&["job", "sync"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(lab.written(), (1..=14).collect::<Vec<_>>());
+    assert_eq!(lab.stored(), Some(14));
+}
+
+#[test]
+fn the_target_dying_stops_the_tap_and_keeps_only_what_it_committed() {
+    let mut lab = Lab::new();
+    lab.set("FAKE_TARGET_DIE_AFTER", "5");
+    // A tap that would go on for a long time: it must be stopped, not waited for.
+    lab.set("FAKE_SLEEP", "0.01");
+    lab.batch(100000);
+    let started = Instant::now();
+    let output = lab.run(&["job", "sync"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(
+        text(&output.stderr).contains("target-fake"),
+        "{}",
+        text(&output.stderr)
+    );
+    lab.assert_aftermath(&output);
+    assert_eq!(lab.written(), [1, 2, 3, 4]);
+    assert_eq!(lab.stored(), Some(4));
+}
+
+#[test]
+fn sigterm_stops_the_children_and_keeps_the_stored_state() {
+    let mut lab = Lab::new();
+    lab.set("FAKE_SLEEP", "0.05");
+    lab.batch(1000);
+    let child = lab.spawn(&["job", "sync"]);
+    lab.wait_for_records(5);
+    signal(&child, rustix::process::Signal::TERM);
+    let output = child.wait_with_output().unwrap();
+    assert_ne!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    lab.assert_aftermath(&output);
+    let written = lab.written();
+    assert!(written.len() >= 5 && written.len() < 1000, "{written:?}");
+    let stored = lab.stored().expect("states were stored before the signal");
+    assert!(
+        stored >= 4 && stored <= *written.last().unwrap(),
+        "stored {stored}, written up to {:?}",
+        written.last()
+    );
+}
+
+#[test]
+fn a_timeout_stops_the_run_like_sigterm() {
+    let mut lab = Lab::new();
+    lab.set("FAKE_SLEEP", "0.05");
+    lab.batch(1000);
+    let output = lab.run(&["job", "sync", "--timeout", "2"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    lab.assert_aftermath(&output);
+    let written = lab.written();
+    assert!(!written.is_empty() && written.len() < 1000, "{written:?}");
+    assert!(
+        lab.stored()
+            .is_some_and(|stored| stored <= *written.last().unwrap())
+    );
+}
+
+#[test]
+fn garage_stopping_mid_run_fails_the_run_and_never_stores_beyond_the_target() {
+    let Some(mut garage) = Garage::start() else {
+        return;
+    };
+    let mut lab = Lab::new();
+    lab.set("STATE_URI", format!("s3://{}/faults", garage::BUCKET));
+    lab.set(
+        "MELTANO_STATE_BACKEND_S3_AWS_ACCESS_KEY_ID",
+        garage.key_id.clone(),
+    );
+    lab.set(
+        "MELTANO_STATE_BACKEND_S3_AWS_SECRET_ACCESS_KEY",
+        garage.secret.clone(),
+    );
+    lab.set(
+        "MELTANO_STATE_BACKEND_S3_ENDPOINT_URL",
+        garage.endpoint.clone(),
+    );
+    lab.set("AWS_DEFAULT_REGION", garage::REGION);
+    lab.set("FAKE_SLEEP", "0.05");
+    lab.batch(1000);
+    let child = lab.spawn(&["job", "sync"]);
+    lab.wait_for_records(5);
+    garage.kill();
+    let output = child.wait_with_output().unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&garage.endpoint),
+        "the error names the endpoint:\n{stderr}"
+    );
+    assert!(!stderr.contains(&garage.secret), "{stderr}");
+    lab.assert_aftermath(&output);
+    let written = lab.written();
+    assert!(written.len() < 1000, "the run stopped: {}", written.len());
+    garage.restart();
+    // Storing lags the target by a few states (each is a locked write to Garage); what was
+    // stored before the outage is kept, and nothing beyond what the target wrote.
+    let stored = lab.stored().expect("the states before the outage are kept");
+    assert!(stored <= *written.last().unwrap(), "{stored} > {written:?}");
+}
+
+#[test]
+fn two_runs_on_one_state_id_never_store_beyond_what_a_target_wrote() {
+    let mut lab = Lab::new();
+    lab.set("FAKE_SLEEP", "0.01");
+    lab.batch(200);
+    // Both write one state per record through the lock: no update is torn or lost, and the
+    // stored bookmark is one a target emitted. Keeping two runs apart is the scheduler's job
+    // (the CronJob's `concurrencyPolicy: Forbid`), as it is for `meltano run` in a pod.
+    let first = lab.spawn(&["job", "sync"]);
+    let second = lab.spawn(&["job", "sync"]);
+    let first = first.wait_with_output().unwrap();
+    let second = second.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
+    lab.assert_aftermath(&first);
+    lab.assert_aftermath(&second);
+    assert_eq!(lab.stored(), Some(200));
+    let document =
+        fs_err::read_to_string(lab.root().join("state").join(STATE_ID).join("state.json")).unwrap();
+    assert_eq!(
+        document,
+        r#"{"completed": {"singer_state": {"bookmarks": {"users": {"n": 200}}}}, "partial": {}}"#
+    );
+    assert!(
+        !lab.root()
+            .join("state")
+            .join(STATE_ID)
+            .join("lock")
+            .exists()
+    );
+}
