@@ -9,7 +9,7 @@
         one line from hyperfine's --export-json (wall times, user+system CPU) and a
         `/usr/bin/time -f '%e %U %S %M'` file (peak RSS; the times too when there is no hyperfine)
     results.py show LINE                        the line for people
-    results.py report RESULTS --md OUT --svg OUT --duration SECONDS [--quick]
+    results.py report RESULTS --md OUT --svg OUT --duration SECONDS [--quick] [--note TEXT]
         docs/benchmarks.md and the build growth plot (gnuplot)
 """
 import argparse
@@ -96,6 +96,8 @@ def report(args):
            ""]
     if args.quick:
         out += ["`--quick` skipped Meltano on the 100- and 300-extractor projects.", ""]
+    if args.note:
+        out += [args.note, ""]
     for bench, title in BENCHES:
         mine = [r for r in rows if r["bench"] == bench]
         out += [f"## {bench}", "", title + ".", ""]
@@ -162,6 +164,7 @@ def main():
     p.add_argument("--svg", required=True)
     p.add_argument("--duration", type=int, required=True)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--note", help="a paragraph under the header (how the results were put together)")
     args = parser.parse_args()
     {"record": record, "show": show, "report": report}[args.command](args)
 

@@ -8,7 +8,7 @@
 //!    even with `--force`: the hook is appended when the file's `repos:` list is its last key
 //!    and the result still parses with one more repository; otherwise the snippet to add is
 //!    printed.
-//! 4. Each file is written atomically (a temporary file in the same folder, then a rename).
+//! 4. Each file is written atomically (`crate::atomic_file`: a sibling, then a rename).
 
 mod files;
 
@@ -235,24 +235,14 @@ fn repository_count(text: &str) -> Option<usize> {
     Some(parsed.root?.get("repos")?.as_sequence()?.len())
 }
 
-/// Write through a temporary file in the same folder, then rename (mode 0755 for a script).
+/// Write atomically (`atomic_file`), then make a script executable.
 fn write_atomically(path: &Path, text: &str, executable: bool) -> std::io::Result<()> {
-    use std::io::Write as _;
     use std::os::unix::fs::PermissionsExt as _;
-    let parent = path.parent().unwrap_or(Path::new("."));
-    fs_err::create_dir_all(parent)?;
-    let mut temporary = tempfile::NamedTempFile::new_in(parent)?;
-    temporary.write_all(text.as_bytes())?;
-    let mode = if executable { 0o755 } else { 0o644 };
-    temporary
-        .as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    temporary.persist(path).map(drop).map_err(|error| {
-        std::io::Error::new(
-            error.error.kind(),
-            format!("cannot write `{}`: {}", path.display(), error.error),
-        )
-    })
+    crate::atomic_file::write(path, text)?;
+    if executable {
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
