@@ -25,7 +25,9 @@ use super::required;
 use super::settings::{Host, Prepared, prepare, project_variables};
 use super::state::{StateBackendSettings, StateId, StateIdParts, StateStore, StateStrategy};
 use crate::manifest::{Manifest, MappingRef, Plugin, Step};
+use crate::project::PluginType;
 use crate::resolve::expand::{ConfigValue, Template};
+use crate::resolve::settings::PluginClass;
 
 /// How to run (`meltano run`'s options).
 #[derive(Clone, Debug, Default)]
@@ -571,8 +573,12 @@ impl Runtime<'_> {
         };
         // A Singer plugin invoked without a named command gets its config file first, as
         // Meltano's `exec_args` gives it (`meltc-run invoke tap-x --discover`).
-        let dir = RunDir::create()?;
-        if command.is_none() && is_singer(&plugin.plugin_type) {
+        let singer = PluginType::parse(&plugin.plugin_type)
+            .is_some_and(|plugin_type| PluginClass::of(plugin_type, &plugin.name).is_singer());
+        let dir = (command.is_none() && singer)
+            .then(RunDir::create)
+            .transpose()?;
+        if let Some(dir) = &dir {
             let config = dir.write_json(
                 &plugin.name,
                 FileKind::Config,
@@ -588,7 +594,9 @@ impl Runtime<'_> {
             .current_dir(&self.project_root)
             .status()
             .map_err(|e| RunError::Failed(format!("{name}: cannot start `{executable}`: {e}")))?;
-        dir.close()?;
+        if let Some(dir) = dir {
+            dir.close()?;
+        }
         if status.success() {
             Ok(())
         } else {
@@ -597,11 +605,6 @@ impl Runtime<'_> {
             )))
         }
     }
-}
-
-/// Whether Meltano hands plugins of this type a `--config` file (spec §8.3).
-fn is_singer(plugin_type: &str) -> bool {
-    matches!(plugin_type, "extractors" | "loaders" | "mappers")
 }
 
 fn describe(step: &Step) -> String {
