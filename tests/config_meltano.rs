@@ -1,8 +1,9 @@
 //! `meltc config` against the real `meltano config print` on every corpus project.
 //!
-//! For every plugin Meltano can resolve without the Hub (a custom plugin, a chain of project
-//! parents ending in one, or a lock file at the path Meltano reads), and for the base project
-//! and every environment, the `config` object of `meltc config PLUGIN --format json
+//! Meltano's Hub is out of reach here, so the temporary copy of each project first gets the
+//! lock files Meltano reads instead (`support::differential::lock_for_meltano`: the bytes
+//! `meltano lock` writes, from meltc's bundled hub index): every plugin either tool can
+//! resolve is compared. For each, in the base project and every environment, the `config` object of `meltc config PLUGIN --format json
 //! --show-secrets [--env E]` must equal `meltano [--environment=E] config --unsafe print
 //! PLUGIN`, and its `env` object (the settings' variables) what `meltano config print
 //! --format env` prints, both run in a temporary copy of the project with the same environment:
@@ -15,9 +16,7 @@
 //! departure that no longer differs fails the test too, so the list stays true.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::path::Path;
 
 use meltc::project::model;
 use meltc::resolve::expand::Template;
@@ -25,7 +24,8 @@ use meltc::resolve::plugin::meltano_lock_path;
 use meltc::resolve::{Origin, Resolved, ResolvedPlugin};
 use serde_json::Value;
 
-use crate::support::{shared, tool};
+use crate::support::differential::{self, Input};
+use crate::support::{copy_tree, meltano_batch};
 
 /// Known, deliberate differences: (project, plugin, environment or "", why). See README.
 const DEPARTURES: &[(&str, &str, &str, &str)] = &[
@@ -145,26 +145,10 @@ struct Outcome {
     environments: usize,
 }
 
-/// A project to compare: a corpus project (test variables generated) or the project of a
-/// `meltc config` golden case (its own `env` file).
-struct Input {
-    name: String,
-    dir: PathBuf,
-    env: Option<Vec<(String, String)>>,
-}
-
+/// Every corpus project, and the project of every `meltc config` golden case (its own `env`
+/// file).
 fn inputs() -> Vec<Input> {
-    let corpus = shared().join("corpus");
-    let mut inputs: Vec<Input> = fs_err::read_dir(&corpus)
-        .expect("corpus")
-        .flatten()
-        .filter(|entry| entry.path().join("meltano.yml").is_file())
-        .map(|entry| Input {
-            name: entry.file_name().to_string_lossy().into_owned(),
-            dir: entry.path(),
-            env: None,
-        })
-        .collect();
+    let mut inputs = differential::corpus_inputs();
     let golden = crate::support::repo().join("golden");
     for entry in fs_err::read_dir(&golden).expect("golden").flatten() {
         let args = fs_err::read_to_string(entry.path().join("args")).unwrap_or_default();
@@ -177,40 +161,63 @@ fn inputs() -> Vec<Input> {
         }
     }
     inputs.sort_by(|a, b| a.name.cmp(&b.name));
-    inputs
+    differential::selected(inputs)
 }
 
 #[test]
 fn meltc_config_matches_meltano_config_print() {
-    let meltano = tool("meltano");
-    let python = fs_err::canonicalize(&meltano)
-        .expect("meltano resolves")
-        .parent()
-        .expect("venv bin")
-        .join("python");
-    let driver = crate::support::repo().join("tests/support/meltano_batch.py");
     let inputs = inputs();
     let names: Vec<String> = inputs.iter().map(|input| input.name.clone()).collect();
-    let queue = Mutex::new(inputs);
-    let results = Mutex::new(BTreeMap::new());
-    std::thread::scope(|scope| {
-        for _ in 0..2 {
-            scope.spawn(|| {
-                loop {
-                    let Some(input) = queue.lock().unwrap().pop() else {
-                        break;
-                    };
-                    let outcome = compare_project(&input, &python, &driver);
-                    results.lock().unwrap().insert(input.name, outcome);
-                }
-            });
-        }
-    });
-    let results = results.into_inner().unwrap();
-    report(&names, &results);
+    let results = differential::each_project(inputs, compare_project);
+    let differences = report(&names, &results);
+    assert!(
+        results
+            .values()
+            .map(|outcome| outcome.compared.len())
+            .sum::<usize>()
+            >= 700,
+        "too few comparisons: did the corpus shrink?"
+    );
+    let listed: BTreeSet<(&str, &str, &str)> =
+        DEPARTURES.iter().map(|(p, n, e, _)| (*p, *n, *e)).collect();
+    let found: BTreeSet<(&str, &str, &str)> = differences
+        .iter()
+        .map(|(p, n, e, _)| (p.as_str(), n.as_str(), e.as_str()))
+        .collect();
+    let unexpected: Vec<String> = differences
+        .iter()
+        .filter(|(p, n, e, _)| !listed.contains(&(p.as_str(), n.as_str(), e.as_str())))
+        .map(|(p, n, e, detail)| format!("{p} {n} [{e}]:\n{detail}"))
+        .collect();
+    let stale: Vec<_> = listed.difference(&found).collect();
+    assert!(
+        unexpected.is_empty() && stale.is_empty(),
+        "differences with Meltano (fix them, or list them in DEPARTURES with a reason):\n{}\nlisted departures that no longer differ: {stale:?}",
+        unexpected.join("\n")
+    );
 }
 
-fn report(projects: &[String], results: &BTreeMap<String, Outcome>) {
+/// The same comparison on the projects under `MELTC_HELD_OUT` (never committed): prints what
+/// it compared and every difference, and fails on any.
+#[test]
+#[ignore = "needs MELTC_HELD_OUT: a folder of projects that are not in this repository"]
+fn meltc_config_matches_meltano_config_print_on_held_out_projects() {
+    let inputs = differential::held_out_inputs();
+    let names: Vec<String> = inputs.iter().map(|input| input.name.clone()).collect();
+    let results = differential::each_project(inputs, compare_project);
+    let differences = report(&names, &results);
+    let shown: Vec<String> = differences
+        .iter()
+        .map(|(p, n, e, detail)| format!("{p} {n} [{e}]:\n{detail}"))
+        .collect();
+    assert!(shown.is_empty(), "{}", shown.join("\n"));
+}
+
+/// Print what was compared; every difference found: (project, plugin, environment, diff).
+fn report(
+    projects: &[String],
+    results: &BTreeMap<String, Outcome>,
+) -> Vec<(String, String, String, String)> {
     let mut differences = Vec::new();
     let mut summary = String::new();
     let (mut compared, mut failed, mut skipped, mut environments) = (0, 0, 0, 0);
@@ -228,49 +235,43 @@ fn report(projects: &[String], results: &BTreeMap<String, Outcome>) {
         differences.extend(outcome.differences.iter().cloned());
     }
     println!(
-        "meltc config vs meltano config print: {} projects, {compared} comparisons ({failed} where both fail), {environments} environments, {skipped} plugins skipped\n{summary}",
-        projects.len()
+        "meltc config vs meltano config print: {} projects, {compared} comparisons ({failed} where both fail), {} differ, {environments} environments, {skipped} plugins skipped\n{summary}",
+        projects.len(),
+        differences.len(),
     );
-    let listed: BTreeSet<(&str, &str, &str)> =
-        DEPARTURES.iter().map(|(p, n, e, _)| (*p, *n, *e)).collect();
-    let found: BTreeSet<(&str, &str, &str)> = differences
-        .iter()
-        .map(|(p, n, e, _)| (p.as_str(), n.as_str(), e.as_str()))
-        .collect();
-    let unexpected: Vec<String> = differences
-        .iter()
-        .filter(|(p, n, e, _)| !listed.contains(&(p.as_str(), n.as_str(), e.as_str())))
-        .map(|(p, n, e, detail)| format!("{p} {n} [{e}]:\n{detail}"))
-        .collect();
-    let stale: Vec<_> = listed.difference(&found).collect();
-    assert!(
-        compared >= 700,
-        "only {compared} comparisons: did the corpus shrink?"
-    );
-    assert!(
-        unexpected.is_empty() && stale.is_empty(),
-        "differences with Meltano (fix them, or list them in DEPARTURES with a reason):\n{}\nlisted departures that no longer differ: {stale:?}",
-        unexpected.join("\n")
-    );
+    differences
 }
 
 /// Compare every offline plugin of one project in the base project and each environment.
-fn compare_project(input: &Input, python: &Path, driver: &Path) -> Outcome {
+fn compare_project(input: &Input) -> Outcome {
     let name = input.name.as_str();
     let temp = tempfile::tempdir().expect("temp dir");
     let root = temp.path().join("project");
-    copy_dir(&input.dir, &root);
-    let loaded = meltc::project::load(&root, "");
-    let project = loaded.project.expect("corpus projects load");
-    let resolved = meltc::resolve::resolve(&project);
+    copy_tree(&input.dir, &root);
     let mut outcome = Outcome::default();
+    for unlockable in differential::lock_for_meltano(&root) {
+        outcome.skipped.push(format!(
+            "{unlockable}: neither tool can resolve it without the Hub"
+        ));
+    }
+    let loaded = meltc::project::load(&root, "");
+    let Some(project) = loaded.project else {
+        outcome.differences.push((
+            name.to_owned(),
+            String::new(),
+            String::new(),
+            "meltc cannot load the project".to_owned(),
+        ));
+        return outcome;
+    };
+    let resolved = meltc::resolve::resolve(&project);
     let environments: Vec<String> = model::environments(&project.merged)
         .iter()
         .map(|environment| environment.name.to_owned())
         .collect();
     outcome.environments = environments.len();
     let plugins = offline_plugins(&resolved, &project.root, &mut outcome.skipped);
-    let mut env = base_env(temp.path());
+    let mut env = differential::base_env(temp.path());
     match &input.env {
         Some(case_env) => env.extend(case_env.iter().cloned()),
         None => {
@@ -296,7 +297,7 @@ fn compare_project(input: &Input, python: &Path, driver: &Path) -> Outcome {
         })
         .collect();
     let argv: Vec<Vec<String>> = cases.iter().flat_map(Case::meltano_args).collect();
-    let printed = run_meltano(&root, &env, &argv, python, driver);
+    let printed = run_meltano(&root, &env, &argv);
     let meltano = printed.chunks(2).map(|pair| match pair {
         [Ok(config), Ok(Value::String(env))] => Ok(serde_json::json!({
             "config": config,
@@ -477,77 +478,28 @@ fn collect_references(node: &meltc::yaml::Node, names: &mut BTreeSet<String>) {
     }
 }
 
-/// The fixed environment both tools run in.
-fn base_env(temp: &Path) -> BTreeMap<String, String> {
-    let home = temp.join("home");
-    fs_err::create_dir_all(&home).expect("home");
-    [
-        ("PATH", "/usr/local/bin:/usr/bin:/bin".to_owned()),
-        ("HOME", home.display().to_string()),
-        ("LANG", "C.UTF-8".to_owned()),
-        ("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false".to_owned()),
-    ]
-    .into_iter()
-    .map(|(key, value)| (key.to_owned(), value))
-    .collect()
-}
-
 /// Every command through Meltano: the printed JSON (or, for `--format env`, the text as a
 /// JSON string), or why it failed.
 fn run_meltano(
     root: &Path,
     env: &BTreeMap<String, String>,
     argv: &[Vec<String>],
-    python: &Path,
-    driver: &Path,
 ) -> Vec<Result<Value, String>> {
     if argv.is_empty() {
         return Vec::new();
     }
-    let input = serde_json::to_string(argv).expect("argv JSON");
-    let mut child = Command::new(python)
-        .arg(driver)
-        .current_dir(root)
-        .env_clear()
-        .envs(env)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python runs");
-    {
-        use std::io::Write as _;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(input.as_bytes()).expect("argv written");
-    }
-    let output = child.wait_with_output().expect("driver finishes");
-    let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
-        panic!(
-            "the meltano batch driver failed ({error}) in {}:\n{}",
-            root.display(),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    results
+    meltano_batch(root, env, argv)
         .into_iter()
-        .map(|result| {
-            let stdout = result["stdout"].as_str().unwrap_or_default();
-            if result["code"] != 0 {
-                let stderr = result["stderr"].as_str().unwrap_or_default();
-                // The exception line of the traceback (the log line after it only says where
-                // to find help).
-                let last = stderr.lines().rev().find(|line| {
-                    !line.trim().is_empty() && !line.contains("Need help fixing this problem")
-                });
-                return Err(last.unwrap_or("failed").trim().to_owned());
+        .zip(argv)
+        .map(|(result, argv)| {
+            if result.code != 0 {
+                return Err(differential::meltano_error(&result.stderr));
             }
-            let is_env = result["argv"]
-                .as_array()
-                .is_some_and(|argv| argv.iter().any(|arg| arg == "--format=env"));
-            if is_env {
-                return Ok(Value::String(stdout.to_owned()));
+            if argv.iter().any(|arg| arg == "--format=env") {
+                return Ok(Value::String(result.stdout));
             }
-            serde_json::from_str(stdout).map_err(|error| format!("not JSON ({error}): {stdout}"))
+            serde_json::from_str(&result.stdout)
+                .map_err(|error| format!("not JSON ({error}): {}", result.stdout))
         })
         .collect()
 }
@@ -582,43 +534,16 @@ fn parse_meltano_env(text: &str) -> Value {
     Value::Object(vars)
 }
 
-/// `meltc config` in-process with the same environment; its `config` object.
+/// `meltc config` in-process with the same environment: its `config` object and the settings'
+/// variables (`env`).
 fn run_meltc(root: &Path, env: &BTreeMap<String, String>, case: &Case) -> Result<Value, String> {
-    let mut args: Vec<String> = [
-        "meltc",
-        "-C",
-        &root.display().to_string(),
-        "config",
-        &case.plugin,
-        "--type",
+    let document = differential::meltc_config(
+        root,
+        env,
         &case.plugin_type,
-        "--format",
-        "json",
-        "--show-secrets",
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    if let Some(environment) = &case.environment {
-        args.extend(["--env".to_owned(), environment.clone()]);
-    }
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    let mut context = meltc::cli::Context {
-        cwd: PathBuf::from("/"),
-        env_project_root: None,
-        env: env.clone(),
-        stdout: &mut stdout,
-        stderr: &mut stderr,
-        style: meltc::diagnostics::render::Style {
-            color: false,
-            width: 100,
-        },
-    };
-    let outcome = meltc::cli::run_args(args, &mut context).map_err(|error| error.to_string())?;
-    if outcome != meltc::cli::Outcome::Clean {
-        return Err(String::from_utf8_lossy(&stderr).into_owned());
-    }
-    let document: Value = serde_json::from_slice(&stdout)
-        .map_err(|error| format!("meltc printed no JSON: {error}"))?;
+        &case.plugin,
+        case.environment.as_deref(),
+    )?;
     // `meltano config print --format env` writes the settings' variables, not the extras'.
     let written: BTreeSet<&str> = document["settings"]
         .as_array()
@@ -636,16 +561,4 @@ fn run_meltc(root: &Path, env: &BTreeMap<String, String>, case: &Case) -> Result
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
     Ok(serde_json::json!({"config": document["config"], "env": env}))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from).into_iter().flatten() {
-        let relative = entry.path().strip_prefix(from).expect("below the root");
-        let target = to.join(relative);
-        if entry.file_type().is_dir() {
-            fs_err::create_dir_all(&target).expect("dir");
-        } else if entry.file_type().is_file() {
-            fs_err::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }

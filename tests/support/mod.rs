@@ -193,6 +193,7 @@ pub fn manifest_validator() -> jsonschema::Validator {
     jsonschema::validator_for(&schema).unwrap()
 }
 
+pub mod differential;
 pub mod garage;
 pub mod postgres;
 
