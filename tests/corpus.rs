@@ -33,8 +33,10 @@ const EXPECTED: &[Pinned] = &[
     // not found" (and stops there, so `--help` is not reported).
     ("19-quantile-development-dagster-ext", 1, &[("meltc::ref::unknown-plugin", 1), ("meltc::setting::literal-secret", 1)]),
     ("21-JulesHuisman-geospatial-integration", 0, &[]),
-    // Matatika variants exist only in their lock files (Matatika runs its own hub).
-    ("22-Matatika-example-salesforce-sensitive-data", 0, &[("meltc::plugin::lock-only-variant", 1)]),
+    // Matatika variants exist only in their lock files (Matatika runs its own hub). The
+    // tap-salesforce lock's `api_type` defaults to `REST`, and the setting lists no options:
+    // `meltano config`, `run` and `compile` fail on it (tests/compile_meltano).
+    ("22-Matatika-example-salesforce-sensitive-data", 0, &[("meltc::plugin::lock-only-variant", 1), ("meltc::setting::invalid-value", 1)]),
     ("24-MatatikaBytes-5X-Sandbox-cuisrqm", 0, &[("meltc::plugin::lock-only-variant", 2)]),
     ("25-MatatikaBytes-Meltano-jyiczzd", 0, &[("meltc::plugin::legacy-files", 1), ("meltc::plugin::legacy-type", 1), ("meltc::plugin::lock-only-variant", 2)]),
     ("27-GaloyMoney-lana-bank", 0, &[("meltc::setting::literal-secret", 1), ("meltc::state::ephemeral", 1)]),

@@ -85,6 +85,7 @@ texts![
     "config-several-env-vars",
     "config-invalid-value",
     "setting-literal-secret",
+    "setting-invalid-value",
     "state-ephemeral",
     "state-unknown-scheme",
     "build-state-lost",

@@ -9,9 +9,11 @@
 //! 6. `jobs` and `schedules`: task references and block grammar, cron expressions.
 //! 7. `environments`: `default_environment`, environment plugin entries, state that a pod would
 //!    lose, literal secrets.
+//! 8. `casts`: literal setting values Meltano cannot cast to their kind.
 //!
 //! Checks read the project and return diagnostics; none of them stops the others.
 
+mod casts;
 mod environments;
 mod facts;
 mod index;
@@ -61,6 +63,7 @@ pub fn validate(project: &Project, options: &Options) -> Vec<Diagnostic> {
         .copied()
         .collect();
     environments::check(&index, &selected, &mut diagnostics);
+    casts::check(&index, &selected, &mut diagnostics);
     diagnostics
 }
 

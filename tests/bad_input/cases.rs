@@ -10,6 +10,8 @@ use super::table::{CASE, Case, Tool, built_fixture, immutable, run_all};
 
 const PROJECT: &str = "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    pip_url: tap-x\n  loaders:\n  - name: target-y\n    namespace: target_y\n    pip_url: target-y\njobs:\n- name: sync\n  tasks: [tap-x target-y]\nenvironments:\n- name: dev\n";
 const BROKEN_YAML: &str = "plugins:\n  extractors:\n  - name: [tap-x\n";
+/// A literal Meltano cannot cast to its setting's kind (`port: eighty` at 7:13).
+const UNCASTABLE: &str = "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    settings: [{name: port, kind: integer}]\n    config:\n      port: eighty\n";
 const HUB_PROJECT: &str = "plugins:\n  loaders:\n  - name: target-jsonl\n    variant: andyh1203\n";
 const LOCK: &str = "plugins/loaders/target-jsonl--andyh1203.lock";
 const STATE: &str = "state/dev:tap-fake-to-target-fake/state.json";
@@ -549,6 +551,24 @@ fn cases() -> Vec<Case> {
             ..CASE
         },
         Case {
+            name: "validate-uncastable-literal-deny-warnings",
+            args: &["validate", "--deny-warnings"],
+            files: &[("meltano.yml", UNCASTABLE)],
+            exit: 1,
+            message: "meltc::setting::invalid-value",
+            location: Some("meltano.yml:7:13"),
+            ..CASE
+        },
+        Case {
+            name: "config-uncastable-literal",
+            args: &["config", "tap-x"],
+            files: &[("meltano.yml", UNCASTABLE)],
+            exit: 1,
+            message: "the value of setting `port` is not an integer",
+            location: Some("meltano.yml:7:13"),
+            ..CASE
+        },
+        Case {
             name: "config-broken-yaml",
             args: &["config", "tap-x"],
             files: &[("meltano.yml", BROKEN_YAML)],
@@ -699,6 +719,23 @@ fn cases() -> Vec<Case> {
             setup: built_fixture,
             exit: 2,
             message: "the manifest has no job `nightly`; its jobs: sync",
+            ..CASE
+        },
+        Case {
+            // Meltano casts a setting's value from the pod's variables as it casts one written
+            // in meltano.yml, and stops before the tap starts.
+            name: "run-uncastable-setting-from-env",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: &[
+                ("STATE_URI", "file://{project}/state"),
+                ("OUT_FILE", "{project}/out.jsonl"),
+                ("FAKE_TOKEN", "t0k3n"),
+                ("TAP_FAKE_BATCH", "three"),
+            ],
+            setup: built_fixture,
+            exit: 2,
+            message: "tap-fake: the value of setting `batch` is not an integer",
             ..CASE
         },
         Case {
