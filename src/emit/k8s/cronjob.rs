@@ -192,13 +192,17 @@ fn cronjob(
                 secret_key_ref: Some(SecretKeySelector {
                     name: names.secret.clone(),
                     key: variable.clone(),
-                    optional: None,
+                    // A key missing from the Secret still starts the pod: meltc-run names it
+                    // and exits 2, which podFailurePolicy makes final. A required key would
+                    // hold the pod in CreateContainerConfigError until activeDeadlineSeconds.
+                    optional: Some(true),
                 }),
                 ..EnvVarSource::default()
             }),
             ..EnvVar::default()
         })
         .collect();
+    let reads_secrets = !env.is_empty();
     env.extend(schedule.env.iter().map(|(variable, value)| EnvVar {
         name: variable.clone(),
         value: Some(kubernetes_value(value)),
@@ -328,13 +332,23 @@ fn cronjob(
         }),
         ..CronJob::default()
     };
-    let comments = comments(
+    let mut comments = comments(
         schedule,
         manual,
         dagster_owns,
         settings.suspend,
         settings.starting_deadline_seconds.is_none(),
     );
+    if reads_secrets {
+        comments.insert(
+            "spec.jobTemplate.spec.template.spec.containers.env".to_owned(),
+            vec![
+                "Secret keys are optional so that a missing one still starts the pod: meltc-run".to_owned(),
+                "names it and exits 2, which podFailurePolicy makes final (a required key would hold".to_owned(),
+                "the pod in CreateContainerConfigError until activeDeadlineSeconds).".to_owned(),
+            ],
+        );
+    }
     let mut lines = crate::emit::header(manifest);
     lines.push(String::new());
     lines.push(format!(
