@@ -334,8 +334,7 @@ fn generated_names_are_valid() {
 
 /// The install script the Dockerfile runs, run on this machine into a temporary prefix for
 /// the example project: every virtualenv installs from its hashed lock and its plugin
-/// answers. `loaders/target-s3` is the one left out: its pip_url is a git URL on a code host
-/// this machine cannot reach (only package registries are), which is also why it has no lock.
+/// answers. (tests/deploy.rs runs the same script inside a real image build.)
 #[test]
 fn install_script_makes_working_virtualenvs() {
     let folder = repo().join("examples/lakehouse/deploy/prod");
@@ -347,6 +346,7 @@ fn install_script_makes_working_virtualenvs() {
         "extractors/tap-github",
         "extractors/tap-postgres",
         "loaders/target-jsonl",
+        "loaders/target-s3",
         "utilities/dagster",
     ];
     let script = folder
@@ -372,6 +372,7 @@ fn install_script_makes_working_virtualenvs() {
     for (venv, executable, answer) in [
         ("extractors/tap-postgres", "tap-postgres", "Version: 0.10.0"),
         ("extractors/tap-github", "tap-github", "Name: tap-github"),
+        ("loaders/target-s3", "target-s3", "Name: target-s3"),
     ] {
         let program = prefix.path().join(venv).join("bin").join(executable);
         let text = run_ok(&program, &["--about"], &[]);

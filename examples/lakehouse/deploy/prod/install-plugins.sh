@@ -70,10 +70,10 @@ install() {
       require_executable loaders/target-jsonl target-jsonl
       ;;
     loaders/target-s3)
-      # target-s3 from pip_url `git+https://github.com/crowemi/target-s3.git@3.2.0` (not locked)
+      # target-s3 from its hashed lock of `plinxore-target-s3==0.1.7` (meltc/locks/loaders/target-s3.txt)
       require_python
       "$uv" venv --quiet --clear --python "$python" "$root/loaders/target-s3"
-      "$uv" pip install --quiet --python "$root/loaders/target-s3/bin/python" git+https://github.com/crowemi/target-s3.git@3.2.0
+      "$uv" pip install --quiet --python "$root/loaders/target-s3/bin/python" --require-hashes --no-deps -r "$locks/loaders/target-s3.txt"
       require_executable loaders/target-s3 target-s3
       ;;
     utilities/dagster)
