@@ -16,6 +16,8 @@ mod cli;
 mod compile_meltano;
 mod config_meltano;
 mod corpus;
+mod deploy;
+mod deploy_bench;
 mod emit;
 mod explain;
 mod fuzz_replay;
