@@ -305,3 +305,54 @@ fn expansion_follows_kubernetes() {
     assert_eq!(expand("$(A)-$(B)-$$(A)-$-$(", lookup), "a-$(B)-$(A)-$-$(");
     assert_eq!(expand("x$(A)y", lookup), "xay");
 }
+
+/// `env` beats `envFrom`, a value sees the names set before it, a missing optional key is
+/// skipped and a missing required one stops the container.
+#[test]
+fn container_env_follows_the_kubelet() {
+    let container: Container = serde_json::from_value(serde_json::json!({
+        "name": "c",
+        "envFrom": [{"configMapRef": {"name": "config"}}],
+        "env": [
+            {"name": "A", "value": "from-env"},
+            {"name": "B", "value": "$(A)-$(C)-$(KUBERNETES_SERVICE_PORT)"},
+            {"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "S", "optional": true}}},
+            {"name": "T", "valueFrom": {"secretKeyRef": {"name": "s", "key": "T", "optional": true}}},
+        ],
+    }))
+    .unwrap();
+    let mut namespace = Namespace::default();
+    namespace.add_config_map(
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "config"}, "data": {"A": "from-config", "1BAD": "x", "C": "c"},
+        }))
+        .unwrap(),
+    );
+    namespace.add_secret(
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "s"}, "stringData": {"S": "secret"},
+        }))
+        .unwrap(),
+    );
+    let env: BTreeMap<String, String> = container_env(&container, &namespace)
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(env["A"], "from-env");
+    assert_eq!(env["B"], "from-env-c-443");
+    assert_eq!(env["S"], "secret");
+    assert!(!env.contains_key("T") && !env.contains_key("1BAD"));
+    let mut required = container.clone();
+    required.env.as_mut().unwrap()[3]
+        .value_from
+        .as_mut()
+        .unwrap()
+        .secret_key_ref
+        .as_mut()
+        .unwrap()
+        .optional = None;
+    assert_eq!(
+        container_env(&required, &namespace),
+        Err("couldn't find key T in Secret s".to_owned())
+    );
+}
