@@ -118,6 +118,13 @@ pub fn carrier_image() -> String {
         }
         buildah_ok(&["config", "--user", "65532:65532", &container]);
         buildah_ok(&["commit", "--rm", "--quiet", &container, &name]);
+        // Carriers of earlier meltc-run builds would pile up in the cache: one is enough.
+        let listed = buildah_ok(&["images", "--noheading", "--format", "{{.Name}}:{{.Tag}}"]);
+        for old in listed.lines().filter(|image| {
+            image.starts_with("localhost/meltc-test-carrier:") && *image != name.as_str()
+        }) {
+            let _ = buildah().args(["rmi", old]).output();
+        }
     }
     name
 }
