@@ -16,6 +16,7 @@ mod cli;
 mod compile_meltano;
 mod config_meltano;
 mod corpus;
+mod cron_croniter;
 mod emit;
 mod explain;
 mod fuzz_replay;

@@ -90,6 +90,7 @@ codes! {
     STATE_UNKNOWN_SCHEME = "meltc::state::unknown-scheme", Error, "the state backend URI has a scheme no Meltano backend provides";
     BUILD_STATE_LOST = "meltc::build::state-lost", Error, "a scheduled incremental job would keep its state where meltc-run in a pod loses it (`meltc build` refuses unless `--allow-ephemeral-state`)";
     BUILD_LEGACY_SCHEDULE_NAME = "meltc::build::legacy-schedule-name", Error, "a legacy extractor/loader schedule has the name of a job; the job meltc makes from it needs that name";
+    BUILD_CRON_UNSUPPORTED = "meltc::build::cron-unsupported", Error, "the orchestrator that owns the schedules cannot run a schedule's cron expression (`L`, `#` or seconds on Kubernetes; seconds on Dagster)";
 }
 
 /// Look a code up by name.

@@ -91,6 +91,7 @@ texts![
     "state-unknown-scheme",
     "build-state-lost",
     "build-legacy-schedule-name",
+    "build-cron-unsupported",
 ];
 
 /// The heading of the bad example.
