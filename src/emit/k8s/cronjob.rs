@@ -495,7 +495,7 @@ mod tests {
             ("0 0 * * fri-mon", "0 0 * * 0,1,5,6"),
             ("0 0 * * 5-7", "0 0 * * 0,5,6"),
             ("0 9 * JAN-MAR MON-FRI", "0 9 * JAN-MAR MON-FRI"),
-            ("50-10/15 * ? * *", "6,50 * * * *"),
+            ("50-10/15 * ? * *", "6,50 * ? * *"),
             ("0 6 5-5 * *", "0 6 1-31 * *"),
         ] {
             assert_eq!(kubernetes_schedule(cron).unwrap(), schedule, "{cron}");
