@@ -1039,7 +1039,7 @@ fn cases() -> Vec<Case> {
                 "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    pip_url: tap-x\n  loaders:\n  - name: target-y\n    namespace: target_y\n    pip_url: target-y\njobs:\n- name: sync\n  tasks: [tap-x target-y]\nschedules:\n- name: often\n  job: sync\n  interval: 0 6 * * MON 30\nenvironments:\n- name: dev\n",
             )],
             exit: 1,
-            message: "which Dagster schedules cannot run: they have no seconds field",
+            message: "which Dagster schedules cannot run",
             location: Some("meltano.yml:16:13"),
             ..CASE
         },
