@@ -221,13 +221,9 @@ pub trait Input {
                     encountered_tab = true;
                     self.skip();
                 }
-                // YAML comments must be preceded by whitespace.
-                '#' if !encountered_tab && !has_yaml_ws => {
-                    return (
-                        chars_consumed,
-                        Err("comments must be separated from other tokens by whitespace"),
-                    );
-                }
+                // meltc: a comment may follow a token without whitespace between them (`"a"#c`,
+                // `[1]#c`), as in ruamel.yaml (ruamel/yaml/scanner.py,
+                // `RoundTripScanner.scan_to_next_token`).
                 '#' => {
                     self.skip(); // Skip over '#'
                     while is_yaml_non_break(self.look_ch()) {
@@ -255,7 +251,9 @@ pub trait Input {
         let nc = self.peek_nth(1);
         match self.peek() {
             // indicators can end a plain scalar, see 7.3.3. Plain Style
-            ':' if is_blank_or_breakz(nc) || (in_flow && is_flow(nc)) => false,
+            // meltc: a ':' followed by `,[]{}` stays in the scalar inside a flow collection too
+            // (`[a:]` is `["a:"]`), as in ruamel.yaml (ruamel/yaml/scanner.py, `Scanner.scan_plain`).
+            ':' if is_blank_or_breakz(nc) => false,
             // A byte order mark isn't a plain scalar character, see 5.2. Character Encodings
             '\u{FEFF}' => false,
             c if in_flow && is_flow(c) => false,

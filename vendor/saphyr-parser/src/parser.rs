@@ -1050,7 +1050,7 @@ impl<'input, T: Input> Parser<'input, T> {
         let span: Span = {
             match *self.peek_token()? {
                 Token(mark, TokenType::FlowMappingEnd) => mark,
-                Token(mark, _) => {
+                Token(_, _) => {
                     if !first {
                         match *self.peek_token()? {
                             Token(_, TokenType::FlowEntry) => self.skip(),
@@ -1081,14 +1081,14 @@ impl<'input, T: Input> Parser<'input, T> {
                             self.state = State::FlowMappingValue;
                             return Ok((Event::empty_scalar(), marker));
                         }
-                        Token(_, TokenType::FlowMappingEnd) => (),
+                        // meltc: after a trailing `,` the event's span is the `}`'s, not the
+                        // `,`'s, so that the mapping's span ends at its `}`.
+                        Token(end, TokenType::FlowMappingEnd) => end,
                         _ => {
                             self.push_state(State::FlowMappingEmptyValue);
                             return self.parse_node(false, false);
                         }
                     }
-
-                    mark
                 }
             }
         };

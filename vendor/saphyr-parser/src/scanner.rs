@@ -336,6 +336,9 @@ impl SimpleKey {
     }
 }
 
+/// meltc: the error for a tab outside a flow collection, quoted scalar, block scalar or comment.
+const TAB_OUTSIDE_FLOW: &str = "found a tab character that cannot start any token (tabs are allowed only inside quotes, block scalars, comments and [ ] or { } collections)";
+
 /// An indentation level on the stack of indentations.
 #[derive(Clone, Debug, Default)]
 struct Indent {
@@ -755,7 +758,10 @@ impl<'input, T: Input> Scanner<'input, T> {
             }
         }
 
-        if (self.mark.col as isize) < self.indent {
+        // meltc: indentation is checked in block context only. Meltano's reader, ruamel.yaml,
+        // ignores it inside flow collections (ruamel/yaml/scanner.py, `Scanner.unwind_indent`:
+        // "In the flow context, indentation is ignored").
+        if self.flow_level == 0 && (self.mark.col as isize) < self.indent {
             return Err(ScanError::new_str(self.mark, "invalid indentation"));
         }
 
@@ -768,8 +774,16 @@ impl<'input, T: Input> Scanner<'input, T> {
             '}' => self.fetch_flow_collection_end(TokenType::FlowMappingEnd),
             ',' => self.fetch_flow_entry(),
             '-' if is_blank_or_breakz(nc) => self.fetch_block_entry(),
+            // meltc: inside a flow collection, ruamel.yaml reads every `?` that starts a token as
+            // a key indicator (`[?a]` is `[{a: null}]`; ruamel/yaml/scanner.py,
+            // `Scanner.check_key`).
+            '?' if self.flow_level > 0 => self.fetch_key(),
             '?' if is_blank_or_breakz(nc) => self.fetch_key(),
             ':' if is_blank_or_breakz(nc) => self.fetch_value(),
+            // meltc: inside a `[ ]` list, ruamel.yaml reads a `:` that no blank follows as the
+            // start of a plain scalar, never as a value indicator (`["a":1]` is an error;
+            // ruamel/yaml/scanner.py, `Scanner.check_value` and `Scanner.check_plain`).
+            ':' if self.flow_level > 0 && self.in_flow_sequence() => self.fetch_plain_scalar(),
             ':' if self.flow_level > 0
                 && (is_flow(nc) || self.mark.index == self.adjacent_value_allowed_at) =>
             {
@@ -865,12 +879,12 @@ impl<'input, T: Input> Scanner<'input, T> {
     /// This function returns an error if one of the key we would stale was required to be a key.
     fn stale_simple_keys(&mut self) -> ScanResult {
         for sk in &mut self.simple_keys {
+            // meltc: a simple key cannot span lines inside a flow collection either, as in
+            // ruamel.yaml (ruamel/yaml/scanner.py, `Scanner.stale_possible_simple_keys`).
             if sk.possible
-                // If not in a flow construct, simple keys cannot span multiple lines.
-                && self.flow_level == 0
-                    && (sk.mark.line < self.mark.line || sk.mark.index + 1024 < self.mark.index)
+                && (sk.mark.line < self.mark.line || sk.mark.index + 1024 < self.mark.index)
             {
-                if sk.required {
+                if sk.required && self.flow_level == 0 {
                     return Err(ScanError::new_str(self.mark, "simple key expect ':'"));
                 }
                 sk.possible = false;
@@ -887,24 +901,12 @@ impl<'input, T: Input> Scanner<'input, T> {
     fn skip_to_next_token(&mut self) -> ScanResult {
         loop {
             match self.input.look_ch() {
-                // Tabs may not be used as indentation.
-                // "Indentation" only exists as long as a block is started, but does not exist
-                // inside of flow-style constructs. Tabs are allowed as part of leading
-                // whitespaces outside of indentation.
-                // If a flow-style construct is in an indented block, its contents must still be
-                // indented. Also, tabs are allowed anywhere in it if it has no content.
-                '\t' if self.is_within_block()
-                    && self.leading_whitespace
-                    && (self.mark.col as isize) < self.indent =>
-                {
-                    self.skip_ws_to_eol(SkipTabs::Yes)?;
-                    // If we have content on that line with a tab, return an error.
-                    if !self.input.next_is_breakz() {
-                        return Err(ScanError::new_str(
-                            self.mark,
-                            "tabs disallowed within this context (block indentation)",
-                        ));
-                    }
+                // meltc: ruamel.yaml skips only spaces between tokens outside flow collections
+                // and stops at any tab there (ruamel/yaml/scanner.py,
+                // `RoundTripScanner.scan_to_next_token`, then `Scanner.fetch_more_tokens`);
+                // inside a flow collection a tab is whitespace anywhere.
+                '\t' if self.flow_level == 0 => {
+                    return Err(ScanError::new_str(self.mark, TAB_OUTSIDE_FLOW));
                 }
                 '\t' | ' ' => self.skip_blank(),
                 '\n' | '\r' => {
@@ -986,6 +988,12 @@ impl<'input, T: Input> Scanner<'input, T> {
     }
 
     fn skip_ws_to_eol(&mut self, skip_tabs: SkipTabs) -> Result<SkipTabs, ScanError> {
+        // meltc: a tab is whitespace inside a flow collection only (see `skip_to_next_token`).
+        let skip_tabs = if self.flow_level == 0 {
+            SkipTabs::No
+        } else {
+            skip_tabs
+        };
         let (n_bytes, result) = self.input.skip_ws_to_eol(skip_tabs);
         self.mark.col += n_bytes;
         self.mark.index += n_bytes;
@@ -997,6 +1005,9 @@ impl<'input, T: Input> Scanner<'input, T> {
             ));
         }
 
+        if self.flow_level == 0 && self.input.look_ch() == '\t' {
+            return Err(ScanError::new_str(self.mark, TAB_OUTSIDE_FLOW));
+        }
         result.map_err(|msg| ScanError::new_str(self.mark, msg))
     }
 
@@ -1235,9 +1246,10 @@ impl<'input, T: Input> Scanner<'input, T> {
             }
         }
 
-        if is_blank_or_breakz(self.input.look_ch())
-            || (self.flow_level > 0 && self.input.next_is_flow())
-        {
+        // meltc: a tag must be followed by a space or a line break, also inside a flow collection
+        // (`[!!str]` is an error), as in ruamel.yaml (ruamel/yaml/scanner.py, `Scanner.scan_tag`:
+        // "expected ' '"), and a tab after it is refused too.
+        if self.input.look_ch() == ' ' || is_breakz(self.input.look_ch()) {
             // XXX: ex 7.2, an empty scalar can follow a secondary tag
             Ok(Token(
                 Span::new(start_mark, self.mark),
@@ -1494,6 +1506,9 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         let start_mark = self.mark;
         self.skip_non_blank();
+        // meltc: the token's span ends at its indicator, before the whitespace and comment after
+        // it, so that a node's span is its text.
+        let end_mark = self.mark;
 
         let mapping = tok == TokenType::FlowMappingStart;
         self.flow_mapping_started.push(mapping);
@@ -1506,7 +1521,7 @@ impl<'input, T: Input> Scanner<'input, T> {
         self.skip_ws_to_eol(SkipTabs::Yes)?;
 
         self.tokens
-            .push_back(Token(Span::new(start_mark, self.mark), tok));
+            .push_back(Token(Span::new(start_mark, end_mark), tok));
         Ok(())
     }
 
@@ -1531,6 +1546,8 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         let start_mark = self.mark;
         self.skip_non_blank();
+        // meltc: the span ends at the indicator (see `fetch_flow_collection_start`).
+        let end_mark = self.mark;
         self.skip_ws_to_eol(SkipTabs::Yes)?;
 
         // A flow collection within a flow mapping can be a key. In that case, the value may be
@@ -1543,7 +1560,7 @@ impl<'input, T: Input> Scanner<'input, T> {
         }
 
         self.tokens
-            .push_back(Token(Span::new(start_mark, self.mark), tok));
+            .push_back(Token(Span::new(start_mark, end_mark), tok));
         Ok(())
     }
 
@@ -1556,10 +1573,12 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         let start_mark = self.mark;
         self.skip_non_blank();
+        // meltc: the span ends at the indicator (see `fetch_flow_collection_start`).
+        let end_mark = self.mark;
         self.skip_ws_to_eol(SkipTabs::Yes)?;
 
         self.tokens.push_back(Token(
-            Span::new(start_mark, self.mark),
+            Span::new(start_mark, end_mark),
             TokenType::FlowEntry,
         ));
         Ok(())
@@ -1741,6 +1760,15 @@ impl<'input, T: Input> Scanner<'input, T> {
             }
         }
 
+        // meltc: a comment after a block scalar's indicators must follow whitespace, as in
+        // ruamel.yaml (ruamel/yaml/scanner.py, `Scanner.scan_block_scalar_indicators`), although
+        // a comment may follow other tokens directly (input.rs, `skip_ws_to_eol`).
+        if self.input.look_ch() == '#' {
+            return Err(ScanError::new_str(
+                self.mark,
+                "while scanning a block scalar, a comment must be separated from the indicators by a space",
+            ));
+        }
         self.skip_ws_to_eol(SkipTabs::Yes)?;
 
         // Check if we are at the end of the line.
@@ -1774,7 +1802,7 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // Scan the leading line breaks and determine the indentation level if needed.
         if indent == 0 {
-            self.skip_block_scalar_first_line_indent(&mut indent, &mut trailing_breaks);
+            self.skip_block_scalar_first_line_indent(&mut indent, &mut trailing_breaks)?;
         } else {
             self.skip_block_scalar_indent(indent, &mut trailing_breaks);
         }
@@ -1965,8 +1993,14 @@ impl<'input, T: Input> Scanner<'input, T> {
     ///
     /// The function skips over whitespace-only lines and sets `indent` to the the longest
     /// whitespace line that was encountered.
-    fn skip_block_scalar_first_line_indent(&mut self, indent: &mut usize, breaks: &mut String) {
+    fn skip_block_scalar_first_line_indent(
+        &mut self,
+        indent: &mut usize,
+        breaks: &mut String,
+    ) -> ScanResult {
         let mut max_indent = 0;
+        // meltc: the column of the first leading empty line's break (see below).
+        let mut first_break_col = None;
         loop {
             // Consume all spaces. Tabs cannot be used as indentation.
             while self.input.look_ch() == ' ' {
@@ -1979,12 +2013,24 @@ impl<'input, T: Input> Scanner<'input, T> {
 
             if self.input.next_is_break() {
                 // If our current line is empty, skip over the break and continue looping.
+                first_break_col.get_or_insert(self.mark.col);
                 self.input.lookahead(2);
                 self.read_break(breaks);
             } else {
                 // Otherwise, we have a content line. Return control.
                 break;
             }
+        }
+
+        // meltc: ruamel.yaml refuses a block scalar whose first line holds only spaces when a
+        // later leading line is indented further (ruamel/yaml/scanner.py,
+        // `Scanner.scan_block_scalar_indentation`: "more indented follow up line than first in a
+        // block scalar").
+        if first_break_col.is_some_and(|first| first > 0 && max_indent > first) {
+            return Err(ScanError::new_str(
+                self.mark,
+                "more indented follow up line than first in a block scalar",
+            ));
         }
 
         // In case a yaml looks like:
@@ -1999,6 +2045,7 @@ impl<'input, T: Input> Scanner<'input, T> {
         if self.indent > 0 {
             *indent = (*indent).max(1);
         }
+        Ok(())
     }
 
     fn fetch_flow_scalar(&mut self, single: bool) -> ScanResult {
@@ -2047,12 +2094,9 @@ impl<'input, T: Input> Scanner<'input, T> {
                 ));
             }
 
-            if (self.mark.col as isize) < self.indent {
-                return Err(ScanError::new_str(
-                    start_mark,
-                    "invalid indentation in quoted scalar",
-                ));
-            }
+            // meltc: a quoted scalar's continuation lines may start at any column, after spaces
+            // or tabs: ruamel.yaml checks only for document markers there
+            // (ruamel/yaml/scanner.py, `Scanner.scan_flow_scalar_breaks`).
 
             leading_blanks = false;
             self.consume_flow_scalar_non_whitespace_chars(
@@ -2073,12 +2117,6 @@ impl<'input, T: Input> Scanner<'input, T> {
                 if self.input.next_is_blank() {
                     // Consume a space or a tab character.
                     if leading_blanks {
-                        if self.input.peek() == '\t' && (self.mark.col as isize) < self.indent {
-                            return Err(ScanError::new_str(
-                                self.mark,
-                                "tab cannot be used as indentation",
-                            ));
-                        }
                         self.skip_blank();
                     } else {
                         whitespaces.push(self.input.peek());
@@ -2122,6 +2160,8 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // Eat the right quote.
         self.skip_non_blank();
+        // meltc: the span ends at the closing quote (see `fetch_flow_collection_start`).
+        let end_mark = self.mark;
         // Ensure there is no invalid trailing content.
         self.skip_ws_to_eol(SkipTabs::Yes)?;
         match self.input.peek() {
@@ -2148,7 +2188,7 @@ impl<'input, T: Input> Scanner<'input, T> {
             ScalarStyle::DoubleQuoted
         };
         Ok(Token(
-            Span::new(start_mark, self.mark),
+            Span::new(start_mark, end_mark),
             TokenType::Scalar(style, string.into()),
         ))
     }
@@ -2295,13 +2335,8 @@ impl<'input, T: Input> Scanner<'input, T> {
         self.unroll_non_block_indents();
         let indent = self.indent + 1;
         let start_mark = self.mark;
-
-        if self.flow_level > 0 && (start_mark.col as isize) < indent {
-            return Err(ScanError::new_str(
-                start_mark,
-                "invalid indentation in flow construct",
-            ));
-        }
+        // meltc: no indentation check for a plain scalar inside a flow collection (see
+        // `fetch_next_token`).
 
         let mut string = String::with_capacity(32);
         self.buf_whitespaces.clear();
@@ -2309,7 +2344,7 @@ impl<'input, T: Input> Scanner<'input, T> {
         self.buf_trailing_breaks.clear();
         let mut end_mark = self.mark;
 
-        loop {
+        'scalar: loop {
             self.input.lookahead(4);
             if (self.mark.col == 0 && self.input.next_is_document_indicator())
                 || self.input.peek() == '#'
@@ -2328,12 +2363,8 @@ impl<'input, T: Input> Scanner<'input, T> {
                 break;
             }
 
-            if self.flow_level > 0 && self.input.peek() == '-' && is_flow(self.input.peek_nth(1)) {
-                return Err(ScanError::new_str(
-                    self.mark,
-                    "plain scalar cannot start with '-' followed by ,[]{}",
-                ));
-            }
+            // meltc: `[-]` is `["-"]`, as in ruamel.yaml (ruamel/yaml/scanner.py,
+            // `Scanner.check_plain`: a `-` that no blank follows starts a plain scalar).
 
             if !self.input.next_is_blank_or_breakz()
                 && self.input.next_can_be_plain_scalar(self.flow_level > 0)
@@ -2397,19 +2428,16 @@ impl<'input, T: Input> Scanner<'input, T> {
             self.input.lookahead(2);
             while self.input.next_is_blank_or_break() {
                 if self.input.next_is_blank() {
+                    // meltc: a tab ends a plain scalar, as in ruamel.yaml
+                    // (ruamel/yaml/scanner.py, `Scanner.scan_plain_spaces`: "We just forbid them
+                    // completely"); the tab is then whitespace inside a flow collection and an
+                    // error outside one (`skip_to_next_token`).
+                    if self.input.peek() == '\t' {
+                        break 'scalar;
+                    }
                     if !self.leading_whitespace {
                         self.buf_whitespaces.push(self.input.peek());
                         self.skip_blank();
-                    } else if (self.mark.col as isize) < indent && self.input.peek() == '\t' {
-                        // Tabs in an indentation columns are allowed if and only if the line is
-                        // empty. Skip to the end of the line.
-                        self.skip_ws_to_eol(SkipTabs::Yes)?;
-                        if !self.input.next_is_breakz() {
-                            return Err(ScanError::new_str(
-                                start_mark,
-                                "while scanning a plain scalar, found a tab",
-                            ));
-                        }
                     } else {
                         self.skip_blank();
                     }
@@ -2484,12 +2512,16 @@ impl<'input, T: Input> Scanner<'input, T> {
         }
 
         self.skip_non_blank();
-        self.skip_yaml_whitespace()?;
-        if self.input.peek() == '\t' {
-            return Err(ScanError::new_str(
-                self.mark(),
-                "tabs disallowed in this context",
-            ));
+        // meltc: inside a flow collection the `?` needs no whitespace after it, and spaces or
+        // tabs there are skipped with the next token (see `fetch_next_token`).
+        if self.flow_level == 0 {
+            self.skip_yaml_whitespace()?;
+            if self.input.peek() == '\t' {
+                return Err(ScanError::new_str(
+                    self.mark(),
+                    "tabs disallowed in this context",
+                ));
+            }
         }
         self.tokens
             .push_back(Token(Span::new(start_mark, self.mark), TokenType::Key));
@@ -2547,14 +2579,10 @@ impl<'input, T: Input> Scanner<'input, T> {
 
         // Skip over ':'.
         self.skip_non_blank();
-        if self.input.look_ch() == '\t'
-            && !self.skip_ws_to_eol(SkipTabs::Yes)?.has_valid_yaml_ws()
-            && (self.input.peek() == '-' || self.input.next_is_alpha())
-        {
-            return Err(ScanError::new_str(
-                self.mark,
-                "':' must be followed by a valid YAML whitespace",
-            ));
+        // meltc: a tab after ':' is whitespace inside a flow collection (`{a:\tb}`) and an
+        // error outside one (`skip_ws_to_eol`).
+        if self.input.look_ch() == '\t' {
+            self.skip_ws_to_eol(SkipTabs::Yes)?;
         }
 
         if sk.possible {
@@ -2589,9 +2617,14 @@ impl<'input, T: Input> Scanner<'input, T> {
                 .possible = false;
             self.disallow_simple_key();
         } else {
+            // meltc: ruamel.yaml refuses a `:` with no key before it inside a `[ ]` list
+            // (`[ : a ]`; ruamel/yaml/parser.py, `Parser.parse_flow_sequence_entry`: "expected the
+            // node content").
             if is_implicit_flow_mapping {
-                self.tokens
-                    .push_back(Token(Span::empty(start_mark), TokenType::FlowMappingStart));
+                return Err(ScanError::new_str(
+                    start_mark,
+                    "expected ',' or ']' but found ':' (a `[` left unclosed above, or a `:` with no key inside a [ ] list)",
+                ));
             }
             // The ':' indicator follows a complex key.
             if self.flow_level == 0 {
@@ -2739,9 +2772,10 @@ impl<'input, T: Input> Scanner<'input, T> {
         Ok(())
     }
 
-    /// Return whether the scanner is inside a block but outside of a flow sequence.
-    fn is_within_block(&self) -> bool {
-        !self.indents.is_empty()
+    /// meltc: whether the innermost flow collection is a `[ ]` sequence (whose implicit
+    /// single-pair mapping state is tracked, unlike a `{ }` mapping's).
+    fn in_flow_sequence(&self) -> bool {
+        matches!(self.implicit_flow_mapping_states.last(), Some(Some(_)))
     }
 
     /// If an implicit mapping had started, end it.

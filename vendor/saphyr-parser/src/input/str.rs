@@ -221,14 +221,8 @@ impl Input for StrInput<'_> {
         // number of whitespace ignored.
         let mut chars_consumed = self.buffer.len() - new_str.len();
 
+        // meltc: a comment may follow a token without whitespace between them (see input.rs).
         if !new_str.is_empty() && new_str.as_bytes()[0] == b'#' {
-            if !encountered_tab && !has_yaml_ws {
-                return (
-                    chars_consumed,
-                    Err("comments must be separated from other tokens by whitespace"),
-                );
-            }
-
             // Skip remaining non-break characters.
             while let Some((c, sub_str)) = split_first_char(new_str) {
                 if !is_yaml_non_break(c) {
@@ -253,7 +247,9 @@ impl Input for StrInput<'_> {
         let nc = self.peek_nth(1);
         match self.peek() {
             // indicators can end a plain scalar, see 7.3.3. Plain Style
-            ':' if is_blank_or_breakz(nc) || (in_flow && is_flow(nc)) => false,
+            // meltc: a ':' followed by `,[]{}` stays in the scalar inside a flow collection too
+            // (`[a:]` is `["a:"]`), as in ruamel.yaml (ruamel/yaml/scanner.py, `Scanner.scan_plain`).
+            ':' if is_blank_or_breakz(nc) => false,
             // A byte order mark isn't a plain scalar character, see 5.2. Character Encodings
             '\u{FEFF}' => false,
             c if in_flow && is_flow(c) => false,
