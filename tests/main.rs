@@ -33,3 +33,4 @@ mod runtime_run;
 mod runtime_settings;
 mod state;
 mod support;
+mod yaml_meltano;
