@@ -534,12 +534,18 @@ mod tests {
     fn what_ruamel_refuses_before_parsing() {
         let parsed = load("a: 1 # \u{1b}[0m\n");
         assert_eq!(codes_of(&parsed), ["meltc::yaml::syntax"]);
-        assert_eq!(parsed.diagnostics[0].primary.as_ref().unwrap().span.start, 7);
+        assert_eq!(
+            parsed.diagnostics[0].primary.as_ref().unwrap().span.start,
+            7
+        );
         let parsed = load("%YAML 1.1\n---\na: yes\n");
         assert_eq!(codes_of(&parsed), ["meltc::yaml::unsupported"]);
         let parsed = load("a: # c\n  b\n\nc: 1\n");
         assert_eq!(codes_of(&parsed), ["meltc::yaml::unsupported"]);
-        assert_eq!(parsed.diagnostics[0].primary.as_ref().unwrap().span.start, 3);
+        assert_eq!(
+            parsed.diagnostics[0].primary.as_ref().unwrap().span.start,
+            3
+        );
     }
 
     #[test]

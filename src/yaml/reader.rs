@@ -39,9 +39,8 @@ pub(super) fn other_yaml_version(text: &str) -> Option<(usize, usize, &str)> {
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let Some(directive) = content.strip_prefix('%') else {
-            return None;
-        };
+        // The first line of content that is not a directive ends the prologue.
+        let directive = content.strip_prefix('%')?;
         // `%YAMLL 1.1` is another (reserved) directive.
         let Some(arguments) = directive
             .strip_prefix("YAML")
