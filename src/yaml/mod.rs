@@ -11,7 +11,9 @@ mod node;
 mod parse;
 mod reader;
 mod scalar;
+mod timestamp;
 
 pub use node::{Mapping, Node, ScalarStyle, Value};
 pub use parse::parse;
-pub use scalar::{Ambiguity, ambiguity, timestamp_iso};
+pub use scalar::{Ambiguity, ambiguity};
+pub use timestamp::{Rendering, Timestamp, TimestampError};

@@ -1048,5 +1048,72 @@ fn cases() -> Vec<Case> {
             message: "`streams` is not a list",
             ..CASE
         },
+        // ------------------------------------------------------------ timestamps and cron
+        Case {
+            name: "impossible-date-in-an-included-file",
+            args: &["validate"],
+            files: &[
+                (
+                    "meltano.yml",
+                    "include_paths: ['./extract/*.yml']\nplugins: {}\n",
+                ),
+                (
+                    "extract/events.yml",
+                    "plugins:\n  extractors:\n  - name: tap-events\n    namespace: tap_events\n    config:\n      start_date: 2023-02-29\n",
+                ),
+            ],
+            exit: 1,
+            message: "day is out of range for month",
+            location: Some("extract/events.yml:6:19"),
+            ..CASE
+        },
+        Case {
+            name: "build-stops-on-an-impossible-hour",
+            args: &["build", "--env", "dev"],
+            files: &[(
+                "meltano.yml",
+                "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    pip_url: tap-x\n    config:\n      start_date: 2024-01-31T24:00:00Z\nenvironments:\n- name: dev\n",
+            )],
+            exit: 1,
+            message: "hour must be in 0..23",
+            location: Some("meltano.yml:7:19"),
+            ..CASE
+        },
+        Case {
+            name: "build-stops-on-a-number-in-an-environment-plugin-env",
+            args: &["build", "--env", "dev"],
+            files: &[(
+                "meltano.yml",
+                "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    pip_url: tap-x\nenvironments:\n- name: dev\n  config:\n    plugins:\n      extractors:\n      - name: tap-x\n        env: {TAP_X_PORT: 5432}\n",
+            )],
+            exit: 1,
+            message: "`TAP_X_PORT` in this `env:` is a number, not text",
+            location: Some("meltano.yml:12:27"),
+            ..CASE
+        },
+        Case {
+            name: "build-cron-last-day-on-kubernetes",
+            args: &["build", "--env", "dev"],
+            files: &[(
+                "meltano.yml",
+                "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    pip_url: tap-x\n  loaders:\n  - name: target-y\n    namespace: target_y\n    pip_url: target-y\njobs:\n- name: sync\n  tasks: [tap-x target-y]\nschedules:\n- name: month-end\n  job: sync\n  interval: 0 6 L * *\nenvironments:\n- name: dev\n",
+            )],
+            exit: 1,
+            message: "runs `0 6 L * *`, which Kubernetes CronJobs cannot run",
+            location: Some("meltano.yml:16:13"),
+            ..CASE
+        },
+        Case {
+            name: "build-cron-seconds-on-dagster",
+            args: &["build", "--env", "dev", "--orchestrator", "dagster"],
+            files: &[(
+                "meltano.yml",
+                "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    pip_url: tap-x\n  loaders:\n  - name: target-y\n    namespace: target_y\n    pip_url: target-y\njobs:\n- name: sync\n  tasks: [tap-x target-y]\nschedules:\n- name: often\n  job: sync\n  interval: 0 6 * * MON 30\nenvironments:\n- name: dev\n",
+            )],
+            exit: 1,
+            message: "which Dagster schedules cannot run: they have no seconds field",
+            location: Some("meltano.yml:16:13"),
+            ..CASE
+        },
     ]
 }
