@@ -125,13 +125,10 @@ const DEPARTURES: &[(&str, &[Departure])] = &[
         "22-Matatika-example-salesforce-sensitive-data",
         &[UncastableValue],
     ),
-    (
-        "24-MatatikaBytes-5X-Sandbox-cuisrqm",
-        &[FilesBundleNotRun, LockMerged],
-    ),
+    ("24-MatatikaBytes-5X-Sandbox-cuisrqm", &[FilesBundleNotRun]),
     (
         "25-MatatikaBytes-Meltano-jyiczzd",
-        &[FilesBundleNotRun, LockMerged, ProjectSettingVariable],
+        &[FilesBundleNotRun, ProjectSettingVariable],
     ),
     ("27-GaloyMoney-lana-bank", &[LockMerged]),
     ("33-radbrt-prefect-warehouse", &[NotOnHub]),
