@@ -59,8 +59,9 @@ pub enum Departure {
     /// meltc does not model project settings as variables (README "Not modelled").
     ProjectSettingVariable,
     /// meltc refuses up front what Meltano's run time fails on when the job runs (a job naming
-    /// a missing plugin, a task with two spaces, a schedule naming a missing job); compile,
-    /// which never runs anything, accepts it.
+    /// a missing plugin, a task with two spaces, a schedule naming a missing job), or a cron
+    /// expression the orchestrator that owns the schedules cannot run (`L` on Kubernetes);
+    /// compile, which never runs or schedules anything, accepts it.
     StricterBuild,
     /// `meltano compile` crashes where the run time does not (an environment's plugin entry
     /// with no `config`, `plugins:` left empty).
@@ -351,6 +352,7 @@ const STRICT_CODES: &[&str] = &[
     "meltc::job::empty-task",
     "meltc::job::mapper-name",
     "meltc::plugin::unresolved-used",
+    "meltc::build::cron-unsupported",
 ];
 
 fn compare_project(input: &Input) -> Tally {

@@ -413,9 +413,17 @@ fn config(entry: &Map<String, Value>, our: &Plugin) -> Vec<Finding> {
             .find(|setting| setting.aliases.contains(path))
             .map_or_else(|| path.clone(), |setting| setting.name.clone())
     };
+    // A key written under a setting's alias is that setting, and also a setting of its own
+    // name in Meltano's run time (`meltano config print` lists both, with the same value), as it
+    // is in meltc's manifest.
     let theirs: BTreeMap<String, Value> = theirs
         .into_iter()
-        .map(|(path, value)| (canonical(&path), value))
+        .flat_map(|(path, value)| {
+            let name = canonical(&path);
+            let also_own = name != path && our.settings.iter().any(|setting| setting.name == path);
+            let own = also_own.then(|| (path.clone(), value.clone()));
+            std::iter::once((name, value)).chain(own)
+        })
         .collect();
     let mut findings = Vec::new();
     let paths: BTreeSet<&String> = theirs.keys().chain(ours.keys()).collect();
