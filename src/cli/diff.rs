@@ -115,8 +115,15 @@ fn review_lines(manifest: &Manifest) -> BTreeMap<String, String> {
         put(format!("settings.{name}"), compact(value));
     }
     for (key, literal) in &manifest.secret_literals {
-        for place in literal.written_at.iter().filter(|place| place.starts_with("settings.")) {
-            put(place.clone(), format!("a literal secret, in the Secret key `{key}`"));
+        for place in literal
+            .written_at
+            .iter()
+            .filter(|place| place.starts_with("settings."))
+        {
+            put(
+                place.clone(),
+                format!("a literal secret, in the Secret key `{key}`"),
+            );
         }
     }
     flatten(

@@ -95,7 +95,13 @@ pub fn keep_out(manifest: &mut Manifest, names: &SecretNames<'_, '_>) {
     };
     env_block(&mut manifest.env, "env", names, &mut keys, true);
     if let Some(environment) = &mut manifest.environment {
-        env_block(&mut environment.env, "environment.env", names, &mut keys, true);
+        env_block(
+            &mut environment.env,
+            "environment.env",
+            names,
+            &mut keys,
+            true,
+        );
     }
     let writers = setting_writers(manifest);
     for (index, plugin) in manifest.plugins.iter_mut().enumerate() {
@@ -225,8 +231,8 @@ fn drop_overridden(manifest: &mut Manifest, names: &SecretNames<'_, '_>) {
     };
     let environment_env = &environment.env;
     manifest.env.retain(|name, value| {
-        let overridden = environment_env.contains_key(name)
-            && !read_in(std::iter::once(environment_env), name);
+        let overridden =
+            environment_env.contains_key(name) && !read_in(std::iter::once(environment_env), name);
         !(overridden && is_secret_literal(name, value, names))
     });
     for plugin in &mut manifest.plugins {
@@ -237,7 +243,9 @@ fn drop_overridden(manifest: &mut Manifest, names: &SecretNames<'_, '_>) {
             }
             block.vars.retain(|name, value| {
                 let overridden = environment_env.contains_key(name)
-                    || blocks[index + 1..].iter().any(|later| later.contains_key(name));
+                    || blocks[index + 1..]
+                        .iter()
+                        .any(|later| later.contains_key(name));
                 let read = read_in(blocks.iter().chain(std::iter::once(environment_env)), name);
                 !(overridden && !read && is_secret_literal(name, value, names))
             });

@@ -198,7 +198,10 @@ impl<'m> Written<'m> {
             .zip(&self.prefixes)
             .enumerate()
             .filter(|(_, (_, (prefixes, own_names)))| {
-                *own_names || prefixes.iter().any(|prefix| name.starts_with(prefix.as_str()))
+                *own_names
+                    || prefixes
+                        .iter()
+                        .any(|prefix| name.starts_with(prefix.as_str()))
             })
             .filter(|(_, (plugin, _))| writes(plugin, name))
             .map(|(index, _)| index)
@@ -266,13 +269,22 @@ pub fn variables(manifest: &Manifest, secrets: &SecretNames<'_, '_>) -> BTreeMap
             collector.text(pip_url, &format!("{place}.pip_url"), Reader::Project, None);
         }
         for setting in &plugin.settings {
-            setting_references(&mut collector, &place, setting, Reader::Plugin(index, false));
+            setting_references(
+                &mut collector,
+                &place,
+                setting,
+                Reader::Plugin(index, false),
+            );
         }
         for extra in &plugin.extras {
             setting_references(&mut collector, &place, extra, Reader::Plugin(index, true));
         }
         for block in &plugin.env {
-            collector.env_block(&block.vars, &format!("{place}.env"), Reader::Plugin(index, false));
+            collector.env_block(
+                &block.vars,
+                &format!("{place}.env"),
+                Reader::Plugin(index, false),
+            );
         }
         for (name, command) in &plugin.commands {
             let used_by = format!("{place}.commands.{name}");

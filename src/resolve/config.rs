@@ -93,7 +93,9 @@ pub enum ConfigError {
     },
     /// A literal secret that was not a string (a number, a mapping) comes from a Secret key
     /// that holds no JSON (the value is never shown).
-    #[error("setting `{setting}` comes from the Secret key `{key}`, which does not hold JSON (the value meltano.yml wrote there was not a string)")]
+    #[error(
+        "setting `{setting}` comes from the Secret key `{key}`, which does not hold JSON (the value meltano.yml wrote there was not a string)"
+    )]
     SecretNotJson {
         /// The setting.
         setting: String,

@@ -79,7 +79,12 @@ impl Prepared {
 #[must_use]
 pub fn literal_keys(manifest: &Manifest) -> Vec<&str> {
     let blocks = std::iter::once(&manifest.env)
-        .chain(manifest.environment.iter().map(|environment| &environment.env))
+        .chain(
+            manifest
+                .environment
+                .iter()
+                .map(|environment| &environment.env),
+        )
         .chain(
             manifest
                 .plugins
@@ -413,10 +418,12 @@ fn secret_literal<'v>(
     if !literal.json {
         return Ok((Some(Value::String(text.clone())), true));
     }
-    let parsed: Value =
-        serde_json::from_str(text).map_err(|_| ConfigError::SecretNotJson {
-            setting: setting.to_owned(),
-            key: literal.key.clone(),
-        })?;
-    Ok((Some(ConfigValue::from_json(&parsed).expand(variables)), true))
+    let parsed: Value = serde_json::from_str(text).map_err(|_| ConfigError::SecretNotJson {
+        setting: setting.to_owned(),
+        key: literal.key.clone(),
+    })?;
+    Ok((
+        Some(ConfigValue::from_json(&parsed).expand(variables)),
+        true,
+    ))
 }

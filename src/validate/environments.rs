@@ -48,7 +48,12 @@ pub fn check(index: &ProjectIndex<'_>, selected: &[Named<'_>], diagnostics: &mut
         }
     }
     for plugin in &index.plugins {
-        super::secrets::config_literals(index, plugin, plugin.entry.node.get("config"), diagnostics);
+        super::secrets::config_literals(
+            index,
+            plugin,
+            plugin.entry.node.get("config"),
+            diagnostics,
+        );
     }
     for environment in selected {
         for entry in model::environment_plugins(environment) {

@@ -111,5 +111,8 @@ fn project_settings(index: &ProjectIndex<'_>, diagnostics: &mut Vec<Diagnostic>)
 }
 
 fn literal_scalar(node: &Node) -> bool {
-    matches!(node.value, Value::String(_) | Value::Int(_) | Value::Float(_)) && is_literal_node(node)
+    matches!(
+        node.value,
+        Value::String(_) | Value::Int(_) | Value::Float(_)
+    ) && is_literal_node(node)
 }
