@@ -30,8 +30,9 @@ const EXPECTED: &[Pinned] = &[
     ("16-reservoir-data-tap-npm", 0, &[]),
     ("18-quantile-development-dagster-meltano", 0, &[]),
     // Job `help` runs `meltano --help` as blocks: `meltano run help` fails with "Block meltano
-    // not found" (and stops there, so `--help` is not reported).
-    ("19-quantile-development-dagster-ext", 1, &[("meltc::ref::unknown-plugin", 1), ("meltc::setting::literal-secret", 1)]),
+    // not found" (and stops there, so `--help` is not reported). `DBT_POSTGRES_PASSWORD:
+    // postgres` in the `env:` of two plugins: a literal secret each.
+    ("19-quantile-development-dagster-ext", 1, &[("meltc::env::literal-secret", 2), ("meltc::ref::unknown-plugin", 1), ("meltc::setting::literal-secret", 1)]),
     ("21-JulesHuisman-geospatial-integration", 0, &[]),
     // Matatika variants exist only in their lock files (Matatika runs its own hub).
     ("22-Matatika-example-salesforce-sensitive-data", 0, &[("meltc::plugin::lock-only-variant", 1)]),
