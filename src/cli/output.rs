@@ -263,11 +263,14 @@ pub fn table(view: &View<'_, '_>) -> String {
         .variant
         .as_deref()
         .map_or_else(String::new, |variant| format!(", variant {variant}"));
+    let kind = match plugin.mapping {
+        Some(_) => format!("mapping of the mapper `{}`", plugin.name),
+        None => plugin.plugin_type.singular().to_owned(),
+    };
     let _ = writeln!(
         out,
-        "{} ({}{variant}) from {}",
-        plugin.name,
-        plugin.plugin_type.singular(),
+        "{} ({kind}{variant}) from {}",
+        plugin.block_name(),
         view.definition()
     );
     let parents: Vec<&str> = view
@@ -368,7 +371,7 @@ pub fn json(view: &View<'_, '_>) -> String {
         .skip(1)
         .map(|parent| parent.name.as_str())
         .collect();
-    let document = json!({
+    let mut document = json!({
         "version": 1,
         "plugin": {
             "type": plugin.plugin_type.as_str(),
@@ -383,6 +386,10 @@ pub fn json(view: &View<'_, '_>) -> String {
         "config": view.config_object(),
         "env": view.env_vars(),
     });
+    if let (Some(mapping), Some(object)) = (plugin.mapping, document["plugin"].as_object_mut()) {
+        // A mapping plugin keeps its mapper's name (its env vars are the mapper's).
+        object.insert("mapping".to_owned(), json!(mapping.name));
+    }
     let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
     text.push('\n');
     text

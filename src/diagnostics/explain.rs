@@ -65,6 +65,8 @@ texts![
     "job-block-sequence",
     "job-nested-job",
     "job-mapper-name",
+    "mapping-shadowed",
+    "mapping-ambiguous",
     "job-unknown-command",
     "schedule-invalid-cron",
     "schedule-legacy",

@@ -5,7 +5,8 @@
 //! 2. `values`: plain scalars that Meltano's two YAML readers disagree on.
 //! 3. `keys`: keys Meltano does not know (warnings, with did-you-mean).
 //! 4. `names`: duplicate plugins, jobs, schedules and environments across all files.
-//! 5. `plugins`: legacy types, `inherit_from` parents and cycles.
+//! 5. `plugins`: legacy types, `inherit_from` parents and cycles; `mappings`: mapping names
+//!    that never find their mapping (a mapping is a plugin too).
 //! 6. `jobs` and `schedules`: task references and block grammar, cron expressions.
 //! 7. `environments`: `default_environment`, environment plugin entries, state that a pod would
 //!    lose, literal secrets.
@@ -17,6 +18,7 @@ mod facts;
 mod index;
 mod jobs;
 mod keys;
+mod mappings;
 mod names;
 mod plugins;
 mod schedules;
@@ -47,6 +49,7 @@ pub fn validate(project: &Project, options: &Options) -> Vec<Diagnostic> {
     let index = ProjectIndex::new(project);
     keys::check(&index, &mut diagnostics);
     plugins::check(&index, &mut diagnostics);
+    mappings::check(&index, &mut diagnostics);
     jobs::check(&index, &mut diagnostics);
     schedules::check(&index, &mut diagnostics);
     let environments = model::environments(&project.merged);
