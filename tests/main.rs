@@ -24,6 +24,7 @@ mod graph;
 mod init_ci;
 mod interrupted_build;
 mod lock;
+mod mapping_meltano;
 mod pipe;
 mod precommit;
 mod properties;

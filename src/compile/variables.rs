@@ -284,8 +284,21 @@ pub fn variables(manifest: &Manifest) -> BTreeMap<String, Variable> {
             collector.text(&command.args, &format!("{place}.commands.{name}"), None);
         }
         for mapping in &plugin.mappings {
-            for value in mapping.config.values() {
-                collector.value(value, &format!("{place}.mappings.{}", mapping.name), None);
+            // A mapping is a plugin of its own: its settings' values are what it reads.
+            // Its copy of the mapper's `mappings` list is the mapper's reader already.
+            let own = mapping
+                .extras
+                .iter()
+                .filter(|extra| extra.name != "_mappings");
+            for setting in mapping.settings.iter().chain(own) {
+                let Some(value) = &setting.value else {
+                    continue;
+                };
+                let used_by = format!("{place}.mappings.{}.{}", mapping.name, setting.name);
+                let because = setting
+                    .sensitive
+                    .then(|| format!("read by the sensitive setting `{used_by}`"));
+                collector.value(value, &used_by, because.as_deref());
             }
         }
     }
