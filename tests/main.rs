@@ -25,6 +25,7 @@ mod init_ci;
 mod interrupted_build;
 mod lock;
 mod mapping_meltano;
+mod meltano_lint;
 mod pipe;
 mod precommit;
 mod properties;
