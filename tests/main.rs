@@ -27,6 +27,8 @@ mod graph;
 mod init_ci;
 mod interrupted_build;
 mod lock;
+mod mapping_meltano;
+mod meltano_lint;
 mod pipe;
 mod precommit;
 mod properties;
