@@ -3,7 +3,9 @@
 //! Meltano's Hub is out of reach here, so the temporary copy of each project first gets the
 //! lock files Meltano reads instead (`support::differential::lock_for_meltano`: the bytes
 //! `meltano lock` writes, from meltc's bundled hub index): every plugin either tool can
-//! resolve is compared. For each, in the base project and every environment, the `config` object of `meltc config PLUGIN --format json
+//! resolve is compared, and each mapping of a mapper (a mapping is a plugin too: `meltano
+//! config MAPPING`). For each, in the base project and every environment, the `config` object
+//! of `meltc config PLUGIN --format json
 //! --show-secrets [--env E]` must equal `meltano [--environment=E] config --unsafe print
 //! PLUGIN`, and its `env` object (the settings' variables) what `meltano config print
 //! --format env` prints, both run in a temporary copy of the project with the same environment:
@@ -291,7 +293,7 @@ fn compare_project(input: &Input) -> Outcome {
                 .chain(environments.iter().cloned().map(Some))
                 .map(|environment| Case {
                     plugin_type: plugin.plugin_type.as_str().to_owned(),
-                    plugin: plugin.name.clone(),
+                    plugin: plugin.block_name().to_owned(),
                     environment,
                 })
         })
@@ -389,6 +391,8 @@ fn offline_plugins<'r, 'p>(
         };
         if offline {
             plugins.push(plugin);
+            // A mapping is a plugin too (`meltano config MAPPING`): the mapper's definition.
+            plugins.extend(resolved.mappings_of(plugin));
         } else {
             skipped.push(format!(
                 "{} ({}): Meltano needs the Hub (no {})",

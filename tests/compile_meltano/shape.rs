@@ -88,10 +88,14 @@ fn schedules(theirs: &Value, ours: &Manifest) -> Vec<Finding> {
                 ),
                 _ => Runs::Job(schedule.job.clone()),
             };
+            // A literal secret is kept out of meltc's manifest (a key of the Secret instead).
             let env = schedule
                 .env
                 .iter()
-                .map(|(key, value)| (key.clone(), value.clone()))
+                .map(|(key, value)| {
+                    let text = value.written().unwrap_or("(kept in the Secret)");
+                    (key.clone(), text.to_owned())
+                })
                 .collect();
             (
                 schedule.name.clone(),
