@@ -32,4 +32,5 @@ mod runtime_faults;
 mod runtime_run;
 mod runtime_settings;
 mod state;
+mod state_commands;
 mod support;

@@ -1,7 +1,10 @@
 //! The `meltc-run` command line: what the CronJob pod and the Dagster op execute.
 //!
-//! Exit codes: 0 success, 1 a step failed (a plugin, state, the catalog), 2 usage, a manifest
-//! that cannot be read, or a configuration that cannot be worked out (a missing variable).
+//! Exit codes ([`exit_code`]): 0 success, 1 a step failed (a plugin, state, the catalog), 2
+//! usage, a manifest that cannot be read, or a configuration that cannot be worked out (a
+//! missing variable), 75 another run holds a state ID's run lease (nothing ran for that step;
+//! sysexits' `EX_TEMPFAIL`: try again later). The generated CronJob's `podFailurePolicy` fails
+//! the Job at once on 2 and 75, which a retry cannot help.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,8 +16,20 @@ use clap::{Parser, Subcommand};
 use super::interrupt::Interrupts;
 use super::log::{Level, LogFormat, Logger};
 use super::run::{RunError, RunOptions, Runtime};
-use super::state::{StateBackendSettings, StateStore, StateStrategy, commands};
+use super::state::edit::{self, Edited};
+use super::state::lease::{Holder, rfc3339};
+use super::state::{StateBackendSettings, StateError, StateStore, StateStrategy, commands};
 use crate::manifest::{Manifest, blocks};
+
+/// meltc-run's exit codes (module docs).
+pub mod exit_code {
+    /// A step failed: a plugin, state, the catalog.
+    pub const FAILED: u8 = 1;
+    /// Usage, an unreadable manifest, a configuration that cannot be worked out.
+    pub const USAGE: u8 = 2;
+    /// Another run holds a state ID's run lease: nothing ran for that step.
+    pub const LEASE_HELD: u8 = 75;
+}
 
 /// meltc-run runs the jobs of a manifest written by `meltc build`, in place of `meltano run`.
 #[derive(Debug, Parser)]
@@ -78,8 +93,7 @@ enum Cmd {
         args: Vec<String>,
     },
     /// Incremental state in the environment's backend, as `meltano state`.
-    #[command(subcommand)]
-    State(StateCmd),
+    State(StateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -105,6 +119,15 @@ struct RunArgs {
     /// Discover the catalog even when the cached one (`.meltano/run/<tap>/`) matches.
     #[arg(long)]
     refresh_catalog: bool,
+    /// When another run holds a step's state ID, wait up to this long for it to finish
+    /// (default: exit 75 at once).
+    #[arg(
+        long,
+        env = "MELTC_RUN_LEASE_WAIT",
+        value_name = "SECONDS",
+        default_value_t = 0
+    )]
+    lease_wait: u64,
 }
 
 fn parse_strategy(text: &str) -> Result<StateStrategy, String> {
@@ -114,6 +137,22 @@ fn parse_strategy(text: &str) -> Result<StateStrategy, String> {
         "overwrite" => Ok(StateStrategy::Overwrite),
         _ => Err("one of auto, merge, overwrite".to_owned()),
     }
+}
+
+#[derive(Debug, clap::Args)]
+struct StateArgs {
+    /// When a run (or another state command) holds the state ID, wait up to this long before
+    /// giving up with exit 75 (commands that change state only).
+    #[arg(
+        long,
+        env = "MELTC_RUN_LEASE_WAIT",
+        value_name = "SECONDS",
+        default_value_t = 0,
+        global = true
+    )]
+    lease_wait: u64,
+    #[command(subcommand)]
+    command: StateCmd,
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,8 +174,37 @@ enum StateCmd {
         /// The state.
         json: String,
     },
-    /// Remove the state of an ID.
+    /// Remove the state of an ID, or only the bookmarks of some streams.
     Clear {
+        /// The state ID.
+        id: String,
+        /// Remove only this stream's bookmark and keep the others (repeatable).
+        #[arg(long = "stream", value_name = "NAME")]
+        streams: Vec<String>,
+    },
+    /// The current state and the last states it replaced, newest first.
+    History {
+        /// The state ID.
+        id: String,
+    },
+    /// Put back a state from the history (the one the last run or command replaced, unless
+    /// `--to` says which).
+    Rollback {
+        /// The state ID.
+        id: String,
+        /// The history entry (`state history` numbers them; 1 is the newest).
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        to: u64,
+    },
+    /// Copy the state of an ID to another (a plugin or environment was renamed), keeping both.
+    Copy {
+        /// The state ID to copy from.
+        from: String,
+        /// The state ID to copy to.
+        to: String,
+    },
+    /// Edit the state of an ID in `$VISUAL` or `$EDITOR`; it is validated before it is stored.
+    Edit {
         /// The state ID.
         id: String,
     },
@@ -199,7 +267,9 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Cmd::Job { name, options } => match manifest.job(&name) {
-            Some(job) => runtime.run_steps(&job.steps, &run_options(&options)),
+            Some(job) => {
+                runtime.run_steps(&job.steps, &run_options(&options, format!("job {name}")))
+            }
             None => Err(RunError::Blocks(format!(
                 "the manifest has no job `{name}`; its jobs: {}",
                 manifest
@@ -216,7 +286,10 @@ pub fn main() -> ExitCode {
         } => {
             let expanded = blocks::expand_jobs(&manifest, &names);
             match blocks::parse(&manifest, &expanded) {
-                Ok(steps) => runtime.run_steps(&steps, &run_options(&options)),
+                Ok(steps) => runtime.run_steps(
+                    &steps,
+                    &run_options(&options, format!("run {}", names.join(" "))),
+                ),
                 Err(error) => Err(RunError::Blocks(error.to_string())),
             }
         }
@@ -234,15 +307,20 @@ pub fn main() -> ExitCode {
         Err(error) => {
             logger.event(Level::Error, "run_failed", &error.to_string(), &[]);
             ExitCode::from(match error {
-                RunError::Blocks(_) | RunError::Config { .. } | RunError::Variable(_) => 2,
-                _ => 1,
+                RunError::Blocks(_) | RunError::Config { .. } | RunError::Variable(_) => {
+                    exit_code::USAGE
+                }
+                RunError::LeaseHeld(_) => exit_code::LEASE_HELD,
+                _ => exit_code::FAILED,
             })
         }
     }
 }
 
-fn run_options(args: &RunArgs) -> RunOptions {
+fn run_options(args: &RunArgs, command: String) -> RunOptions {
     RunOptions {
+        lease_wait: Duration::from_secs(args.lease_wait),
+        command,
         full_refresh: args.full_refresh,
         state_id_suffix: args.state_id_suffix.clone(),
         no_state_update: args.no_state_update,
@@ -256,22 +334,97 @@ fn run_options(args: &RunArgs) -> RunOptions {
 }
 
 #[allow(clippy::print_stdout, reason = "the state commands print their result")]
-fn state(runtime: &Runtime<'_>, command: StateCmd) -> Result<(), RunError> {
+fn state(runtime: &Runtime<'_>, args: StateArgs) -> Result<(), RunError> {
     let variables = runtime.project_variables();
-    let failed = |error: super::state::StateError| RunError::State(error.to_string());
-    let settings = StateBackendSettings::from_meltano_env(&variables)
+    let failed = |error: StateError| match error {
+        StateError::LeaseHeld { .. } => RunError::LeaseHeld(error.to_string()),
+        other => RunError::State(other.to_string()),
+    };
+    let mut settings = StateBackendSettings::from_meltano_env(&variables)
         .map_err(failed)?
         .ok_or_else(|| RunError::State(format!("the environment keeps state in `{}`, which meltc-run does not read; set MELTANO_STATE_BACKEND_URI", runtime.manifest.state.uri)))?;
+    settings.lease.wait = Duration::from_secs(args.lease_wait);
     let store = StateStore::open(&settings, &variables).map_err(failed)?;
-    match command {
+    let holder = |what: &str| Holder::this_process(format!("state {what}"));
+    let info = |event: &str, message: &str| runtime.logger.event(Level::Info, event, message, &[]);
+    match args.command {
         StateCmd::List { pattern } => {
             for id in commands::list(&store, pattern.as_deref()).map_err(failed)? {
                 println!("{id}");
             }
         }
         StateCmd::Get { id } => println!("{}", commands::get(&store, &id).map_err(failed)?),
-        StateCmd::Set { id, json } => commands::set(&store, &id, &json, true).map_err(failed)?,
-        StateCmd::Clear { id } => commands::clear(&store, &id).map_err(failed)?,
+        StateCmd::Set { id, json } => commands::with_lease(&store, &id, &holder("set"), || {
+            commands::set(&store, &id, &json, true)
+        })
+        .map_err(failed)?,
+        StateCmd::Clear { id, streams } if streams.is_empty() => {
+            commands::with_lease(&store, &id, &holder("clear"), || {
+                commands::clear(&store, &id)
+            })
+            .map_err(failed)?;
+        }
+        StateCmd::Clear { id, streams } => {
+            commands::with_lease(&store, &id, &holder("clear --stream"), || {
+                commands::clear_streams(&store, &id, &streams)
+            })
+            .map_err(failed)?;
+            let names: Vec<String> = streams.iter().map(|name| format!("`{name}`")).collect();
+            info(
+                "state_streams_cleared",
+                &format!(
+                    "cleared the bookmark of {} in state `{id}`; the other streams keep theirs \
+                     (`state rollback {id}` undoes this)",
+                    names.join(", ")
+                ),
+            );
+        }
+        StateCmd::History { id } => {
+            for line in commands::history(&store, &id).map_err(failed)? {
+                println!("{line}");
+            }
+        }
+        StateCmd::Rollback { id, to } => {
+            let to = usize::try_from(to).unwrap_or(usize::MAX);
+            let entry = commands::with_lease(&store, &id, &holder("rollback"), || {
+                commands::rollback(&store, &id, to)
+            })
+            .map_err(failed)?;
+            info(
+                "state_rolled_back",
+                &format!(
+                    "state `{id}` is back to history entry {to} (the state `{}` replaced at {}); \
+                     the state it replaced is history entry 1 now",
+                    entry.reason,
+                    rfc3339(entry.saved_at)
+                ),
+            );
+        }
+        StateCmd::Copy { from, to } => {
+            commands::with_lease(&store, &to, &holder("copy"), || {
+                commands::copy(&store, &from, &to)
+            })
+            .map_err(failed)?;
+            info(
+                "state_copied",
+                &format!("copied state `{from}` to `{to}`; `{from}` is unchanged"),
+            );
+        }
+        StateCmd::Edit { id } => {
+            let visual = runtime.process.get("VISUAL").map(String::as_str);
+            let editor = runtime.process.get("EDITOR").map(String::as_str);
+            let editor = edit::editor_command(visual, editor);
+            let message = match edit::edit(&store, &id, &editor, &holder("edit")).map_err(failed)? {
+                Edited::Saved => format!(
+                    "state `{id}` saved; the state before the edit is history entry 1 \
+                     (`state rollback {id}` puts it back)"
+                ),
+                // Meltano's words (`cli/state.py` `edit_state`).
+                Edited::Unchanged => "No changes detected".to_owned(),
+                Edited::Emptied => "Empty content provided - no changes made".to_owned(),
+            };
+            info("state_edited", &message);
+        }
     }
     Ok(())
 }

@@ -4,16 +4,18 @@
 //! An extract/load step: prepare each plugin's variables and config (a later block sees the
 //! earlier blocks' variables, as in Meltano), write the config files into a private directory,
 //! discover the catalog and apply the selection rules, hand the tap the stored state, run the
-//! pipe, and store every state line the target writes as it arrives. A command step runs the
-//! plugin alone. Steps run in series; the first failure stops the run.
+//! pipe, and store every state line the target writes as it arrives. While a step keeps state
+//! it holds its state ID's run lease, so a second run of it exits (or waits) instead of
+//! running the pipe too. A command step runs the plugin alone. Steps run in series; the first
+//! failure stops the run.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::catalog::{self, Rules};
 use super::catalog_cache::CatalogCache;
@@ -23,7 +25,11 @@ use super::log::{Level, Logger};
 use super::pipe::{self, PluginKind};
 use super::required;
 use super::settings::{Host, Prepared, prepare, project_variables};
-use super::state::{StateBackendSettings, StateId, StateIdParts, StateStore, StateStrategy};
+use super::state::lease::{Holder, RunLease};
+use super::state::recorder::{Recording, RunRecorder};
+use super::state::{
+    StateBackendSettings, StateError, StateId, StateIdParts, StateStore, StateStrategy, TargetLine,
+};
 use crate::manifest::{Manifest, MappingRef, Plugin, Step};
 use crate::project::PluginType;
 use crate::resolve::expand::{ConfigValue, Template};
@@ -46,6 +52,11 @@ pub struct RunOptions {
     pub deadline: Option<Instant>,
     /// `--refresh-catalog`: discover even when a cached catalog matches.
     pub refresh_catalog: bool,
+    /// `--lease-wait`: how long to wait for another run of a state ID to finish.
+    pub lease_wait: Duration,
+    /// What runs (`job sync`), written into the run lease so a refused run can say who holds
+    /// it.
+    pub command: String,
 }
 
 /// Where and with what a run happens.
@@ -84,6 +95,9 @@ pub enum RunError {
     /// State could not be read or written.
     #[error("state: {0}")]
     State(String),
+    /// Another run holds a state ID's run lease.
+    #[error("{0}")]
+    LeaseHeld(String),
     /// The catalog could not be discovered or selected.
     #[error("{plugin}: catalog: {message}")]
     Catalog {
@@ -210,13 +224,19 @@ impl Runtime<'_> {
             &Value::Object(tap_prepared.config.clone()),
         )?;
         tap_args.extend(["--config".into(), config.into_os_string()]);
-        // The backend first: a wrong endpoint or a missing key fails before discovery runs.
+        // The backend first: a wrong endpoint or a missing key fails before discovery runs,
+        // and the lease before anything runs.
         let store = self.state_store(tap, state_id, &tap_prepared, options)?;
+        let lease = store
+            .as_ref()
+            .map(|(store, id)| take_lease(store, id, &options.command))
+            .transpose()?;
         if let Some(flag) = catalog::catalog_flag(&tap.capabilities) {
             let refresh = options.refresh_catalog || options.full_refresh;
             let catalog = self.catalog(tap, &tap_prepared, &dir, refresh)?;
             tap_args.extend([flag.into(), catalog.into_os_string()]);
         }
+        let mut started_from = Value::Object(serde_json::Map::new());
         if let Some((store, id)) = &store {
             if !options.full_refresh {
                 let stored = store.get(id).map_err(|e| RunError::State(e.to_string()))?;
@@ -224,6 +244,7 @@ impl Runtime<'_> {
                     let path = dir.write(&tap.name, FileKind::State, text.as_bytes())?;
                     tap_args.extend(["--state".into(), path.into_os_string()]);
                 }
+                started_from = stored;
             }
         }
         let mut processes =
@@ -269,10 +290,16 @@ impl Runtime<'_> {
             vec!["--config".into(), config.into_os_string()],
         ));
 
-        let merge = options.strategy.merges(options.full_refresh);
+        let recording = Recording {
+            merge: options.strategy.merges(options.full_refresh),
+            full_refresh: options.full_refresh,
+        };
+        let mut recorder = store.as_ref().map(|(store, id)| {
+            RunRecorder::new(store, id.clone(), recording, started_from, lease.as_ref())
+        });
         let mut on_state = |line: &str| -> Result<(), pipe::StateError> {
-            if let Some((store, id)) = &store {
-                store.record_target_line(id, line, merge)?;
+            if let Some(recorder) = &mut recorder {
+                self.log_recorded(&recorder.record(line)?);
             }
             Ok(())
         };
@@ -288,6 +315,10 @@ impl Runtime<'_> {
             &mut on_state,
         )
         .map_err(|error| RunError::Pipe(error.to_string()))?;
+        drop(recorder);
+        if let Some(lease) = lease {
+            self.release_lease(lease);
+        }
         dir.close()?;
         if report.success() {
             self.logger.event(
@@ -306,6 +337,53 @@ impl Runtime<'_> {
                 "{extractor} -> {loader}: {}",
                 report.outcome
             )))
+        }
+    }
+
+    /// Log what storing a state line did, as Meltano logs skipped lines, plus bookmarks that
+    /// moved backwards.
+    fn log_recorded(&self, recorded: &super::state::recorder::Recorded) {
+        // Meltano's words (`BookmarkWriter.writeline`).
+        let skipped = match recorded.line {
+            TargetLine::Empty => {
+                Some("Received empty state, incremental state has not been updated")
+            }
+            TargetLine::Invalid => {
+                Some("Received state is invalid, incremental state has not been updated")
+            }
+            TargetLine::Update(_) => None,
+        };
+        if let Some(message) = skipped {
+            self.logger
+                .event(Level::Warning, "state_skipped", message, &[]);
+        }
+        for regression in &recorded.regressions {
+            self.logger.event(
+                Level::Warning,
+                "bookmark_backwards",
+                &format!(
+                    "{regression} (without --full-refresh); `meltc-run state history` and \
+                     `state rollback` restore the state before this run"
+                ),
+                &[("stream", json!(regression.stream))],
+            );
+        }
+    }
+
+    /// Give the lease back; a failure only delays the next run until the lease expires.
+    fn release_lease(&self, lease: RunLease) {
+        let lost = lease.ensure_held().err();
+        if let Err(error) = lease.release() {
+            self.logger.event(
+                Level::Warning,
+                "lease_not_released",
+                &format!("{error}; the next run can start once the lease expires"),
+                &[],
+            );
+        }
+        if let Some(error) = lost {
+            self.logger
+                .event(Level::Warning, "lease_lost", &error.to_string(), &[]);
         }
     }
 
@@ -380,7 +458,7 @@ impl Runtime<'_> {
             )));
         }
         let variables = self.project_variables();
-        let settings = StateBackendSettings::from_meltano_env(&variables)
+        let mut settings = StateBackendSettings::from_meltano_env(&variables)
             .map_err(|error| RunError::State(error.to_string()))?
             .ok_or_else(|| {
                 RunError::State(format!(
@@ -389,6 +467,7 @@ impl Runtime<'_> {
                     self.manifest.state.uri
                 ))
             })?;
+        settings.lease.wait = options.lease_wait;
         let store = StateStore::open(&settings, &variables)
             .map_err(|error| RunError::State(error.to_string()))?;
         Ok(Some((store, id)))
@@ -605,6 +684,16 @@ impl Runtime<'_> {
             )))
         }
     }
+}
+
+/// The run lease of a step's state ID (module docs).
+fn take_lease(store: &StateStore, id: &StateId, command: &str) -> Result<RunLease, RunError> {
+    store
+        .lease(id, &Holder::this_process(command))
+        .map_err(|error| match error {
+            StateError::LeaseHeld { .. } => RunError::LeaseHeld(error.to_string()),
+            other => RunError::State(format!("cannot take the run lease: {other}")),
+        })
 }
 
 fn describe(step: &Step) -> String {

@@ -2,6 +2,7 @@
 //! the real `meltano` 4.4.1 reading and writing the same stores.
 
 mod backends;
+mod lease;
 mod locking;
 mod meltano;
 
