@@ -127,7 +127,7 @@ fn history_and_rollback(lab: &mut Lab) {
     assert_eq!(code, 0, "{log}");
     assert!(
         log.contains(&format!(
-            "state `{STATE_ID}` is back to history entry 1 (the state `run` replaced at {saved_at})"
+            "state `{STATE_ID}` is back to history entry 1 (kept when a `run` replaced it at {saved_at})"
         )),
         "{log}"
     );

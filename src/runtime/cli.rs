@@ -393,8 +393,8 @@ fn state(runtime: &Runtime<'_>, args: StateArgs) -> Result<(), RunError> {
             info(
                 "state_rolled_back",
                 &format!(
-                    "state `{id}` is back to history entry {to} (the state `{}` replaced at {}); \
-                     the state it replaced is history entry 1 now",
+                    "state `{id}` is back to history entry {to} (kept when a `{}` replaced it at \
+                     {}); the state it replaced is history entry 1 now",
                     entry.reason,
                     rfc3339(entry.saved_at)
                 ),

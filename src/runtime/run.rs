@@ -229,7 +229,7 @@ impl Runtime<'_> {
         let store = self.state_store(tap, state_id, &tap_prepared, options)?;
         let lease = store
             .as_ref()
-            .map(|(store, id)| take_lease(store, id, &options.command))
+            .map(|(store, id)| self.take_lease(store, id, &options.command))
             .transpose()?;
         if let Some(flag) = catalog::catalog_flag(&tap.capabilities) {
             let refresh = options.refresh_catalog || options.full_refresh;
@@ -315,7 +315,7 @@ impl Runtime<'_> {
             &mut on_state,
         )
         .map_err(|error| RunError::Pipe(error.to_string()))?;
-        drop(recorder);
+        let stored = recorder.map_or(0, |recorder| recorder.stored());
         if let Some(lease) = lease {
             self.release_lease(lease);
         }
@@ -325,9 +325,8 @@ impl Runtime<'_> {
                 Level::Info,
                 "block_succeeded",
                 &format!(
-                    "{extractor} -> {loader}: {} state{} stored",
-                    report.states,
-                    if report.states == 1 { "" } else { "s" }
+                    "{extractor} -> {loader}: {stored} state{} stored",
+                    if stored == 1 { "" } else { "s" }
                 ),
                 &[],
             );
@@ -368,6 +367,34 @@ impl Runtime<'_> {
                 &[("stream", json!(regression.stream))],
             );
         }
+    }
+
+    /// The run lease of a step's state ID (module docs).
+    fn take_lease(
+        &self,
+        store: &StateStore,
+        id: &StateId,
+        command: &str,
+    ) -> Result<RunLease, RunError> {
+        let lease =
+            store
+                .lease(id, &Holder::this_process(command))
+                .map_err(|error| match error {
+                    StateError::LeaseHeld { .. } => RunError::LeaseHeld(error.to_string()),
+                    other => RunError::State(format!("cannot take the run lease: {other}")),
+                })?;
+        if lease.waited() >= Duration::from_secs(1) {
+            self.logger.event(
+                Level::Info,
+                "lease_waited",
+                &format!(
+                    "state `{id}`: waited {:.1} s for another run to finish",
+                    lease.waited().as_secs_f64()
+                ),
+                &[],
+            );
+        }
+        Ok(lease)
     }
 
     /// Give the lease back; a failure only delays the next run until the lease expires.
@@ -684,16 +711,6 @@ impl Runtime<'_> {
             )))
         }
     }
-}
-
-/// The run lease of a step's state ID (module docs).
-fn take_lease(store: &StateStore, id: &StateId, command: &str) -> Result<RunLease, RunError> {
-    store
-        .lease(id, &Holder::this_process(command))
-        .map_err(|error| match error {
-            StateError::LeaseHeld { .. } => RunError::LeaseHeld(error.to_string()),
-            other => RunError::State(format!("cannot take the run lease: {other}")),
-        })
 }
 
 fn describe(step: &Step) -> String {

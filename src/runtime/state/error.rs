@@ -120,9 +120,9 @@ pub enum StateError {
     MoveOntoItself(String),
     /// Another run holds the state ID's run lease.
     #[error(
-        "state `{state_id}` is in use by another run: {holder} (lease `{location}`, which \
-         expires {expires_in:?} after its last renewal if that run died)\nhelp: wait for it to \
-         finish, or pass `--lease-wait SECONDS` to wait for it"
+        "state `{state_id}` is in use by another run: {holder} (lease `{location}`; if that \
+         run died, the lease expires in {expires_in_seconds} s)\nhelp: wait for it to finish, or \
+         pass `--lease-wait SECONDS` to wait for it"
     )]
     LeaseHeld {
         /// The state ID.
@@ -131,8 +131,8 @@ pub enum StateError {
         holder: String,
         /// Path or `s3://bucket/key` of the holder's ticket.
         location: String,
-        /// How long until the lease expires unless renewed.
-        expires_in: Duration,
+        /// Seconds until the lease expires unless renewed (rounded up).
+        expires_in_seconds: u64,
     },
     /// This run could not renew its lease in time, so another run may have taken over.
     #[error(

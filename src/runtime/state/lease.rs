@@ -121,6 +121,8 @@ pub struct RunLease {
     shared: Arc<Shared>,
     renewer: Option<JoinHandle<()>>,
     released: bool,
+    /// How long taking it took (waiting for a holder included).
+    waited: Duration,
 }
 
 impl std::fmt::Debug for RunLease {
@@ -181,9 +183,9 @@ impl RunLease {
                 }
             };
             if others.is_empty() {
-                return Ok(Self::held(
-                    backend, state_id, ticket, text, written_at, settings,
-                ));
+                let mut lease = Self::held(backend, state_id, ticket, text, written_at, settings);
+                lease.waited = started.elapsed();
+                return Ok(lease);
             }
             backend.delete_beside(state_id, Beside::Lease, &ticket)?;
             let established = others.iter().find(|o| seen_before.contains(&o.name));
@@ -238,7 +240,14 @@ impl RunLease {
             shared,
             renewer,
             released: false,
+            waited: Duration::ZERO,
         }
+    }
+
+    /// How long taking the lease took, waiting for another holder included.
+    #[must_use]
+    pub fn waited(&self) -> Duration {
+        self.waited
     }
 
     /// Whether the lease is still ours: fails once it could not be renewed in time.
@@ -418,7 +427,11 @@ fn held_error(backend: &dyn Backend, state_id: &StateId, other: &Other) -> State
             state_id,
             &format!("{}/{}", Beside::Lease.folder(), other.name),
         ),
-        expires_in: other.lasts.saturating_sub(other.renewed_ago),
+        expires_in_seconds: other
+            .lasts
+            .saturating_sub(other.renewed_ago)
+            .as_secs_f64()
+            .ceil() as u64,
     }
 }
 

@@ -42,6 +42,8 @@ pub struct RunRecorder<'a> {
     current: Value,
     /// Streams already warned about in this run (one warning per stream).
     warned: BTreeSet<String>,
+    /// How many states were stored.
+    stored: u64,
 }
 
 /// What one line did.
@@ -73,7 +75,14 @@ impl<'a> RunRecorder<'a> {
             started_kept: false,
             current: started_from,
             warned: BTreeSet::new(),
+            stored: 0,
         }
+    }
+
+    /// How many states were stored (skipped lines not counted).
+    #[must_use]
+    pub fn stored(&self) -> u64 {
+        self.stored
     }
 
     /// Store what `line` says. An empty state (`{}`, which Singer SDK targets emit at the end
@@ -104,6 +113,7 @@ impl<'a> RunRecorder<'a> {
         self.store
             .update_keeping(&self.state_id, update.clone(), keep)?;
         self.started_kept = true;
+        self.stored += 1;
         let found = if self.recording.full_refresh {
             Vec::new()
         } else {

@@ -1,5 +1,6 @@
 //! The `s3://bucket/prefix` backend: objects `<prefix>/<state_id>/state.json` and
-//! `<prefix>/<state_id>/lock` (`application/json`), through `object_store`, on a
+//! `<prefix>/<state_id>/lock` (`application/json`), and meltc-run's own
+//! `<prefix>/<state_id>/history/…` and `…/lease/…` ([`Beside`]), through `object_store`, on a
 //! current-thread tokio runtime so that callers stay synchronous.
 //!
 //! Locking: a lock is created with `If-None-Match: *` and a stale one replaced with
