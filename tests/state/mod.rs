@@ -5,6 +5,7 @@ mod backends;
 mod lease;
 mod locking;
 mod meltano;
+mod preconditions;
 
 use std::path::Path;
 use std::time::Duration;
