@@ -16,9 +16,7 @@ use clap::{Parser, Subcommand};
 use super::interrupt::Interrupts;
 use super::log::{Level, LogFormat, Logger};
 use super::run::{RunError, RunOptions, Runtime};
-use super::state::edit::{self, Edited};
-use super::state::lease::{Holder, rfc3339};
-use super::state::{StateBackendSettings, StateError, StateStore, StateStrategy, commands};
+use super::state::StateStrategy;
 use crate::manifest::{Manifest, blocks};
 
 /// meltc-run's exit codes (module docs).
@@ -93,7 +91,7 @@ enum Cmd {
         args: Vec<String>,
     },
     /// Incremental state in the environment's backend, as `meltano state`.
-    State(StateArgs),
+    State(super::state_cli::StateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -137,77 +135,6 @@ fn parse_strategy(text: &str) -> Result<StateStrategy, String> {
         "overwrite" => Ok(StateStrategy::Overwrite),
         _ => Err("one of auto, merge, overwrite".to_owned()),
     }
-}
-
-#[derive(Debug, clap::Args)]
-struct StateArgs {
-    /// When a run (or another state command) holds the state ID, wait up to this long before
-    /// giving up with exit 75 (commands that change state only).
-    #[arg(
-        long,
-        env = "MELTC_RUN_LEASE_WAIT",
-        value_name = "SECONDS",
-        default_value_t = 0,
-        global = true
-    )]
-    lease_wait: u64,
-    #[command(subcommand)]
-    command: StateCmd,
-}
-
-#[derive(Debug, Subcommand)]
-enum StateCmd {
-    /// State IDs, optionally matching a glob pattern.
-    List {
-        /// A pattern (`prod:*`).
-        pattern: Option<String>,
-    },
-    /// The state of an ID (partial merged onto completed), compact JSON.
-    Get {
-        /// The state ID.
-        id: String,
-    },
-    /// Replace the state of an ID (a JSON document with `singer_state`).
-    Set {
-        /// The state ID.
-        id: String,
-        /// The state.
-        json: String,
-    },
-    /// Remove the state of an ID, or only the bookmarks of some streams.
-    Clear {
-        /// The state ID.
-        id: String,
-        /// Remove only this stream's bookmark and keep the others (repeatable).
-        #[arg(long = "stream", value_name = "NAME")]
-        streams: Vec<String>,
-    },
-    /// The current state and the last states it replaced, newest first.
-    History {
-        /// The state ID.
-        id: String,
-    },
-    /// Put back a state from the history (the one the last run or command replaced, unless
-    /// `--to` says which).
-    Rollback {
-        /// The state ID.
-        id: String,
-        /// The history entry (`state history` numbers them; 1 is the newest).
-        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-        to: u64,
-    },
-    /// Copy the state of an ID to another (a plugin or environment was renamed), keeping both.
-    Copy {
-        /// The state ID to copy from.
-        from: String,
-        /// The state ID to copy to.
-        to: String,
-    },
-    /// Edit the state of an ID in `$VISUAL` or `$EDITOR`; it is validated before it is stored.
-    Edit {
-        /// The state ID.
-        id: String,
-    },
 }
 
 /// Run `meltc-run` with the process's arguments and environment.
@@ -300,7 +227,7 @@ pub fn main() -> ExitCode {
             };
             runtime.command(&name, command.as_deref(), &args)
         }
-        Cmd::State(command) => state(&runtime, command),
+        Cmd::State(command) => super::state_cli::run(&runtime, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -331,100 +258,4 @@ fn run_options(args: &RunArgs, command: String) -> RunOptions {
             .timeout
             .map(|seconds| Instant::now() + Duration::from_secs(seconds)),
     }
-}
-
-#[allow(clippy::print_stdout, reason = "the state commands print their result")]
-fn state(runtime: &Runtime<'_>, args: StateArgs) -> Result<(), RunError> {
-    let variables = runtime.project_variables();
-    let failed = |error: StateError| match error {
-        StateError::LeaseHeld { .. } => RunError::LeaseHeld(error.to_string()),
-        other => RunError::State(other.to_string()),
-    };
-    let mut settings = StateBackendSettings::from_meltano_env(&variables)
-        .map_err(failed)?
-        .ok_or_else(|| RunError::State(format!("the environment keeps state in `{}`, which meltc-run does not read; set MELTANO_STATE_BACKEND_URI", runtime.manifest.state.uri)))?;
-    settings.lease.wait = Duration::from_secs(args.lease_wait);
-    let store = StateStore::open(&settings, &variables).map_err(failed)?;
-    let holder = |what: &str| Holder::this_process(format!("state {what}"));
-    let info = |event: &str, message: &str| runtime.logger.event(Level::Info, event, message, &[]);
-    match args.command {
-        StateCmd::List { pattern } => {
-            for id in commands::list(&store, pattern.as_deref()).map_err(failed)? {
-                println!("{id}");
-            }
-        }
-        StateCmd::Get { id } => println!("{}", commands::get(&store, &id).map_err(failed)?),
-        StateCmd::Set { id, json } => commands::with_lease(&store, &id, &holder("set"), || {
-            commands::set(&store, &id, &json, true)
-        })
-        .map_err(failed)?,
-        StateCmd::Clear { id, streams } if streams.is_empty() => {
-            commands::with_lease(&store, &id, &holder("clear"), || {
-                commands::clear(&store, &id)
-            })
-            .map_err(failed)?;
-        }
-        StateCmd::Clear { id, streams } => {
-            commands::with_lease(&store, &id, &holder("clear --stream"), || {
-                commands::clear_streams(&store, &id, &streams)
-            })
-            .map_err(failed)?;
-            let names: Vec<String> = streams.iter().map(|name| format!("`{name}`")).collect();
-            info(
-                "state_streams_cleared",
-                &format!(
-                    "cleared the bookmark of {} in state `{id}`; the other streams keep theirs \
-                     (`state rollback {id}` undoes this)",
-                    names.join(", ")
-                ),
-            );
-        }
-        StateCmd::History { id } => {
-            for line in commands::history(&store, &id).map_err(failed)? {
-                println!("{line}");
-            }
-        }
-        StateCmd::Rollback { id, to } => {
-            let to = usize::try_from(to).unwrap_or(usize::MAX);
-            let entry = commands::with_lease(&store, &id, &holder("rollback"), || {
-                commands::rollback(&store, &id, to)
-            })
-            .map_err(failed)?;
-            info(
-                "state_rolled_back",
-                &format!(
-                    "state `{id}` is back to history entry {to} (kept when a `{}` replaced it at \
-                     {}); the state it replaced is history entry 1 now",
-                    entry.reason,
-                    rfc3339(entry.saved_at)
-                ),
-            );
-        }
-        StateCmd::Copy { from, to } => {
-            commands::with_lease(&store, &to, &holder("copy"), || {
-                commands::copy(&store, &from, &to)
-            })
-            .map_err(failed)?;
-            info(
-                "state_copied",
-                &format!("copied state `{from}` to `{to}`; `{from}` is unchanged"),
-            );
-        }
-        StateCmd::Edit { id } => {
-            let visual = runtime.process.get("VISUAL").map(String::as_str);
-            let editor = runtime.process.get("EDITOR").map(String::as_str);
-            let editor = edit::editor_command(visual, editor);
-            let message = match edit::edit(&store, &id, &editor, &holder("edit")).map_err(failed)? {
-                Edited::Saved => format!(
-                    "state `{id}` saved; the state before the edit is history entry 1 \
-                     (`state rollback {id}` puts it back)"
-                ),
-                // Meltano's words (`cli/state.py` `edit_state`).
-                Edited::Unchanged => "No changes detected".to_owned(),
-                Edited::Emptied => "Empty content provided - no changes made".to_owned(),
-            };
-            info("state_edited", &message);
-        }
-    }
-    Ok(())
 }
