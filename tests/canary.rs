@@ -395,7 +395,8 @@ fn no_secret_of_a_mapping_reaches_any_output_log_or_file() {
         shown.2
     );
     let runner = env!("CARGO_BIN_EXE_meltc-run");
-    let env = [
+    // The pod's variables: the Secret's keys of the project's literal secrets included.
+    let mut env = vec![
         (
             "MELTC_MANIFEST",
             root.join("deploy/dev/manifest.json").display().to_string(),
@@ -414,6 +415,7 @@ fn no_secret_of_a_mapping_reaches_any_output_log_or_file() {
         ),
         key[0].clone(),
     ];
+    env.extend(LITERALS.map(|(key, value)| (key, value.to_owned())));
     for args in [
         &["job", "sync-masked"][..],
         &["--log-format", "json", "invoke", "mask"],
@@ -432,7 +434,8 @@ fn no_secret_of_a_mapping_reaches_any_output_log_or_file() {
     search.tree(&tmp);
     assert!(
         fs_err::read_to_string(dir.path().join("out.jsonl")).is_ok_and(|out| !out.is_empty()),
-        "the masked job copied no record"
+        "the masked job copied no record: {:?}",
+        search.hits
     );
     println!(
         "canary (mapping): {} places checked, {} hits",

@@ -38,6 +38,7 @@ mod runtime_run;
 mod runtime_secrets;
 mod runtime_settings;
 mod state;
+mod state_commands;
 mod support;
 mod timestamps_meltano;
 mod yaml_meltano;

@@ -4,17 +4,19 @@
 //! An extract/load step: prepare each plugin's variables and config (a later block sees the
 //! earlier blocks' variables, as in Meltano), write the config files into a private directory,
 //! discover the catalog and apply the selection rules, hand the tap the stored state, run the
-//! pipe, and store every state line the target writes as it arrives. A command step runs the
-//! plugin alone. Steps run in series; the first failure stops the run.
+//! pipe, and store every state line the target writes as it arrives. While a step keeps state
+//! it holds its state ID's run lease, so a second run of it exits (or waits) instead of
+//! running the pipe too. A command step runs the plugin alone. Steps run in series; the first
+//! failure stops the run.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::catalog::{self, Rules};
 use super::catalog_cache::CatalogCache;
@@ -24,7 +26,11 @@ use super::log::{Level, Logger};
 use super::pipe::{self, PluginKind};
 use super::required;
 use super::settings::{Host, Prepared, mapping_config, prepare, project_variables};
-use super::state::{StateBackendSettings, StateId, StateIdParts, StateStore, StateStrategy};
+use super::state::lease::{Holder, RunLease};
+use super::state::recorder::{Recording, RunRecorder};
+use super::state::{
+    StateBackendSettings, StateError, StateId, StateIdParts, StateStore, StateStrategy, TargetLine,
+};
 use crate::manifest::{Found, Manifest, Mapping, MappingRef, Plugin, Step};
 use crate::project::PluginType;
 use crate::resolve::expand::Template;
@@ -47,6 +53,11 @@ pub struct RunOptions {
     pub deadline: Option<Instant>,
     /// `--refresh-catalog`: discover even when a cached catalog matches.
     pub refresh_catalog: bool,
+    /// `--lease-wait`: how long to wait for another run of a state ID to finish.
+    pub lease_wait: Duration,
+    /// What runs (`job sync`), written into the run lease so a refused run can say who holds
+    /// it.
+    pub command: String,
 }
 
 /// Where and with what a run happens.
@@ -87,6 +98,9 @@ pub enum RunError {
     /// State could not be read or written.
     #[error("state: {0}")]
     State(String),
+    /// Another run holds a state ID's run lease.
+    #[error("{0}")]
+    LeaseHeld(String),
     /// The catalog could not be discovered or selected.
     #[error("{plugin}: catalog: {message}")]
     Catalog {
@@ -238,13 +252,19 @@ impl Runtime<'_> {
             &Value::Object(tap_prepared.config.clone()),
         )?;
         tap_args.extend(["--config".into(), config.into_os_string()]);
-        // The backend first: a wrong endpoint or a missing key fails before discovery runs.
+        // The backend first: a wrong endpoint or a missing key fails before discovery runs,
+        // and the lease before anything runs.
         let store = self.state_store(tap, state_id, &tap_prepared, options)?;
+        let lease = store
+            .as_ref()
+            .map(|(store, id)| self.take_lease(store, id, &options.command))
+            .transpose()?;
         if let Some(flag) = catalog::catalog_flag(&tap.capabilities) {
             let refresh = options.refresh_catalog || options.full_refresh;
             let catalog = self.catalog(tap, &tap_prepared, &dir, refresh)?;
             tap_args.extend([flag.into(), catalog.into_os_string()]);
         }
+        let mut started_from = Value::Object(serde_json::Map::new());
         if let Some((store, id)) = &store {
             if !options.full_refresh {
                 let stored = store.get(id).map_err(|e| RunError::State(e.to_string()))?;
@@ -252,6 +272,7 @@ impl Runtime<'_> {
                     let path = dir.write(&tap.name, FileKind::State, text.as_bytes())?;
                     tap_args.extend(["--state".into(), path.into_os_string()]);
                 }
+                started_from = stored;
             }
         }
         let mut processes =
@@ -293,10 +314,16 @@ impl Runtime<'_> {
             vec!["--config".into(), config.into_os_string()],
         ));
 
-        let merge = options.strategy.merges(options.full_refresh);
+        let recording = Recording {
+            merge: options.strategy.merges(options.full_refresh),
+            full_refresh: options.full_refresh,
+        };
+        let mut recorder = store.as_ref().map(|(store, id)| {
+            RunRecorder::new(store, id.clone(), recording, started_from, lease.as_ref())
+        });
         let mut on_state = |line: &str| -> Result<(), pipe::StateError> {
-            if let Some((store, id)) = &store {
-                store.record_target_line(id, line, merge)?;
+            if let Some(recorder) = &mut recorder {
+                self.log_recorded(&recorder.record(line)?);
             }
             Ok(())
         };
@@ -312,15 +339,18 @@ impl Runtime<'_> {
             &mut on_state,
         )
         .map_err(|error| RunError::Pipe(error.to_string()))?;
+        let stored = recorder.map_or(0, |recorder| recorder.stored());
+        if let Some(lease) = lease {
+            self.release_lease(lease);
+        }
         dir.close()?;
         if report.success() {
             self.logger.event(
                 Level::Info,
                 "block_succeeded",
                 &format!(
-                    "{extractor} -> {loader}: {} state{} stored",
-                    report.states,
-                    if report.states == 1 { "" } else { "s" }
+                    "{extractor} -> {loader}: {stored} state{} stored",
+                    if stored == 1 { "" } else { "s" }
                 ),
                 &[],
             );
@@ -330,6 +360,81 @@ impl Runtime<'_> {
                 "{extractor} -> {loader}: {}",
                 report.outcome
             )))
+        }
+    }
+
+    /// Log what storing a state line did, as Meltano logs skipped lines, plus bookmarks that
+    /// moved backwards.
+    fn log_recorded(&self, recorded: &super::state::recorder::Recorded) {
+        // Meltano's words (`BookmarkWriter.writeline`).
+        let skipped = match recorded.line {
+            TargetLine::Empty => {
+                Some("Received empty state, incremental state has not been updated")
+            }
+            TargetLine::Invalid => {
+                Some("Received state is invalid, incremental state has not been updated")
+            }
+            TargetLine::Update(_) => None,
+        };
+        if let Some(message) = skipped {
+            self.logger
+                .event(Level::Warning, "state_skipped", message, &[]);
+        }
+        for regression in &recorded.regressions {
+            self.logger.event(
+                Level::Warning,
+                "bookmark_backwards",
+                &format!(
+                    "{regression} (without --full-refresh); `meltc-run state history` and \
+                     `state rollback` restore the state before this run"
+                ),
+                &[("stream", json!(regression.stream))],
+            );
+        }
+    }
+
+    /// The run lease of a step's state ID (module docs).
+    fn take_lease(
+        &self,
+        store: &StateStore,
+        id: &StateId,
+        command: &str,
+    ) -> Result<RunLease, RunError> {
+        let lease =
+            store
+                .lease(id, &Holder::this_process(command))
+                .map_err(|error| match error {
+                    StateError::LeaseHeld { .. } => RunError::LeaseHeld(error.to_string()),
+                    other => RunError::State(format!("cannot take the run lease: {other}")),
+                })?;
+        if lease.waited() >= Duration::from_secs(1) {
+            self.logger.event(
+                Level::Info,
+                "lease_waited",
+                &format!(
+                    "state `{id}`: waited {:.1} s for another run to finish",
+                    lease.waited().as_secs_f64()
+                ),
+                &[],
+            );
+        }
+        Ok(lease)
+    }
+
+    /// Give the lease back; a failure only delays the next run until the lease expires.
+    fn release_lease(&self, lease: RunLease) {
+        let lost = lease.ensure_held().err();
+        if let Err(error) = lease.release() {
+            self.logger.event(
+                Level::Warning,
+                "lease_not_released",
+                &format!("{error}; the next run can start once the lease expires"),
+                &[],
+            );
+        }
+        if let Some(error) = lost {
+            self.logger
+                .event(Level::Warning, "lease_lost", &error.to_string(), &[]);
         }
     }
 
@@ -404,7 +509,7 @@ impl Runtime<'_> {
             )));
         }
         let variables = self.project_variables();
-        let settings = StateBackendSettings::from_meltano_env(&variables)
+        let mut settings = StateBackendSettings::from_meltano_env(&variables)
             .map_err(|error| RunError::State(error.to_string()))?
             .ok_or_else(|| {
                 RunError::State(format!(
@@ -413,6 +518,7 @@ impl Runtime<'_> {
                     self.manifest.state.uri
                 ))
             })?;
+        settings.lease.wait = options.lease_wait;
         let store = StateStore::open(&settings, &variables)
             .map_err(|error| RunError::State(error.to_string()))?;
         Ok(Some((store, id)))

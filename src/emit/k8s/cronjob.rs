@@ -25,8 +25,10 @@ use crate::resolve::expand::{Part, Template};
 /// The uid and gid of the image's user (`USER 10001:10001` in the Dockerfile).
 const RUN_AS: i64 = 10_001;
 
-/// meltc-run's exit code for usage and configuration errors: retrying cannot help.
-const CONFIG_ERROR_EXIT: i32 = 2;
+/// meltc-run's exit codes that retrying cannot help (`runtime::cli::exit_code`): 2, usage and
+/// configuration errors; 75, another run holds a state ID's run lease (the next scheduled run
+/// starts normally; a retry would only wait for the running one).
+const FINAL_EXITS: [i32; 2] = [2, 75];
 
 /// Why each checkov check that fails by design is skipped, as `checkov.io/skipN` annotations.
 const CHECKOV_SKIPS: &[(&str, &str)] = &[
@@ -327,7 +329,7 @@ fn cronjob(
                     on_exit_codes: Some(PodFailurePolicyOnExitCodesRequirement {
                         container_name: Some("meltc-run".to_owned()),
                         operator: "In".to_owned(),
-                        values: vec![CONFIG_ERROR_EXIT],
+                        values: FINAL_EXITS.to_vec(),
                     }),
                     on_pod_conditions: None,
                 },
