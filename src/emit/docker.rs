@@ -162,6 +162,15 @@ pub fn emit(manifest: &Manifest, inputs: &Inputs) -> Result<Artifacts, Vec<Strin
             after_run,
         });
     }
+    // Legacy `transforms:` plugins have no virtualenv (compile's `compile_plugin`): say why.
+    for plugin in &manifest.plugins {
+        if plugin.plugin_type == "transforms" && plugin.pip_url.is_some() {
+            not_installed.push(format!(
+                "transforms/{0} ({0}): a legacy `transforms:` plugin is a dbt package, which Meltano only writes into dbt's packages.yml when it is added; nothing installs it",
+                plugin.name
+            ));
+        }
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
