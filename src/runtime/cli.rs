@@ -199,7 +199,13 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Cmd::Job { name, options } => match manifest.job(&name) {
-            Some(job) => runtime.run_steps(&job.steps, &run_options(&options)),
+            Some(job) => runtime.run_steps(
+                &job.steps,
+                &RunOptions {
+                    ephemeral_job: job.ephemeral_state.then(|| job.name.clone()),
+                    ..run_options(&options)
+                },
+            ),
             None => Err(RunError::Blocks(format!(
                 "the manifest has no job `{name}`; its jobs: {}",
                 manifest
@@ -252,6 +258,7 @@ fn run_options(args: &RunArgs) -> RunOptions {
         deadline: args
             .timeout
             .map(|seconds| Instant::now() + Duration::from_secs(seconds)),
+        ephemeral_job: None,
     }
 }
 

@@ -23,7 +23,10 @@ use super::log::{Level, Logger};
 use super::pipe::{self, PluginKind};
 use super::required;
 use super::settings::{Host, Prepared, prepare, project_variables};
-use super::state::{StateBackendSettings, StateId, StateIdParts, StateStore, StateStrategy};
+use super::state::uri::UriError;
+use super::state::{
+    StateBackendSettings, StateError, StateId, StateIdParts, StateStore, StateStrategy,
+};
 use crate::manifest::{Manifest, MappingRef, Plugin, Step};
 use crate::project::PluginType;
 use crate::resolve::expand::{ConfigValue, Template};
@@ -46,6 +49,9 @@ pub struct RunOptions {
     pub deadline: Option<Instant>,
     /// `--refresh-catalog`: discover even when a cached catalog matches.
     pub refresh_catalog: bool,
+    /// The job, when the build marked it [`crate::manifest::Job::ephemeral_state`]: its
+    /// incremental steps run as full syncs that keep no state.
+    pub ephemeral_job: Option<String>,
 }
 
 /// Where and with what a run happens.
@@ -294,9 +300,14 @@ impl Runtime<'_> {
                 Level::Info,
                 "block_succeeded",
                 &format!(
-                    "{extractor} -> {loader}: {} state{} stored",
+                    "{extractor} -> {loader}: {} state{} {}",
                     report.states,
-                    if report.states == 1 { "" } else { "s" }
+                    if report.states == 1 { "" } else { "s" },
+                    if store.is_some() {
+                        "stored"
+                    } else {
+                        "received, none stored"
+                    }
                 ),
                 &[],
             );
@@ -351,6 +362,25 @@ impl Runtime<'_> {
         if options.no_state_update || !tap.capabilities.iter().any(|c| c == "state") {
             return Ok(None);
         }
+        if let Some(job) = &options.ephemeral_job {
+            if !self.state_backend_overridden() {
+                self.logger.event(
+                    Level::Warning,
+                    "state_ephemeral",
+                    &format!(
+                        "job `{job}` was built with --allow-ephemeral-state: environment `{}` keeps state in `{}`, which this pod loses, so `{}` runs as a full sync and no state is read or written",
+                        self.manifest
+                            .environment
+                            .as_ref()
+                            .map_or("", |environment| environment.name.as_str()),
+                        super::state::uri::redact(&self.manifest.state.uri),
+                        tap.name
+                    ),
+                    &[],
+                );
+                return Ok(None);
+            }
+        }
         let id = match &self.manifest.environment {
             Some(environment) if base.starts_with(&format!("{}:", environment.name)) => {
                 let (extractor, loader) = base[environment.name.len() + 1..]
@@ -384,14 +414,27 @@ impl Runtime<'_> {
             .map_err(|error| RunError::State(error.to_string()))?
             .ok_or_else(|| {
                 RunError::State(format!(
-                    "state ID `{}` needs a state backend meltc-run writes (`s3://` or `file://`); the environment keeps state in `{}`. Set MELTANO_STATE_BACKEND_URI, or run with --no-state-update",
+                    "state ID `{}` needs a state backend meltc-run writes (`s3://` or `file://`); the environment keeps state in `{}`. Set MELTANO_STATE_BACKEND_URI, run with --no-state-update, or build with --allow-ephemeral-state to run its jobs as full syncs",
                     id.as_str(),
                     self.manifest.state.uri
                 ))
             })?;
-        let store = StateStore::open(&settings, &variables)
-            .map_err(|error| RunError::State(error.to_string()))?;
+        let store = StateStore::open(&settings, &variables).map_err(|error| match error {
+            StateError::Uri(UriError::UnsupportedScheme { .. }) => RunError::State(format!(
+                "{error}; or build with --allow-ephemeral-state to run its jobs as full syncs"
+            )),
+            error => RunError::State(error.to_string()),
+        })?;
         Ok(Some((store, id)))
+    }
+
+    /// Whether the pod's own environment names another state backend than the one the build
+    /// judged (`MELTANO_STATE_BACKEND_URI` wins over meltano.yml at run time, as in Meltano):
+    /// then state is kept there, and an ephemeral job is not a full sync.
+    fn state_backend_overridden(&self) -> bool {
+        self.process
+            .get(super::state::settings::env_vars::MELTANO_STATE_BACKEND_URI)
+            .is_some_and(|uri| !uri.is_empty() && *uri != self.manifest.state.uri)
     }
 
     /// The project-level variables (no plugin): where state backend settings are read.
