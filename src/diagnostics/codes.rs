@@ -73,6 +73,8 @@ codes! {
     PLUGIN_LEGACY_FILES = "meltc::plugin::legacy-files", Warning, "a files bundle from before 2022 (`files: dbt`); it only scaffolds files and is never installed";
     PLUGIN_UNRESOLVED = "meltc::plugin::unresolved", Warning, "a plugin that is not custom, not in the bundled hub index and has no lock file";
     PLUGIN_UNRESOLVED_USED = "meltc::plugin::unresolved-used", Error, "a job or schedule uses a plugin meltc cannot resolve";
+    PLUGIN_LOCAL_PATH = "meltc::plugin::local-path", Warning, "a plugin installs from a path the image cannot carry (outside the project, absolute, missing, or not a Python project); it is left out of the image";
+    PLUGIN_LOCAL_PATH_USED = "meltc::plugin::local-path-used", Error, "a job or schedule runs a plugin that installs from a path the image cannot carry (outside the project, absolute, missing, or not a Python project)";
     PLUGIN_UNKNOWN_VARIANT = "meltc::plugin::unknown-variant", Error, "a plugin names a variant that neither the hub index nor a lock file has";
     PLUGIN_LOCK_ONLY_VARIANT = "meltc::plugin::lock-only-variant", Warning, "a variant the bundled hub index does not have (or spells differently); only its lock file defines it";
     PLUGIN_VARIANT_ALIAS = "meltc::plugin::variant-alias", Warning, "`variant: original` or `default` follows whatever the hub's default is; pin the real variant";

@@ -73,6 +73,8 @@ texts![
     "plugin-legacy-files",
     "plugin-unresolved",
     "plugin-unresolved-used",
+    "plugin-local-path",
+    "plugin-local-path-used",
     "plugin-unknown-variant",
     "plugin-lock-only-variant",
     "plugin-variant-alias",

@@ -27,6 +27,7 @@ pub mod hub;
 pub mod inherit;
 pub mod lock;
 pub mod lockfile;
+pub mod pip_url;
 pub mod plugin;
 pub mod plugin_env;
 pub mod python_json;

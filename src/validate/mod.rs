@@ -5,7 +5,8 @@
 //! 2. `values`: plain scalars that Meltano's two YAML readers disagree on.
 //! 3. `keys`: keys Meltano does not know (warnings, with did-you-mean).
 //! 4. `names`: duplicate plugins, jobs, schedules and environments across all files.
-//! 5. `plugins`: legacy types, `inherit_from` parents and cycles.
+//! 5. `plugins`: legacy types, `inherit_from` parents and cycles; `local_paths`: plugins
+//!    installed from a path of the project, which the image must be able to carry.
 //! 6. `jobs` and `schedules`: task references and block grammar, cron expressions.
 //! 7. `environments`: `default_environment`, environment plugin entries, state that a pod would
 //!    lose, literal secrets.
@@ -17,6 +18,7 @@ mod facts;
 mod index;
 mod jobs;
 mod keys;
+mod local_paths;
 mod names;
 mod plugins;
 mod schedules;
@@ -47,6 +49,7 @@ pub fn validate(project: &Project, options: &Options) -> Vec<Diagnostic> {
     let index = ProjectIndex::new(project);
     keys::check(&index, &mut diagnostics);
     plugins::check(&index, &mut diagnostics);
+    local_paths::check(&index, &mut diagnostics);
     jobs::check(&index, &mut diagnostics);
     schedules::check(&index, &mut diagnostics);
     let environments = model::environments(&project.merged);

@@ -30,7 +30,7 @@ pub fn check(index: &ProjectIndex<'_>, diagnostics: &mut Vec<Diagnostic>) {
 }
 
 /// Plugins that a job task or a legacy schedule runs.
-fn used_plugins<'a>(index: &ProjectIndex<'a>) -> BTreeSet<(PluginType, &'a str)> {
+pub(super) fn used_plugins<'a>(index: &ProjectIndex<'a>) -> BTreeSet<(PluginType, &'a str)> {
     let mut used = BTreeSet::new();
     for job in index.jobs.values() {
         for token in &index.blocks(job) {
