@@ -196,6 +196,11 @@ pub struct RequirementsLock {
     /// Whether every requirement has hashes (`false` for a VCS requirement pinned to a
     /// commit, which has none: it is then installed without `--require-hashes`).
     pub hashes: bool,
+    /// For a plugin installed from paths of the project: the digest of their
+    /// `pyproject.toml`/`setup.py`/`setup.cfg` it was compiled from (a lock for other ones
+    /// is stale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
 }
 
 /// One setting of a plugin.
