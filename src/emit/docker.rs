@@ -1,12 +1,17 @@
-//! The image of an environment: `Dockerfile`, its allow-list `.dockerignore`,
-//! `install-plugins.sh` (the script the Dockerfile runs once per plugin virtualenv; the tests
-//! run the very same script on the host) and a copy of each requirement lock under `locks/`.
+//! The image of an environment: `Dockerfile`, its allow-list, `install-plugins.sh` (the script
+//! the Dockerfile runs once per plugin virtualenv; the tests run the very same script on the
+//! host) and a copy of each requirement lock under `locks/`.
 //!
-//! Input: the manifest (plugins, their virtualenvs and requirement locks), the locks' text and
-//! the deploy settings (`annotations.meltc.image`). The environment's output folder is the
-//! whole build context (`docker build deploy/prod`): the image needs nothing else of the
-//! project, so it builds the same wherever `--out` puts the folder, and a CI job can build it
-//! from the folder alone.
+//! Input: the manifest (plugins, their virtualenvs and requirement locks), the locks' text, the
+//! project's paths plugins install from, and the deploy settings (`annotations.meltc.image`).
+//! The environment's output folder is the whole build context (`docker build deploy/prod`,
+//! allow-list `.dockerignore`): the image needs nothing else of the project, so it builds the
+//! same wherever `--out` puts the folder, and a CI job can build it from the folder alone. The
+//! one exception is a plugin installed from the project's own path (`pip_url: -e ./tap-x`,
+//! [`crate::resolve::pip_url`]): the image must then carry that path, so it is built from the
+//! project root (`docker build -f deploy/prod/Dockerfile .`) with `Dockerfile.dockerignore`
+//! beside the Dockerfile as the allow-list (Docker BuildKit and buildah read it before the
+//! context's own), and names its own files by their path in the project.
 
 use std::collections::BTreeMap;
 

@@ -5,8 +5,9 @@
 //! Both keep a generated-files index in the folder, so that files meltc no longer generates are
 //! removed and files it never generated are never touched.
 //!
-//! Emitters are pure: the manifest (and the project files an artifact copies, the requirement
-//! locks) in, files out; no clock, no environment, no file reads.
+//! Emitters are pure: the manifest (and what the caller read of the project for them: the
+//! requirement locks an artifact copies, the paths plugins install from) in, files out; no
+//! clock, no environment, no file reads.
 
 pub mod dagster;
 pub mod docker;
