@@ -65,6 +65,7 @@ codes! {
     TASK_SEQUENCE = "meltc::job::block-sequence", Error, "a job's blocks do not form extractor → mappings → loader sets";
     TASK_NESTED_JOB = "meltc::job::nested-job", Error, "a job lists another job; Meltano expands jobs one level only";
     TASK_MAPPER_NAME = "meltc::job::mapper-name", Error, "a job names a mapper plugin instead of one of its mappings";
+    TASK_NOT_INVOKABLE = "meltc::job::not-invokable", Error, "a job task names a plugin Meltano cannot run: a legacy `transforms:` dbt package or a `files:` bundle";
     TASK_UNKNOWN_COMMAND = "meltc::job::unknown-command", Error, "a `plugin:command` task names a command the plugin does not define";
     SCHEDULE_CRON = "meltc::schedule::invalid-cron", Error, "a schedule interval is not a valid cron expression";
     SCHEDULE_LEGACY = "meltc::schedule::legacy", Warning, "an extractor/loader schedule (pre-jobs); meltc runs it as a job with the schedule name as state ID";

@@ -65,6 +65,7 @@ texts![
     "job-block-sequence",
     "job-nested-job",
     "job-mapper-name",
+    "job-not-invokable",
     "job-unknown-command",
     "schedule-invalid-cron",
     "schedule-legacy",
