@@ -354,7 +354,10 @@ mod tests {
         let sha = "5d9115985d3f9e7a568c6dcc68975f0c038253ff";
         let word = format!("git+https://github.com/ets/tap-x.git@{sha}");
         assert_eq!(vcs_ref(&word), Some(sha));
-        assert_eq!(requirement_lines(&words(&[&word])).unwrap(), [word.as_str()]);
+        assert_eq!(
+            requirement_lines(&words(&[&word])).unwrap(),
+            [word.as_str()]
+        );
         let tag = "git+https://github.com/crowemi/target-s3.git@3.2.0";
         assert!(
             requirement_lines(&words(&[tag]))
