@@ -9,10 +9,11 @@
 # ROOT/<VENV> becomes the virtualenv (the image uses /opt/meltano). A plugin with a hashed
 # lock (meltc/locks/<VENV>.txt, from `meltc lock --requirements`) gets exactly that lock; the
 # others get their pip_url. Environment: MELTC_LOCKS, the folder of the locks (default
-# /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default python3);
-# UV, the uv program (default uv); MELTC_SOURCES, where the project's
-# paths that plugins install from are (default /meltc/project, where the Dockerfile copies
-# them; the project root to run it on a checkout): installed as packages, never editable.
+# /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default
+# python3.12: the image's Python, which the locks are compiled for); UV, the uv program
+# (default uv); MELTC_SOURCES, where the project's paths that plugins
+# install from are (default /meltc/project, where the Dockerfile copies them; the project root to
+# run it on a checkout): installed as packages, never editable.
 set -eu
 
 if [ "$#" -lt 1 ]; then
@@ -22,8 +23,22 @@ fi
 root=$1
 shift
 sources=${MELTC_SOURCES:-/meltc/project}
-python=${PYTHON:-python3}
+python=${PYTHON:-python3.12}
 uv=${UV:-uv}
+
+# require_python: the interpreter must be Python 3.12 (annotations.meltc.image.python),
+# the version the locks were compiled for; wheels for another version install, and the plugin
+# then fails at run time on a missing module.
+require_python() {
+  if ! version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); then
+    echo "install-plugins.sh: the image has no Python interpreter \`$python\`; the plugin locks are for Python 3.12: use a base image with Python 3.12, or set annotations.meltc.image.python to the base image's Python and run \`meltc lock --requirements\`" >&2
+    exit 1
+  fi
+  if [ "$version" != "3.12" ]; then
+    echo "install-plugins.sh: \`$python\` is Python $version, but the plugin locks are for Python 3.12: set annotations.meltc.image.python to \"$version\" and run \`meltc lock --requirements\`, or use a base image with Python 3.12" >&2
+    exit 1
+  fi
+}
 
 # require_executable VENV NAME: the plugin's executable must be in its virtualenv.
 require_executable() {
@@ -37,48 +52,56 @@ install() {
   case "$1" in
     extractors/tap-postgres)
       # tap-postgres from pip_url `git+https://github.com/MeltanoLabs/tap-postgres.git` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-postgres"
       "$uv" pip install --quiet --python "$root/extractors/tap-postgres/bin/python" git+https://github.com/MeltanoLabs/tap-postgres.git
       require_executable extractors/tap-postgres tap-postgres
       ;;
     loaders/target-bigquery)
       # target-bigquery from pip_url `git+https://github.com/z3z1ma/target-bigquery.git` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/loaders/target-bigquery"
       "$uv" pip install --quiet --python "$root/loaders/target-bigquery/bin/python" git+https://github.com/z3z1ma/target-bigquery.git
       require_executable loaders/target-bigquery target-bigquery
       ;;
     transformers/dbt-bigquery)
       # dbt-bigquery from pip_url `dbt-core~=1.8.0 dbt-bigquery~=1.8.0` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/transformers/dbt-bigquery"
       "$uv" pip install --quiet --python "$root/transformers/dbt-bigquery/bin/python" 'dbt-core~=1.8.0' 'dbt-bigquery~=1.8.0'
       require_executable transformers/dbt-bigquery dbt
       ;;
     utilities/airflow)
       # airflow from pip_url `git+https://github.com/meltano/airflow-ext.git@main apache-airflow[postgres]==2.10.5 apache-airflow-providers-google --constraint https://raw.githubusercontent.com/apache/airflow/constraints-2.10.5/constraints-no-providers-${MELTANO__PYTHON_VERSION}.txt` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/utilities/airflow"
       "$uv" pip install --quiet --python "$root/utilities/airflow/bin/python" git+https://github.com/meltano/airflow-ext.git@main 'apache-airflow[postgres]==2.10.5' apache-airflow-providers-google --constraint https://raw.githubusercontent.com/apache/airflow/constraints-2.10.5/constraints-no-providers-3.12.txt
       require_executable utilities/airflow airflow_invoker
       ;;
     utilities/sqlfluff)
       # sqlfluff from pip_url `sqlfluff==3.4.2 sqlfluff-templater-dbt==3.4.2 dbt-core~=1.8.0 dbt-bigquery~=1.8.0` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/utilities/sqlfluff"
       "$uv" pip install --quiet --python "$root/utilities/sqlfluff/bin/python" sqlfluff==3.4.2 sqlfluff-templater-dbt==3.4.2 'dbt-core~=1.8.0' 'dbt-bigquery~=1.8.0'
       require_executable utilities/sqlfluff sqlfluff
       ;;
     extractors/tap-bitfinexapi)
       # tap-bitfinexapi from pip_url `-e ${MELTANO_PROJECT_ROOT}/extract/tap-bitfinexapi` (not locked), then the project's `extract/tap-bitfinexapi` (copied from the build context; nothing editable)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-bitfinexapi"
       "$uv" pip install --quiet --python "$root/extractors/tap-bitfinexapi/bin/python" "$sources"/extract/tap-bitfinexapi
       require_executable extractors/tap-bitfinexapi tap-bitfinexapi
       ;;
     extractors/tap-sumsubapi)
       # tap-sumsubapi from pip_url `-e ${MELTANO_PROJECT_ROOT}/extract/tap-sumsubapi` (not locked), then the project's `extract/tap-sumsubapi` (copied from the build context; nothing editable)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-sumsubapi"
       "$uv" pip install --quiet --python "$root/extractors/tap-sumsubapi/bin/python" "$sources"/extract/tap-sumsubapi
       require_executable extractors/tap-sumsubapi tap-sumsubapi
       ;;
     utilities/generate-es-reports)
       # generate-es-reports from pip_url `-e ${MELTANO_PROJECT_ROOT}/utilities/generate-es-reports` (not locked), then the project's `utilities/generate-es-reports` (copied from the build context; nothing editable)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/utilities/generate-es-reports"
       "$uv" pip install --quiet --python "$root/utilities/generate-es-reports/bin/python" "$sources"/utilities/generate-es-reports
       require_executable utilities/generate-es-reports generate-es-reports

@@ -9,8 +9,9 @@
 # ROOT/<VENV> becomes the virtualenv (the image uses /opt/meltano). A plugin with a hashed
 # lock (meltc/locks/<VENV>.txt, from `meltc lock --requirements`) gets exactly that lock; the
 # others get their pip_url. Environment: MELTC_LOCKS, the folder of the locks (default
-# /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default python3);
-# UV, the uv program (default uv).
+# /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default
+# python3.12: the image's Python, which the locks are compiled for); UV, the uv program
+# (default uv).
 set -eu
 
 if [ "$#" -lt 1 ]; then
@@ -19,8 +20,22 @@ if [ "$#" -lt 1 ]; then
 fi
 root=$1
 shift
-python=${PYTHON:-python3}
+python=${PYTHON:-python3.12}
 uv=${UV:-uv}
+
+# require_python: the interpreter must be Python 3.12 (annotations.meltc.image.python),
+# the version the locks were compiled for; wheels for another version install, and the plugin
+# then fails at run time on a missing module.
+require_python() {
+  if ! version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); then
+    echo "install-plugins.sh: the image has no Python interpreter \`$python\`; the plugin locks are for Python 3.12: use a base image with Python 3.12, or set annotations.meltc.image.python to the base image's Python and run \`meltc lock --requirements\`" >&2
+    exit 1
+  fi
+  if [ "$version" != "3.12" ]; then
+    echo "install-plugins.sh: \`$python\` is Python $version, but the plugin locks are for Python 3.12: set annotations.meltc.image.python to \"$version\" and run \`meltc lock --requirements\`, or use a base image with Python 3.12" >&2
+    exit 1
+  fi
+}
 
 # require_executable VENV NAME: the plugin's executable must be in its virtualenv.
 require_executable() {
@@ -34,18 +49,21 @@ install() {
   case "$1" in
     extractors/tap-gitlab)
       # tap-gitlab from pip_url `meltanolabs-tap-gitlab==1.9.0` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-gitlab"
       "$uv" pip install --quiet --python "$root/extractors/tap-gitlab/bin/python" meltanolabs-tap-gitlab==1.9.0
       require_executable extractors/tap-gitlab tap-gitlab
       ;;
     loaders/target-postgres)
       # target-postgres from pip_url `meltanolabs-target-postgres==0.1.0` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/loaders/target-postgres"
       "$uv" pip install --quiet --python "$root/loaders/target-postgres/bin/python" meltanolabs-target-postgres==0.1.0
       require_executable loaders/target-postgres target-postgres
       ;;
     utilities/dbt-postgres)
       # dbt-postgres from pip_url `dbt-core~=1.8.0 dbt-postgres~=1.8.0` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/utilities/dbt-postgres"
       "$uv" pip install --quiet --python "$root/utilities/dbt-postgres/bin/python" 'dbt-core~=1.8.0' 'dbt-postgres~=1.8.0'
       require_executable utilities/dbt-postgres dbt_invoker

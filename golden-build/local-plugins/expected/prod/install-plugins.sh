@@ -9,10 +9,11 @@
 # ROOT/<VENV> becomes the virtualenv (the image uses /opt/meltano). A plugin with a hashed
 # lock (meltc/locks/<VENV>.txt, from `meltc lock --requirements`) gets exactly that lock; the
 # others get their pip_url. Environment: MELTC_LOCKS, the folder of the locks (default
-# /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default python3);
-# UV, the uv program (default uv); MELTC_SOURCES, where the project's
-# paths that plugins install from are (default /meltc/project, where the Dockerfile copies
-# them; the project root to run it on a checkout): installed as packages, never editable.
+# /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default
+# python3.11: the image's Python, which the locks are compiled for); UV, the uv program
+# (default uv); MELTC_SOURCES, where the project's paths that plugins
+# install from are (default /meltc/project, where the Dockerfile copies them; the project root to
+# run it on a checkout): installed as packages, never editable.
 set -eu
 
 if [ "$#" -lt 1 ]; then
@@ -23,8 +24,22 @@ root=$1
 shift
 locks=${MELTC_LOCKS:-/meltc/locks}
 sources=${MELTC_SOURCES:-/meltc/project}
-python=${PYTHON:-python3}
+python=${PYTHON:-python3.11}
 uv=${UV:-uv}
+
+# require_python: the interpreter must be Python 3.11 (annotations.meltc.image.python),
+# the version the locks were compiled for; wheels for another version install, and the plugin
+# then fails at run time on a missing module.
+require_python() {
+  if ! version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); then
+    echo "install-plugins.sh: the image has no Python interpreter \`$python\`; the plugin locks are for Python 3.11: use a base image with Python 3.11, or set annotations.meltc.image.python to the base image's Python and run \`meltc lock --requirements\`" >&2
+    exit 1
+  fi
+  if [ "$version" != "3.11" ]; then
+    echo "install-plugins.sh: \`$python\` is Python $version, but the plugin locks are for Python 3.11: set annotations.meltc.image.python to \"$version\" and run \`meltc lock --requirements\`, or use a base image with Python 3.11" >&2
+    exit 1
+  fi
+}
 
 # require_executable VENV NAME: the plugin's executable must be in its virtualenv.
 require_executable() {
@@ -38,6 +53,7 @@ install() {
   case "$1" in
     extractors/tap-internal)
       # tap-internal, tap-internal-eu from its hashed lock of `-e ./tap-internal` (meltc/locks/extractors/tap-internal.txt), then the project's `tap-internal` (copied from the build context; nothing editable)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-internal"
       "$uv" pip install --quiet --python "$root/extractors/tap-internal/bin/python" --require-hashes --no-deps -r "$locks/extractors/tap-internal.txt"
       "$uv" pip install --quiet --python "$root/extractors/tap-internal/bin/python" --no-deps "$sources"/tap-internal
@@ -45,6 +61,7 @@ install() {
       ;;
     loaders/target-internal)
       # target-internal from its hashed lock of `${MELTANO_PROJECT_ROOT}/plugins-src/target-internal/` (meltc/locks/loaders/target-internal.txt), then the project's `plugins-src/target-internal` (copied from the build context; nothing editable)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/loaders/target-internal"
       "$uv" pip install --quiet --python "$root/loaders/target-internal/bin/python" --require-hashes --no-deps -r "$locks/loaders/target-internal.txt"
       "$uv" pip install --quiet --python "$root/loaders/target-internal/bin/python" --no-deps "$sources"/plugins-src/target-internal
