@@ -37,7 +37,8 @@ const EXPECTED: &[Pinned] = &[
     // Job `help` runs `meltano --help` as blocks: `meltano run help` fails with "Block meltano
     // not found" (and stops there, so `--help` is not reported). `-e /workspace` is a dev
     // container's mount: an absolute path no image build can carry (no job runs it).
-    ("19-quantile-development-dagster-ext", 1, &[("meltc::plugin::local-path", 1), ("meltc::ref::unknown-plugin", 1), ("meltc::setting::literal-secret", 1)]),
+    // `DBT_POSTGRES_PASSWORD: postgres` in the `env:` of two plugins: a literal secret each.
+    ("19-quantile-development-dagster-ext", 1, &[("meltc::env::literal-secret", 2), ("meltc::plugin::local-path", 1), ("meltc::ref::unknown-plugin", 1), ("meltc::setting::literal-secret", 1)]),
     ("21-JulesHuisman-geospatial-integration", 0, &[]),
     // Matatika variants exist only in their lock files (Matatika runs its own hub).
     ("22-Matatika-example-salesforce-sensitive-data", 0, &[("meltc::plugin::lock-only-variant", 1)]),

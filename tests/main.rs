@@ -34,6 +34,7 @@ mod properties;
 mod runtime_e2e;
 mod runtime_faults;
 mod runtime_run;
+mod runtime_secrets;
 mod runtime_settings;
 mod state;
 mod support;

@@ -249,6 +249,8 @@ fn config_error(plugin: &ResolvedPlugin<'_>, error: &ConfigError) -> Diagnostic 
             Diagnostic::new(&codes::CONFIG_SEVERAL_ENV_VARS, message)
                 .help("unset all but one of them; Meltano refuses this too")
         }
+        // Only meltc-run reads a Secret key; listed for completeness.
+        ConfigError::SecretNotJson { .. } => Diagnostic::new(&codes::CONFIG_INVALID_VALUE, message),
         ConfigError::Conflicting { .. } => Diagnostic::new(&codes::CONFIG_INVALID_VALUE, message)
             .at(plugin.entry.entry.name_span, "written under several names")
             .help("write the setting under one name"),

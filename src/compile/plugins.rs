@@ -3,11 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use crate::diagnostics::{Diagnostic, codes};
-use crate::manifest::{self, EnvBlock, Mapping};
+use crate::manifest::{self, EnvBlock, EnvMap, EnvValue, Mapping};
 use crate::project::PluginType;
 use crate::project::model::Named;
 use crate::resolve::config::{self, ConfigError, Source, WrittenValue};
@@ -164,6 +163,7 @@ fn setting(written: WrittenValue) -> manifest::Setting {
         value_post_processor: definition.value_post_processor.clone(),
         source: written.value.as_ref().map(|_| source_name(&written.source)),
         value: written.value.as_ref().map(|value| value.as_written()),
+        secret_literal: None,
         references,
     }
 }
@@ -237,12 +237,14 @@ fn env_blocks(
 }
 
 /// An `env:` mapping as written (non-scalar values are skipped: validation reports them).
-pub fn env_map(node: Option<&Node>) -> IndexMap<String, String> {
+pub fn env_map(node: Option<&Node>) -> EnvMap {
     node.and_then(Node::as_mapping)
         .map(|mapping| {
             mapping
                 .iter()
-                .filter_map(|(name, (_, value))| Some((name.clone(), value.scalar_text()?)))
+                .filter_map(|(name, (_, value))| {
+                    Some((name.clone(), EnvValue::Written(value.scalar_text()?)))
+                })
                 .collect()
         })
         .unwrap_or_default()

@@ -89,6 +89,7 @@ codes! {
     CONFIG_SEVERAL_ENV_VARS = "meltc::config::several-env-vars", Error, "a setting is set by more than one of the environment variables it is read from (Meltano refuses this)";
     CONFIG_INVALID_VALUE = "meltc::config::invalid-value", Error, "a setting's value does not fit its kind or options, or it is written under two names with different values";
     SETTING_LITERAL_SECRET = "meltc::setting::literal-secret", Warning, "a secret setting has a literal value in a committed file; use a `${VAR}` reference";
+    ENV_LITERAL_SECRET = "meltc::env::literal-secret", Warning, "an `env:` block gives a secret variable a literal value in a committed file; set the variable outside meltano.yml";
     STATE_EPHEMERAL = "meltc::state::ephemeral", Warning, "an incremental job keeps its state where a pod loses it (system database on SQLite)";
     STATE_UNKNOWN_SCHEME = "meltc::state::unknown-scheme", Error, "the state backend URI has a scheme no Meltano backend provides";
     BUILD_STATE_LOST = "meltc::build::state-lost", Error, "a scheduled incremental job would keep its state where meltc-run in a pod loses it (`meltc build` refuses unless `--allow-ephemeral-state`)";

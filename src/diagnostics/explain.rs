@@ -90,6 +90,7 @@ texts![
     "config-several-env-vars",
     "config-invalid-value",
     "setting-literal-secret",
+    "env-literal-secret",
     "state-ephemeral",
     "state-unknown-scheme",
     "build-state-lost",

@@ -5,7 +5,9 @@
 //! Values are kept **as written** in meltano.yml: a string may hold `${VAR}` references
 //! (Meltano's grammar, [`crate::resolve::expand`]), which the runtime expands from its own
 //! environment. No value of an environment variable ever reaches a manifest; each referenced
-//! variable is listed in [`Manifest::variables`] with whether it is a secret.
+//! variable is listed in [`Manifest::variables`] with whether it is a secret. Nor does a
+//! secret written literally in meltano.yml: the value is replaced by a [`SecretLiteral`], a key
+//! of the Secret listed in [`Manifest::secret_literals`], which meltc-run reads from the pod.
 //!
 //! The JSON form is described by `schemas/manifest.schema.json`, generated from these types
 //! (`meltc dev manifest-schema`) and checked in; a test keeps the two equal. Bump
@@ -44,7 +46,7 @@ pub struct Manifest {
     pub annotations: serde_json::Map<String, Value>,
     /// The project's top-level `env:`, as written (values may reference variables).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub env: IndexMap<String, String>,
+    pub env: EnvMap,
     /// Project settings written in meltano.yml (`state_backend.uri`, `elt.buffer_size`...),
     /// flattened to dotted names, as written. The runtime exports them as `MELTANO_<NAME>`.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -59,6 +61,10 @@ pub struct Manifest {
     pub schedules: Vec<Schedule>,
     /// Every variable referenced anywhere, by name.
     pub variables: BTreeMap<String, Variable>,
+    /// The Secret keys that hold a secret meltano.yml writes literally, by key: each place
+    /// that held the literal names its key ([`SecretLiteral`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_literals: BTreeMap<String, LiteralKey>,
 }
 
 /// Who wrote the manifest.
@@ -91,7 +97,7 @@ pub struct EnvironmentInfo {
     pub name: String,
     /// Its `env:`, as written; layered over the project's.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub env: IndexMap<String, String>,
+    pub env: EnvMap,
     /// `state_id_suffix`, as written (expanded at run time; `--state-id-suffix` wins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_id_suffix: Option<String>,
@@ -233,9 +239,14 @@ pub struct Setting {
     /// Meltano's processor applied to the final value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_post_processor: Option<String>,
-    /// The value as written (strings may reference variables); absent when unset.
+    /// The value as written (strings may reference variables); absent when unset, or when
+    /// the value is a secret written literally (then `secret_literal` says where it is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
+    /// A secret value meltano.yml writes literally, kept out of the manifest: the Secret key
+    /// that holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_literal: Option<SecretLiteral>,
     /// Where the value comes from: `default`, `meltano.yml`, `environment`, or
     /// `inherited:<parent>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -252,7 +263,70 @@ pub struct EnvBlock {
     /// Whose block: a plugin name, or `environment:<plugin>` for the environment's entry.
     pub from: String,
     /// The variables, as written.
-    pub vars: IndexMap<String, String>,
+    pub vars: EnvMap,
+}
+
+/// An `env:` block: each variable's value as written, in file order (a later entry may
+/// reference an earlier one).
+pub type EnvMap = IndexMap<String, EnvValue>;
+
+/// The value of one `env:` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum EnvValue {
+    /// As written (it may reference variables).
+    Written(String),
+    /// A secret written literally, kept out of the manifest.
+    Secret {
+        /// The Secret key that holds it.
+        secret_literal: SecretLiteral,
+    },
+}
+
+impl EnvValue {
+    /// The text as written; `None` for a secret kept out of the manifest.
+    #[must_use]
+    pub fn written(&self) -> Option<&str> {
+        match self {
+            EnvValue::Written(text) => Some(text),
+            EnvValue::Secret { .. } => None,
+        }
+    }
+
+    /// The Secret key holding the value, for a secret kept out of the manifest.
+    #[must_use]
+    pub fn secret_literal(&self) -> Option<&SecretLiteral> {
+        match self {
+            EnvValue::Written(_) => None,
+            EnvValue::Secret { secret_literal } => Some(secret_literal),
+        }
+    }
+}
+
+/// Where a secret that meltano.yml writes literally went: a key of the Secret. The pod gets it
+/// as the variable `key`; meltc-run takes it out of the process environment the plugins see
+/// and hands it over exactly where meltano.yml wrote the literal, as if it were written there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretLiteral {
+    /// The Secret key (and the pod's variable).
+    pub key: String,
+    /// The literal was not a string (a number, a mapping): the key holds its JSON, which
+    /// meltc-run parses (and expands, as a value written in meltano.yml) instead of taking the
+    /// text.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub json: bool,
+}
+
+/// A Secret key that holds a literal secret of meltano.yml.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiteralKey {
+    /// Why the value is a secret.
+    pub reason: String,
+    /// The places whose literal it holds (`extractors.tap-x.env.TAP_X_PASSWORD`,
+    /// `loaders.target-y.api_key`, `schedules.nightly.env.TOKEN`), sorted.
+    pub written_at: Vec<String>,
 }
 
 /// A plugin command.
@@ -361,7 +435,7 @@ pub struct Schedule {
     pub cron: Option<String>,
     /// Extra variables for the run, as written.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub env: IndexMap<String, String>,
+    pub env: EnvMap,
     /// The schedule's `annotations`.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub annotations: serde_json::Map<String, Value>,

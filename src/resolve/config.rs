@@ -91,6 +91,17 @@ pub enum ConfigError {
         /// The names written.
         names: Vec<String>,
     },
+    /// A literal secret that was not a string (a number, a mapping) comes from a Secret key
+    /// that holds no JSON (the value is never shown).
+    #[error(
+        "setting `{setting}` comes from the Secret key `{key}`, which does not hold JSON (the value meltano.yml wrote there was not a string)"
+    )]
+    SecretNotJson {
+        /// The setting.
+        setting: String,
+        /// The Secret key.
+        key: String,
+    },
     /// The value does not fit the kind.
     #[error("the value of setting `{setting}` {problem}")]
     Cast {

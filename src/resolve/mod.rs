@@ -31,6 +31,7 @@ pub mod pip_url;
 pub mod plugin;
 pub mod plugin_env;
 pub mod python_json;
+pub mod secrets;
 pub mod settings;
 pub mod shell;
 pub mod shell_words;

@@ -58,8 +58,10 @@ pub struct RunOptions {
 pub struct Runtime<'a> {
     /// The manifest.
     pub manifest: &'a Manifest,
-    /// The process environment.
+    /// The process environment, without the literal secrets' keys.
     pub process: BTreeMap<String, String>,
+    /// The literal secrets of meltano.yml, by Secret key ([`super::settings::split_literals`]).
+    pub literals: BTreeMap<String, String>,
     /// `MELTANO_PROJECT_ROOT` (relative `executable`s and `catalog:` paths are under it).
     pub project_root: PathBuf,
     /// Where the virtualenvs are (`<dir>/<type>/<venv>/bin/<executable>`).
@@ -113,6 +115,7 @@ impl Runtime<'_> {
     fn host(&self) -> Host<'_> {
         Host {
             process: &self.process,
+            literals: &self.literals,
             project_root: self.project_root.to_str().unwrap_or("."),
             user_agent: crate::resolve::config::USER_AGENT,
         }
@@ -171,7 +174,12 @@ impl Runtime<'_> {
                     .collect::<Vec<_>>()
                     .join("; "),
             })?;
-        let missing = required::plugin_secrets(self.manifest, &prepared);
+        let mut missing = required::plugin_secrets(self.manifest, &prepared);
+        missing.extend(required::literal_secrets(
+            self.manifest,
+            plugin,
+            &self.literals,
+        ));
         if missing.is_empty() {
             Ok(prepared)
         } else {

@@ -9,7 +9,8 @@
 //!    installed from a path of the project, which the image must be able to carry.
 //! 6. `jobs` and `schedules`: task references and block grammar, cron expressions.
 //! 7. `environments`: `default_environment`, environment plugin entries, state that a pod would
-//!    lose, literal secrets.
+//!    lose.
+//! 8. `secrets`: secrets written literally in `config:`, project settings and `env:` blocks.
 //!
 //! Checks read the project and return diagnostics; none of them stops the others.
 
@@ -23,6 +24,7 @@ mod names;
 mod plugins;
 mod schedules;
 mod schema;
+mod secrets;
 mod values;
 
 pub use index::ProjectIndex;
@@ -63,6 +65,7 @@ pub fn validate(project: &Project, options: &Options) -> Vec<Diagnostic> {
         .copied()
         .collect();
     environments::check(&index, &selected, &mut diagnostics);
+    secrets::check(&index, &selected, &mut diagnostics);
     diagnostics
 }
 

@@ -812,6 +812,64 @@ fn cases() -> Vec<Case> {
             message: "the secret variable FAKE_TOKEN (read by `token`) is not set",
             ..CASE
         },
+        // A literal secret of meltano.yml is a key of the Secret: without it, nothing starts.
+        Case {
+            name: "run-missing-literal-secret",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| {
+                crate::support::copy_tree(
+                    &crate::support::repo().join("tests/fixtures/runtime-fake"),
+                    root,
+                );
+                let yml = root.join("meltano.yml");
+                let text = fs_err::read_to_string(&yml).unwrap();
+                fs_err::write(&yml, format!("env:\n  WAREHOUSE_TOKEN: lit-3a9f\n{text}")).unwrap();
+                let run = crate::support::meltc(root, &["build", "--env", "dev"]);
+                assert_eq!(run.code, 0, "{}", run.stderr);
+            },
+            exit: 2,
+            message: "tap-fake: the secret variable WAREHOUSE_TOKEN (read by `env.WAREHOUSE_TOKEN`) is not set",
+            ..CASE
+        },
+        Case {
+            name: "run-literal-secret-key-holds-no-json",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: &[
+                ("STATE_URI", "file://{project}/state"),
+                ("OUT_FILE", "{project}/out.jsonl"),
+                ("TAP_FAKE_TOKEN", "not json {"),
+            ],
+            setup: |root| {
+                manifest(root, |m| {
+                    let token = &mut m["plugins"][0]["settings"][1];
+                    assert_eq!(token["name"], "token");
+                    token.as_object_mut().unwrap().remove("value");
+                    token.as_object_mut().unwrap().remove("references");
+                    token["secret_literal"] =
+                        serde_json::json!({"key": "TAP_FAKE_TOKEN", "json": true});
+                });
+            },
+            exit: 2,
+            message: "setting `token` comes from the Secret key `TAP_FAKE_TOKEN`, which does not hold JSON",
+            ..CASE
+        },
+        Case {
+            name: "run-manifest-secret-literal-unknown-field",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| {
+                manifest(root, |m| {
+                    m["env"] = serde_json::json!({"X_TOKEN": {"secret_literal": {"key": "X_TOKEN", "value": "leak"}}});
+                });
+            },
+            exit: 2,
+            message: "not a meltc manifest",
+            ..CASE
+        },
         Case {
             name: "run-unknown-block",
             tool: Tool::Run,
