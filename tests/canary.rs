@@ -305,3 +305,143 @@ fn no_secret_value_reaches_any_output_log_or_file() {
         search.hits
     );
 }
+
+/// A mapper whose sensitive setting a mapping gives from a variable, between the fixture's
+/// tap and target: the mapper checks it got the value, then passes the records through.
+const MAPPER: &str = "  mappers:
+  - name: mapper-fake
+    namespace: mapper_fake
+    executable: bin/mapper-fake
+    settings:
+    - name: api_key
+      sensitive: true
+    mappings:
+    - name: mask
+      config:
+        api_key: ${MAPPER_API_KEY}
+";
+
+const MAPPER_SCRIPT: &str = "#!/bin/sh
+# The fixture's mapper: fails without its api_key, then passes records through.
+while [ $# -gt 0 ]; do
+  if [ \"$1\" = --config ]; then grep -qF \"\\\"$MAPPER_API_KEY\\\"\" \"$2\" || exit 5; fi
+  shift
+done
+exec cat
+";
+
+/// A mapping is a plugin too: its secret (a sensitive setting of the mapper, given by the
+/// mapping from a variable) stays out of `config MAPPING`, the manifest, `diff`, the run's
+/// log and its leftovers, as any plugin's does, while the mapper gets it.
+#[test]
+fn no_secret_of_a_mapping_reaches_any_output_log_or_file() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (dir, root) = project();
+    let yml = root.join("meltano.yml");
+    let text = fs_err::read_to_string(&yml).unwrap();
+    let text = text
+        .replace("jobs:\n", &format!("{MAPPER}jobs:\n"))
+        .replace(
+            "jobs:\n",
+            "jobs:\n- name: sync-masked\n  tasks:\n  - tap-fake mask target-fake\n",
+        );
+    fs_err::write(&yml, text).unwrap();
+    let script = root.join("bin/mapper-fake");
+    fs_err::write(&script, MAPPER_SCRIPT).unwrap();
+    fs_err::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut dotenv = fs_err::read_to_string(root.join(".env")).unwrap();
+    dotenv.push_str("MAPPER_API_KEY='CANARY_7f3a_mapping_dotenv'\n");
+    fs_err::write(root.join(".env"), dotenv).unwrap();
+    let tmp = dir.path().join("tmp");
+    fs_err::create_dir_all(&tmp).unwrap();
+    let mut search = Search {
+        places: 0,
+        hits: Vec::new(),
+    };
+    let key = [("MAPPER_API_KEY", "CANARY_7f3a_mapping".to_owned())];
+    let meltc = env!("CARGO_BIN_EXE_meltc");
+    let commands: [(&[&str], i32); 7] = [
+        (&["validate"], 0),
+        (&["build", "--all-envs"], 0),
+        (&["config", "mask", "--env", "dev"], 0),
+        (&["config", "mask", "--format", "json"], 0),
+        (&["config", "mask", "--format", "env"], 0),
+        (&["diff", "dev", "prod"], 1),
+        (&["config", "masks"], 2),
+    ];
+    for (args, expected) in commands {
+        let (code, stdout, stderr) = run(meltc, &root, &tmp, args, &key);
+        let label = format!("meltc {}", args.join(" "));
+        if code != expected {
+            search
+                .hits
+                .push(format!("(exit {code}) {label}: {stdout}{stderr}"));
+        }
+        search.text(&format!("{label} stdout"), &stdout);
+        search.text(&format!("{label} stderr"), &stderr);
+    }
+    // The control: the value is there to leak.
+    let shown = run(
+        meltc,
+        &root,
+        &tmp,
+        &["config", "mask", "--show-secrets"],
+        &key,
+    );
+    assert!(
+        shown.1.contains("CANARY_7f3a_mapping"),
+        "{}{}",
+        shown.1,
+        shown.2
+    );
+    let runner = env!("CARGO_BIN_EXE_meltc-run");
+    let env = [
+        (
+            "MELTC_MANIFEST",
+            root.join("deploy/dev/manifest.json").display().to_string(),
+        ),
+        (
+            "STATE_URI",
+            format!("file://{}", dir.path().join("state").display()),
+        ),
+        (
+            "OUT_FILE",
+            dir.path().join("out.jsonl").display().to_string(),
+        ),
+        (
+            "TAP_FAKE_CREDENTIALS",
+            format!("{{\"key\": \"{CANARY}_valid\"}}"),
+        ),
+        key[0].clone(),
+    ];
+    for args in [
+        &["job", "sync-masked"][..],
+        &["--log-format", "json", "invoke", "mask"],
+    ] {
+        let (code, stdout, stderr) = run(runner, &root, &tmp, args, &env);
+        let label = format!("meltc-run {}", args.join(" "));
+        if code != 0 {
+            search
+                .hits
+                .push(format!("(exit {code}) {label}: {stdout}{stderr}"));
+        }
+        search.text(&format!("{label} stdout"), &stdout);
+        search.text(&format!("{label} stderr"), &stderr);
+    }
+    search.tree(&root);
+    search.tree(&tmp);
+    assert!(
+        fs_err::read_to_string(dir.path().join("out.jsonl")).is_ok_and(|out| !out.is_empty()),
+        "the masked job copied no record"
+    );
+    println!(
+        "canary (mapping): {} places checked, {} hits",
+        search.places,
+        search.hits.len()
+    );
+    assert!(
+        search.hits.is_empty(),
+        "the mapping's canary leaked into: {:#?}",
+        search.hits
+    );
+}

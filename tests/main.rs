@@ -28,6 +28,8 @@ mod image_local_plugins;
 mod init_ci;
 mod interrupted_build;
 mod lock;
+mod mapping_meltano;
+mod meltano_lint;
 mod pipe;
 mod precommit;
 mod properties;

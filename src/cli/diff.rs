@@ -138,19 +138,20 @@ fn review_lines(manifest: &Manifest) -> BTreeMap<String, String> {
             put(format!("{prefix}.pip_url"), pip_url.clone());
         }
         put(format!("{prefix}.executable"), plugin.executable.clone());
-        for setting in plugin.settings.iter().chain(&plugin.extras) {
-            let value = match (&setting.value, &setting.secret_literal) {
-                (Some(value), _) => compact(value),
-                (None, Some(literal)) => in_secret(literal),
-                (None, None) => continue,
-            };
-            if let Some(source) = &setting.source {
-                let secret = if setting.sensitive { ", secret" } else { "" };
-                put(
-                    format!("{prefix}.{}", setting.name),
-                    format!("{value} ({source}{secret})"),
-                );
-            }
+        setting_lines(
+            &prefix,
+            plugin.settings.iter().chain(&plugin.extras),
+            &mut put,
+        );
+        for mapping in &plugin.mappings {
+            // A mapping is a plugin of its own; its copy of the mapper's `mappings` list is
+            // the mapper's line already.
+            let settings = mapping.settings.iter().chain(&mapping.extras);
+            setting_lines(
+                &format!("{prefix}.mappings.{}", mapping.name),
+                settings.filter(|setting| setting.name != "_mappings"),
+                &mut put,
+            );
         }
         for block in &plugin.env {
             for (name, value) in &block.vars {
@@ -182,6 +183,28 @@ fn review_lines(manifest: &Manifest) -> BTreeMap<String, String> {
         }
     }
     lines
+}
+
+/// One line per setting with a value: `<prefix>.<setting> = value (source[, secret])`.
+fn setting_lines<'s>(
+    prefix: &str,
+    settings: impl Iterator<Item = &'s crate::manifest::Setting>,
+    put: &mut impl FnMut(String, String),
+) {
+    for setting in settings {
+        let value = match (&setting.value, &setting.secret_literal) {
+            (Some(value), _) => compact(value),
+            (None, Some(literal)) => in_secret(literal),
+            (None, None) => continue,
+        };
+        if let Some(source) = &setting.source {
+            let secret = if setting.sensitive { ", secret" } else { "" };
+            put(
+                format!("{prefix}.{}", setting.name),
+                format!("{value} ({source}{secret})"),
+            );
+        }
+    }
 }
 
 fn flatten(prefix: &str, value: &Value, put: &mut impl FnMut(String, String)) {

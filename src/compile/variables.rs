@@ -291,9 +291,14 @@ pub fn variables(manifest: &Manifest, secrets: &SecretNames<'_, '_>) -> BTreeMap
             collector.text(&command.args, &used_by, Reader::Plugin(index, true), None);
         }
         for mapping in &plugin.mappings {
-            let used_by = format!("{place}.mappings.{}", mapping.name);
-            for value in mapping.config.values() {
-                collector.value(value, &used_by, Reader::Plugin(index, true), None);
+            // A mapping is a plugin of its own: its settings' values are what it reads.
+            // Its copy of the mapper's `mappings` list is the mapper's reader already.
+            let place = format!("{place}.mappings.{}", mapping.name);
+            for setting in &mapping.settings {
+                setting_references(&mut collector, &place, setting, Reader::Plugin(index, false));
+            }
+            for extra in mapping.extras.iter().filter(|extra| extra.name != "_mappings") {
+                setting_references(&mut collector, &place, extra, Reader::Plugin(index, true));
             }
         }
     }

@@ -22,6 +22,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::project::PluginType;
+use crate::resolve::mapping::{FindError, Listed, find_listed};
+
 /// The manifest format's version; a reader refuses any other.
 pub const MANIFEST_VERSION: u32 = 1;
 
@@ -343,15 +346,25 @@ pub struct Command {
     pub description: Option<String>,
 }
 
-/// A mapping of a mapper: the mapper run with this config only.
+/// A mapping of a mapper: a plugin of its own (a copy of the mapper whose `config` is the
+/// mapping's, `resolve::mapping`), run as the mapper with its own settings' values.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Mapping {
     /// The name blocks use.
     pub name: String,
-    /// Its config, as written.
+    /// Its config, as written. At run time its top-level keys are written over the config file
+    /// once more (Meltano's `SingerMapper.before_configure`).
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub config: serde_json::Map<String, Value>,
+    /// Every setting of the mapping plugin, with its value chosen from the environment's
+    /// entry for the mapper, the mapping's `config`, the mapper's parent or the default (the
+    /// mapper's own `config` is replaced, never merged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<Setting>,
+    /// Its extras, likewise (`_mapping`, `_mapping_name` among them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extras: Vec<Setting>,
 }
 
 /// A job: steps run in series; the first failing step stops it.
@@ -524,10 +537,73 @@ impl Manifest {
         self.plugins.iter().find(|plugin| plugin.name == name)
     }
 
+    /// Meltano's plugin list (`resolve::mapping`): every plugin, each mapper followed by its
+    /// mappings.
+    #[must_use]
+    pub fn listed(&self) -> Vec<(Listed<'_>, Found<'_>)> {
+        let mut listed = Vec::new();
+        for plugin in &self.plugins {
+            let plugin_type =
+                PluginType::parse(&plugin.plugin_type).unwrap_or(PluginType::Utilities);
+            listed.push((
+                Listed {
+                    plugin_type,
+                    name: &plugin.name,
+                    mapping: None,
+                },
+                Found::Plugin(plugin),
+            ));
+            for mapping in &plugin.mappings {
+                listed.push((
+                    Listed {
+                        plugin_type,
+                        name: &plugin.name,
+                        mapping: Some(&mapping.name),
+                    },
+                    Found::Mapping(plugin, mapping),
+                ));
+            }
+        }
+        listed
+    }
+
+    /// The plugin or mapping a command line names, as Meltano's `find_plugin` finds it.
+    ///
+    /// # Errors
+    /// The name finds a mapping that another mapping shares.
+    pub fn find_plugin(&self, name: &str) -> Result<Option<Found<'_>>, FindError> {
+        let listed = self.listed();
+        let items: Vec<Listed<'_>> = listed.iter().map(|(item, _)| *item).collect();
+        Ok(find_listed(&items, name, None)?.map(|position| listed[position].1))
+    }
+
     /// The job named `name`.
     #[must_use]
     pub fn job(&self, name: &str) -> Option<&Job> {
         self.jobs.iter().find(|job| job.name == name)
+    }
+}
+
+/// What a plugin name finds in a manifest.
+#[derive(Clone, Copy, Debug)]
+pub enum Found<'m> {
+    /// A plugin.
+    Plugin(&'m Plugin),
+    /// A mapping of the mapper.
+    Mapping(&'m Plugin, &'m Mapping),
+}
+
+impl Plugin {
+    /// The plugin Meltano runs for `mapping` of this mapper: the mapper with the mapping's
+    /// settings and extras (`resolve::mapping`).
+    #[must_use]
+    pub fn mapping_plugin(&self, mapping: &Mapping) -> Plugin {
+        Plugin {
+            settings: mapping.settings.clone(),
+            extras: mapping.extras.clone(),
+            mappings: Vec::new(),
+            ..self.clone()
+        }
     }
 }
 

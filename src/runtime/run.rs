@@ -7,6 +7,7 @@
 //! pipe, and store every state line the target writes as it arrives. A command step runs the
 //! plugin alone. Steps run in series; the first failure stops the run.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -22,14 +23,14 @@ use super::interrupt::Interrupts;
 use super::log::{Level, Logger};
 use super::pipe::{self, PluginKind};
 use super::required;
-use super::settings::{Host, Prepared, prepare, project_variables};
+use super::settings::{Host, Prepared, mapping_config, prepare, project_variables};
 use super::state::uri::UriError;
 use super::state::{
     StateBackendSettings, StateError, StateId, StateIdParts, StateStore, StateStrategy,
 };
-use crate::manifest::{Manifest, MappingRef, Plugin, Step};
+use crate::manifest::{Found, Manifest, Mapping, MappingRef, Plugin, Step};
 use crate::project::PluginType;
-use crate::resolve::expand::{ConfigValue, Template};
+use crate::resolve::expand::Template;
 use crate::resolve::settings::PluginClass;
 
 /// How to run (`meltano run`'s options).
@@ -156,6 +157,25 @@ impl Runtime<'_> {
             .ok_or_else(|| RunError::Blocks(format!("the manifest has no {plugin_type} `{name}`")))
     }
 
+    /// The plugin Meltano runs for `mapping` of `mapper` (`resolve::mapping`), and the mapping.
+    fn mapping_plugin<'m>(
+        &self,
+        mapper: &'m Plugin,
+        mapping: &str,
+    ) -> Result<(Plugin, &'m Mapping), RunError> {
+        let entry = mapper
+            .mappings
+            .iter()
+            .find(|entry| entry.name == mapping)
+            .ok_or_else(|| {
+                RunError::Blocks(format!(
+                    "the mapper `{}` has no mapping `{mapping}`",
+                    mapper.name
+                ))
+            })?;
+        Ok((mapper.mapping_plugin(entry), entry))
+    }
+
     fn prepare(
         &self,
         plugin: &Plugin,
@@ -250,18 +270,14 @@ impl Runtime<'_> {
             .collect::<BTreeMap<_, _>>();
         for mapping in mappings {
             let mapper = self.plugin("mappers", &mapping.mapper)?;
-            let prepared = self.prepare(mapper, &seen)?;
-            let config = mapper
-                .mappings
-                .iter()
-                .find(|m| m.name == mapping.mapping)
-                .map(|m| ConfigValue::from_json(&Value::Object(m.config.clone())))
-                .map_or(Value::Object(serde_json::Map::new()), |value| {
-                    value.expand(&|var| prepared.env.get(var).map(String::as_str))
-                });
-            let path = dir.write_json(&mapping.mapping, FileKind::Config, &config)?;
+            let (plugin, entry) = self.mapping_plugin(mapper, &mapping.mapping)?;
+            let prepared = self.prepare(&plugin, &seen)?;
+            // The mapping's own keys see the process, not the earlier blocks' variables.
+            let config = mapping_config(self.manifest, entry, &prepared, &self.host());
+            let path =
+                dir.write_json(&mapping.mapping, FileKind::Config, &Value::Object(config))?;
             let mut process = self.process_of(
-                mapper,
+                &plugin,
                 &prepared,
                 PluginKind::Mapper,
                 vec!["--config".into(), path.into_os_string()],
@@ -584,10 +600,19 @@ impl Runtime<'_> {
         command: Option<&str>,
         args: &[String],
     ) -> Result<(), RunError> {
-        let plugin = self
+        let found = self
             .manifest
-            .plugin(name)
+            .find_plugin(name)
+            .map_err(|error| RunError::Blocks(error.to_string()))?
             .ok_or_else(|| RunError::Blocks(format!("the manifest has no plugin `{name}`")))?;
+        // A mapping runs as the plugin Meltano makes of it (`resolve::mapping`).
+        let (plugin, mapping) = match found {
+            Found::Plugin(plugin) => (Cow::Borrowed(plugin), None),
+            Found::Mapping(mapper, mapping) => {
+                (Cow::Owned(mapper.mapping_plugin(mapping)), Some(mapping))
+            }
+        };
+        let plugin = plugin.as_ref();
         let prepared = self.prepare(plugin, &self.process)?;
         let (executable, mut words) = match command {
             Some(command) => {
@@ -630,11 +655,11 @@ impl Runtime<'_> {
             .then(RunDir::create)
             .transpose()?;
         if let Some(dir) = &dir {
-            let config = dir.write_json(
-                &plugin.name,
-                FileKind::Config,
-                &Value::Object(prepared.config.clone()),
-            )?;
+            let content = match mapping {
+                Some(mapping) => mapping_config(self.manifest, mapping, &prepared, &self.host()),
+                None => prepared.config.clone(),
+            };
+            let config = dir.write_json(name, FileKind::Config, &Value::Object(content))?;
             words.splice(0..0, ["--config".to_owned(), config.display().to_string()]);
         }
         words.extend(args.iter().cloned());

@@ -298,6 +298,28 @@ pub fn prepare(
 /// The plugin's variables, and the literal secrets by key.
 type Variables<'a> = (&'a IndexMap<String, String>, &'a BTreeMap<String, String>);
 
+/// The config file of a mapping: its plugin's configuration (`prepared`), with each
+/// top-level key of the mapping's `config` written over it once more, expanded against the
+/// process and the project's `env:` only (Meltano's `SingerMapper.before_configure`, which
+/// expands it against `.env` and the project settings' environment, so a variable that only
+/// a plugin's or the environment's `env:` sets is empty there).
+#[must_use]
+pub fn mapping_config(
+    manifest: &Manifest,
+    mapping: &manifest::Mapping,
+    prepared: &Prepared,
+    host: &Host<'_>,
+) -> Map<String, Value> {
+    let project = below_plugins(manifest, host);
+    let mut config = prepared.config.clone();
+    for (key, value) in &mapping.config {
+        let expanded =
+            ConfigValue::from_json(value).expand(&|var| project.get(var).map(String::as_str));
+        config.insert(key.clone(), expanded);
+    }
+    config
+}
+
 fn values(
     plugin: &Plugin,
     settings: &[manifest::Setting],
