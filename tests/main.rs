@@ -24,6 +24,7 @@ mod explain;
 mod fuzz_replay;
 mod golden;
 mod graph;
+mod image_local_plugins;
 mod init_ci;
 mod interrupted_build;
 mod lock;

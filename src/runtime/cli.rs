@@ -196,9 +196,13 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Cmd::Job { name, options } => match manifest.job(&name) {
-            Some(job) => {
-                runtime.run_steps(&job.steps, &run_options(&options, format!("job {name}")))
-            }
+            Some(job) => runtime.run_steps(
+                &job.steps,
+                &RunOptions {
+                    ephemeral_job: job.ephemeral_state.then(|| job.name.clone()),
+                    ..run_options(&options, format!("job {name}"))
+                },
+            ),
             None => Err(RunError::Blocks(format!(
                 "the manifest has no job `{name}`; its jobs: {}",
                 manifest
@@ -259,5 +263,6 @@ fn run_options(args: &RunArgs, command: String) -> RunOptions {
         deadline: args
             .timeout
             .map(|seconds| Instant::now() + Duration::from_secs(seconds)),
+        ephemeral_job: None,
     }
 }

@@ -28,6 +28,7 @@ use super::required;
 use super::settings::{Host, Prepared, mapping_config, prepare, project_variables};
 use super::state::lease::{Holder, RunLease};
 use super::state::recorder::{Recording, RunRecorder};
+use super::state::uri::UriError;
 use super::state::{
     StateBackendSettings, StateError, StateId, StateIdParts, StateStore, StateStrategy, TargetLine,
 };
@@ -58,6 +59,9 @@ pub struct RunOptions {
     /// What runs (`job sync`), written into the run lease so a refused run can say who holds
     /// it.
     pub command: String,
+    /// The job, when the build marked it [`crate::manifest::Job::ephemeral_state`]: its
+    /// incremental steps run as full syncs that keep no state.
+    pub ephemeral_job: Option<String>,
 }
 
 /// Where and with what a run happens.
@@ -349,8 +353,16 @@ impl Runtime<'_> {
                 Level::Info,
                 "block_succeeded",
                 &format!(
-                    "{extractor} -> {loader}: {stored} state{} stored",
-                    if stored == 1 { "" } else { "s" }
+                    "{extractor} -> {loader}: {}",
+                    if store.is_some() {
+                        format!("{stored} state{} stored", if stored == 1 { "" } else { "s" })
+                    } else {
+                        format!(
+                            "{} state{} received, none stored",
+                            report.states,
+                            if report.states == 1 { "" } else { "s" }
+                        )
+                    }
                 ),
                 &[],
             );
@@ -480,6 +492,25 @@ impl Runtime<'_> {
         if options.no_state_update || !tap.capabilities.iter().any(|c| c == "state") {
             return Ok(None);
         }
+        if let Some(job) = &options.ephemeral_job {
+            if !self.state_backend_overridden() {
+                self.logger.event(
+                    Level::Warning,
+                    "state_ephemeral",
+                    &format!(
+                        "job `{job}` was built with --allow-ephemeral-state: environment `{}` keeps state in `{}`, which this pod loses, so `{}` runs as a full sync and no state is read or written",
+                        self.manifest
+                            .environment
+                            .as_ref()
+                            .map_or("", |environment| environment.name.as_str()),
+                        super::state::uri::redact(&self.manifest.state.uri),
+                        tap.name
+                    ),
+                    &[],
+                );
+                return Ok(None);
+            }
+        }
         let id = match &self.manifest.environment {
             Some(environment) if base.starts_with(&format!("{}:", environment.name)) => {
                 let (extractor, loader) = base[environment.name.len() + 1..]
@@ -513,15 +544,28 @@ impl Runtime<'_> {
             .map_err(|error| RunError::State(error.to_string()))?
             .ok_or_else(|| {
                 RunError::State(format!(
-                    "state ID `{}` needs a state backend meltc-run writes (`s3://` or `file://`); the environment keeps state in `{}`. Set MELTANO_STATE_BACKEND_URI, or run with --no-state-update",
+                    "state ID `{}` needs a state backend meltc-run writes (`s3://` or `file://`); the environment keeps state in `{}`. Set MELTANO_STATE_BACKEND_URI, run with --no-state-update, or build with --allow-ephemeral-state to run its jobs as full syncs",
                     id.as_str(),
                     self.manifest.state.uri
                 ))
             })?;
         settings.lease.wait = options.lease_wait;
-        let store = StateStore::open(&settings, &variables)
-            .map_err(|error| RunError::State(error.to_string()))?;
+        let store = StateStore::open(&settings, &variables).map_err(|error| match error {
+            StateError::Uri(UriError::UnsupportedScheme { .. }) => RunError::State(format!(
+                "{error}; or build with --allow-ephemeral-state to run its jobs as full syncs"
+            )),
+            error => RunError::State(error.to_string()),
+        })?;
         Ok(Some((store, id)))
+    }
+
+    /// Whether the pod's own environment names another state backend than the one the build
+    /// judged (`MELTANO_STATE_BACKEND_URI` wins over meltano.yml at run time, as in Meltano):
+    /// then state is kept there, and an ephemeral job is not a full sync.
+    fn state_backend_overridden(&self) -> bool {
+        self.process
+            .get(super::state::settings::env_vars::MELTANO_STATE_BACKEND_URI)
+            .is_some_and(|uri| !uri.is_empty() && *uri != self.manifest.state.uri)
     }
 
     /// The project-level variables (no plugin): where state backend settings are read.

@@ -9,6 +9,8 @@ use std::path::Path;
 use super::table::{CASE, Case, Tool, built_fixture, immutable, run_all};
 
 const PROJECT: &str = "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    pip_url: tap-x\n  loaders:\n  - name: target-y\n    namespace: target_y\n    pip_url: target-y\njobs:\n- name: sync\n  tasks: [tap-x target-y]\nenvironments:\n- name: dev\n";
+/// A job runs `tap-local`, installed from the project's own folder `tap-local`.
+const LOCAL_PROJECT: &str = "plugins:\n  extractors:\n  - name: tap-local\n    namespace: tap_local\n    pip_url: -e ./tap-local\n  loaders:\n  - name: target-y\n    namespace: target_y\n    pip_url: target-y\njobs:\n- name: sync\n  tasks: [tap-local target-y]\nenvironments:\n- name: dev\n";
 const BROKEN_YAML: &str = "plugins:\n  extractors:\n  - name: [tap-x\n";
 /// A mapper with a mapping (a mapping is a plugin too): `clean` gives the mapper's integer
 /// setting a word.
@@ -1199,6 +1201,94 @@ fn cases() -> Vec<Case> {
             setup: |root| tap_script(root, "#!/bin/sh\necho '{\"streams\": 5}'\n"),
             exit: 1,
             message: "`streams` is not a list",
+            ..CASE
+        },
+        // ------------------------------------------------------------ plugins from the project
+        Case {
+            name: "local-plugin-folder-missing",
+            args: &["build", "--env", "dev"],
+            files: &[("meltano.yml", LOCAL_PROJECT)],
+            exit: 1,
+            message: "`tap-local` installs from the project's `tap-local`, which does not exist",
+            location: Some("meltano.yml:5:14"),
+            ..CASE
+        },
+        Case {
+            name: "local-plugin-path-leaves-project",
+            args: &["build", "--env", "dev"],
+            files: &[(
+                "meltano.yml",
+                "plugins:\n  extractors:\n  - name: tap-local\n    namespace: tap_local\n    pip_url: -e ../tap-local\n  loaders:\n  - name: target-y\n    namespace: target_y\n    pip_url: target-y\njobs:\n- name: sync\n  tasks: [tap-local target-y]\nenvironments:\n- name: dev\n",
+            )],
+            setup: |root| {
+                // The folder exists beside the project: still not something the image can carry.
+                fs_err::create_dir_all(root.parent().unwrap().join("tap-local")).unwrap();
+                fs_err::write(root.parent().unwrap().join("tap-local/setup.py"), "").unwrap();
+            },
+            exit: 1,
+            message: "`tap-local` installs from `../tap-local`, which is outside the project",
+            location: Some("meltano.yml:5:14"),
+            ..CASE
+        },
+        Case {
+            name: "local-plugin-folder-is-a-link-out-of-the-project",
+            args: &["validate"],
+            files: &[("meltano.yml", LOCAL_PROJECT)],
+            setup: |root| {
+                let outside = root.parent().unwrap().join("elsewhere");
+                fs_err::create_dir_all(&outside).unwrap();
+                fs_err::write(outside.join("pyproject.toml"), "").unwrap();
+                symlink(&outside, root.join("tap-local")).unwrap();
+            },
+            exit: 1,
+            message: "which is a link that leads out of the",
+            location: Some("meltano.yml:5:14"),
+            ..CASE
+        },
+        Case {
+            name: "local-plugin-folder-unreadable-pyproject-is-a-folder",
+            args: &["build", "--env", "dev"],
+            files: &[
+                ("meltano.yml", LOCAL_PROJECT),
+                ("tap-local/README.md", "no project\n"),
+            ],
+            setup: |root| fs_err::create_dir_all(root.join("tap-local/pyproject.toml")).unwrap(),
+            exit: 1,
+            message: "which has no pyproject.toml or setup.py",
+            location: Some("meltano.yml:5:14"),
+            ..CASE
+        },
+        // ------------------------------------------------------------ meltc-run: ephemeral state
+        Case {
+            name: "run-state-systemdb-without-allow-ephemeral-state",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| {
+                manifest(root, |m| {
+                    m["settings"]["state_backend.uri"] = "systemdb".into();
+                    m["state"] = serde_json::json!({"uri": "systemdb", "persistent": false});
+                });
+            },
+            exit: 1,
+            message: "the state backend `systemdb` is not supported by meltc-run: it keeps state in `file://` and `s3://` backends only (use S3-compatible storage, for example Garage, through `state_backend.s3.endpoint_url`); or build with --allow-ephemeral-state to run its jobs as full syncs",
+            ..CASE
+        },
+        Case {
+            name: "run-ephemeral-job-keeps-no-state",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| {
+                manifest(root, |m| {
+                    m["settings"]["state_backend.uri"] = "systemdb".into();
+                    m["state"] = serde_json::json!({"uri": "systemdb", "persistent": false});
+                    m["jobs"][0]["ephemeral_state"] = true.into();
+                });
+            },
+            exit: 0,
+            message: "so `tap-fake` runs as a full sync and no state is read or written",
+            may_write: &["out.jsonl"],
             ..CASE
         },
         // ------------------------------------------------------------ timestamps and cron

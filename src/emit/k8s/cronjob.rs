@@ -19,7 +19,7 @@ use super::{Names, Needed, metadata, needed_by, to_value};
 use crate::emit::names::{cronjob_names, label_value};
 use crate::emit::settings::{Deploy, Kubernetes, Orchestrator};
 use crate::emit::yaml::{self, Comments};
-use crate::manifest::{EnvValue, Job, Manifest, Schedule, Step};
+use crate::manifest::{EnvValue, Job, Manifest, Schedule};
 use crate::resolve::expand::{Part, Template};
 
 /// The uid and gid of the image's user (`USER 10001:10001` in the Dockerfile).
@@ -157,17 +157,8 @@ fn cronjob(
     let starting_deadline = settings
         .starting_deadline_seconds
         .unwrap_or_else(|| starting_deadline_seconds(&cron));
-    let ephemeral = !manifest.state.persistent
-        && manifest.environment.is_some()
-        && job.steps.iter().any(|step| {
-            matches!(
-                step,
-                Step::ExtractLoad {
-                    incremental: true,
-                    ..
-                }
-            )
-        });
+    // What the manifest promises meltc-run (compile's `mark_ephemeral`), never guessed here.
+    let ephemeral = job.ephemeral_state;
 
     let mut labels = names.labels.clone();
     labels.extend([
