@@ -355,7 +355,10 @@ impl Runtime<'_> {
                 &format!(
                     "{extractor} -> {loader}: {}",
                     if store.is_some() {
-                        format!("{stored} state{} stored", if stored == 1 { "" } else { "s" })
+                        format!(
+                            "{stored} state{} stored",
+                            if stored == 1 { "" } else { "s" }
+                        )
                     } else {
                         format!(
                             "{} state{} received, none stored",
