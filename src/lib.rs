@@ -23,6 +23,7 @@ pub mod diagnostics;
 pub mod emit;
 pub mod graph;
 pub mod manifest;
+pub mod meltano;
 pub mod project;
 pub mod resolve;
 pub mod runtime;

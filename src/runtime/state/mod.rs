@@ -22,7 +22,8 @@ pub mod backend;
 pub mod commands;
 pub mod document;
 pub mod error;
-pub mod id;
+/// State IDs live in [`crate::meltano::state_id`], shared with the compiler and `meltc plan`.
+pub use crate::meltano::state_id as id;
 pub mod local;
 pub mod lock;
 pub mod pattern;
