@@ -24,6 +24,7 @@ pub mod emit;
 pub mod graph;
 pub mod manifest;
 pub mod meltano;
+pub mod plan;
 pub mod project;
 pub mod resolve;
 pub mod runtime;

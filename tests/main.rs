@@ -28,6 +28,7 @@ mod init_ci;
 mod interrupted_build;
 mod lock;
 mod pipe;
+mod plan;
 mod precommit;
 mod properties;
 mod runtime_e2e;

@@ -306,7 +306,7 @@ fn cron_unsupported(
 
 /// `--orchestrator`: recorded in the manifest's `annotations.meltc.orchestrator`, where the
 /// emitters (and a reader of manifest.json) find it.
-fn set_orchestrator(manifest: &mut Manifest, owner: &str) {
+pub(super) fn set_orchestrator(manifest: &mut Manifest, owner: &str) {
     let meltc = manifest
         .annotations
         .entry("meltc")
@@ -320,7 +320,7 @@ fn set_orchestrator(manifest: &mut Manifest, owner: &str) {
 }
 
 /// The project files the emitters copy: the requirement locks the manifest names.
-fn inputs_of(root: &Path, manifest: &Manifest) -> std::io::Result<emit::Inputs> {
+pub(super) fn inputs_of(root: &Path, manifest: &Manifest) -> std::io::Result<emit::Inputs> {
     let mut inputs = emit::Inputs::default();
     for lock in manifest
         .plugins
