@@ -38,3 +38,4 @@ mod runtime_settings;
 mod state;
 mod support;
 mod timestamps_meltano;
+mod yaml_meltano;

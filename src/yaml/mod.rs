@@ -6,8 +6,10 @@
 //! keys work. Plain scalars remember that they were plain so that checks can flag values
 //! Meltano's two code paths read differently (reference/meltano-spec.md §1.1).
 
+mod comment_overlap;
 mod node;
 mod parse;
+mod reader;
 mod scalar;
 mod timestamp;
 

@@ -207,6 +207,41 @@ fn cases() -> Vec<Case> {
             location: Some("extra.yml:3:9"),
             ..CASE
         },
+        // Meltano's YAML reader refuses a tab outside quotes, block scalars, comments and flow
+        // collections, in included files too (vendor/saphyr-parser/MELTC.md).
+        Case {
+            name: "included-file-tab-outside-flow",
+            args: &["validate"],
+            files: &[
+                (
+                    "meltano.yml",
+                    "include_paths: ['./extra.yml']\nplugins: {}\n",
+                ),
+                (
+                    "extra.yml",
+                    "jobs:\n- name: sync\n  tasks:\t[tap-x target-y]\n",
+                ),
+            ],
+            exit: 1,
+            message: "found a tab character that cannot start any token",
+            location: Some("extra.yml:3:9"),
+            ..CASE
+        },
+        Case {
+            name: "included-file-control-character",
+            args: &["validate"],
+            files: &[
+                (
+                    "meltano.yml",
+                    "include_paths: ['./extra.yml']\nplugins: {}\n",
+                ),
+                ("extra.yml", "jobs: # \u{7}\n- name: sync\n"),
+            ],
+            exit: 1,
+            message: "the character U+0007 is not allowed",
+            location: Some("extra.yml:1:9"),
+            ..CASE
+        },
         Case {
             name: "project-root-is-a-file",
             args: &["--project-root", "meltano.yml", "validate"],
@@ -250,6 +285,19 @@ fn cases() -> Vec<Case> {
             exit: 1,
             message: "meltc::yaml::syntax",
             location: Some("meltano.yml:4:1"),
+            ..CASE
+        },
+        Case {
+            name: "build-tab-outside-flow-keeps-previous-output",
+            args: &["build", "--env", "dev"],
+            setup: |root| {
+                built(root);
+                let text = PROJECT.replace("pip_url: tap-x", "pip_url:\ttap-x");
+                fs_err::write(root.join("meltano.yml"), text).unwrap();
+            },
+            exit: 1,
+            message: "meltc::yaml::syntax",
+            location: Some("meltano.yml:5:13"),
             ..CASE
         },
         Case {
@@ -558,6 +606,18 @@ fn cases() -> Vec<Case> {
             ..CASE
         },
         Case {
+            name: "config-yaml-1-1-directive",
+            args: &["config", "tap-x"],
+            files: &[(
+                "meltano.yml",
+                "%YAML 1.1\n---\nplugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n",
+            )],
+            exit: 1,
+            message: "meltc::yaml::unsupported",
+            location: Some("meltano.yml:1:7"),
+            ..CASE
+        },
+        Case {
             name: "config-unknown-environment",
             args: &["config", "tap-x", "--env", "prod"],
             files: &[("meltano.yml", PROJECT)],
@@ -589,6 +649,18 @@ fn cases() -> Vec<Case> {
             exit: 1,
             message: "meltc::yaml::syntax",
             location: Some("meltano.yml:4:1"),
+            ..CASE
+        },
+        Case {
+            name: "diff-comment-before-plain-value",
+            args: &["diff", "dev", "dev"],
+            files: &[(
+                "meltano.yml",
+                "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    config:\n      page_size: # rows\n        500\n\nenvironments:\n- name: dev\n",
+            )],
+            exit: 1,
+            message: "overlap in comment",
+            location: Some("meltano.yml:6:18"),
             ..CASE
         },
         // ------------------------------------------------------------ meltc-run: the manifest
