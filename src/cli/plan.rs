@@ -116,10 +116,13 @@ fn read_bookmarks(
     root: &Path,
     context: &Context<'_>,
 ) -> Result<Bookmarks, String> {
-    use crate::runtime::settings::{Host, project_variables};
+    use crate::runtime::settings::{Host, project_variables, split_literals};
     use crate::runtime::state::{StateBackendSettings, StateStore};
+    // As meltc-run splits the pod's environment: literal secrets are not plain variables.
+    let (process, literals) = split_literals(manifest, context.env.clone());
     let host = Host {
-        process: &context.env,
+        process: &process,
+        literals: &literals,
         project_root: root.to_str().unwrap_or("."),
         user_agent: crate::resolve::config::USER_AGENT,
     };
