@@ -167,7 +167,7 @@ fn no_secret_value_reaches_any_output_log_or_file() {
         search.text(&format!("{label} stdout"), &stdout);
         search.text(&format!("{label} stderr"), &stderr);
     };
-    let commands: [(&[&str], i32); 15] = [
+    let commands: [(&[&str], i32); 18] = [
         (&["validate"], 0),
         (&["validate", "--format", "json"], 0),
         (&["validate", "--format", "github"], 0),
@@ -185,6 +185,32 @@ fn no_secret_value_reaches_any_output_log_or_file() {
         ),
         (&["config", "target-fake", "--env", "dev"], 0),
         (&["diff", "dev", "prod"], 1),
+        // The dev deploy as what prod would replace: every value differs, none may show.
+        (&["plan", "--env", "prod", "--against", "deploy/dev"], 1),
+        (
+            &[
+                "plan",
+                "--env",
+                "prod",
+                "--against",
+                "deploy/dev",
+                "--format",
+                "json",
+            ],
+            1,
+        ),
+        (
+            &[
+                "plan",
+                "--env",
+                "prod",
+                "--against",
+                "deploy/dev/manifest.json",
+                "--format",
+                "markdown",
+            ],
+            1,
+        ),
         (&["lock"], 0),
         (&["config", "tap-nope"], 2),
         (&["build", "--env", "nope"], 2),

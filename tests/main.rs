@@ -31,6 +31,7 @@ mod lock;
 mod mapping_meltano;
 mod meltano_lint;
 mod pipe;
+mod plan;
 mod precommit;
 mod properties;
 mod runtime_e2e;

@@ -306,7 +306,7 @@ fn cron_unsupported(
 
 /// `--orchestrator`: recorded in the manifest's `annotations.meltc.orchestrator`, where the
 /// emitters (and a reader of manifest.json) find it.
-fn set_orchestrator(manifest: &mut Manifest, owner: &str) {
+pub(super) fn set_orchestrator(manifest: &mut Manifest, owner: &str) {
     let meltc = manifest
         .annotations
         .entry("meltc")
@@ -321,7 +321,11 @@ fn set_orchestrator(manifest: &mut Manifest, owner: &str) {
 
 /// What the emitters need of the project: the requirement locks the manifest names, where the
 /// output folder sits in the project, and the project's paths that plugins install from.
-fn inputs_of(root: &Path, folder: &Path, manifest: &Manifest) -> std::io::Result<emit::Inputs> {
+pub(super) fn inputs_of(
+    root: &Path,
+    folder: &Path,
+    manifest: &Manifest,
+) -> std::io::Result<emit::Inputs> {
     let mut inputs = emit::Inputs {
         folder_in_project: folder_in_project(root, folder),
         ..emit::Inputs::default()

@@ -30,9 +30,10 @@ use super::state::lease::{Holder, RunLease};
 use super::state::recorder::{Recording, RunRecorder};
 use super::state::uri::UriError;
 use super::state::{
-    StateBackendSettings, StateError, StateId, StateIdParts, StateStore, StateStrategy, TargetLine,
+    StateBackendSettings, StateError, StateId, StateStore, StateStrategy, TargetLine,
 };
 use crate::manifest::{Found, Manifest, Mapping, MappingRef, Plugin, Step};
+use crate::meltano::state_id;
 use crate::project::PluginType;
 use crate::resolve::expand::Template;
 use crate::resolve::settings::PluginClass;
@@ -514,27 +515,18 @@ impl Runtime<'_> {
                 return Ok(None);
             }
         }
-        let id = match &self.manifest.environment {
-            Some(environment) if base.starts_with(&format!("{}:", environment.name)) => {
-                let (extractor, loader) = base[environment.name.len() + 1..]
-                    .split_once("-to-")
-                    .unwrap_or((base, ""));
-                let environment_suffix = environment.state_id_suffix.as_ref().map(|suffix| {
-                    Template::parse(suffix).expand(&|var| prepared.env.get(var).map(String::as_str))
-                });
-                StateIdParts {
-                    environment: &environment.name,
-                    extractor,
-                    loader,
-                    suffix: options.state_id_suffix.as_deref(),
-                    environment_suffix: environment_suffix.as_deref(),
-                }
-                .format()
-            }
-            // A legacy schedule's job keeps state under the schedule's name.
-            _ => StateId::new(base),
-        }
-        .map_err(|error| RunError::State(error.to_string()))?;
+        let environment_suffix = self.manifest.environment.as_ref().and_then(|environment| {
+            environment.state_id_suffix.as_ref().map(|suffix| {
+                Template::parse(suffix).expand(&|var| prepared.env.get(var).map(String::as_str))
+            })
+        });
+        let environment = self
+            .manifest
+            .environment
+            .as_ref()
+            .map(|environment| (environment.name.as_str(), environment_suffix.as_deref()));
+        let id = state_id::for_step(base, environment, options.state_id_suffix.as_deref())
+            .map_err(|error| RunError::State(error.to_string()))?;
         let missing = required::state_backend_secrets(self.manifest, &self.process);
         if !missing.is_empty() {
             return Err(RunError::Variable(required::describe(

@@ -1358,5 +1358,78 @@ fn cases() -> Vec<Case> {
             location: Some("meltano.yml:16:13"),
             ..CASE
         },
+        Case {
+            name: "plan-against-a-fifo",
+            args: &["plan", "--env", "dev", "--against", "deployed.json"],
+            files: &[("meltano.yml", PROJECT)],
+            setup: |root| {
+                let status = std::process::Command::new("mkfifo")
+                    .arg(root.join("deployed.json"))
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            },
+            exit: 2,
+            message: "`deployed.json` is neither a file, a folder nor a git revision",
+            ..CASE
+        },
+        Case {
+            name: "plan-against-a-truncated-manifest",
+            args: &["plan", "--env", "dev", "--against", "deploy/dev"],
+            setup: |root| {
+                built(root);
+                let path = root.join("deploy/dev/manifest.json");
+                let text = fs_err::read_to_string(&path).unwrap();
+                fs_err::write(&path, &text[..text.len() / 2]).unwrap();
+            },
+            exit: 2,
+            message: "deploy/dev/manifest.json: not a meltc manifest: EOF while parsing",
+            ..CASE
+        },
+        Case {
+            name: "plan-against-another-manifest-version",
+            args: &[
+                "plan",
+                "--env",
+                "dev",
+                "--against",
+                "deploy/dev/manifest.json",
+            ],
+            setup: |root| {
+                built(root);
+                let path = root.join("deploy/dev/manifest.json");
+                let text = fs_err::read_to_string(&path).unwrap();
+                fs_err::write(
+                    &path,
+                    text.replacen("\"manifest_version\": 1", "\"manifest_version\": 99", 1),
+                )
+                .unwrap();
+            },
+            exit: 2,
+            message: "manifest_version 99 is not supported",
+            ..CASE
+        },
+        Case {
+            name: "plan-against-a-folder-with-broken-kubernetes-yaml",
+            args: &["plan", "--env", "dev", "--against", "deploy"],
+            setup: |root| {
+                built(root);
+                fs_err::write(root.join("deploy/dev/k8s/configmap.yaml"), "data: [\n").unwrap();
+            },
+            exit: 2,
+            message: "deploy/dev: k8s/configmap.yaml is not YAML",
+            ..CASE
+        },
+        Case {
+            name: "plan-against-a-folder-without-a-manifest",
+            args: &["plan", "--env", "dev", "--against", "notes"],
+            files: &[
+                ("meltano.yml", PROJECT),
+                ("notes/dev/readme.txt", "hello\n"),
+            ],
+            exit: 2,
+            message: "notes/dev holds no manifest.json: not a build output folder",
+            ..CASE
+        },
     ]
 }

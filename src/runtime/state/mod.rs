@@ -30,7 +30,8 @@ pub mod document;
 pub mod edit;
 pub mod error;
 pub mod history;
-pub mod id;
+/// State IDs live in [`crate::meltano::state_id`], shared with the compiler and `meltc plan`.
+pub use crate::meltano::state_id as id;
 pub mod lease;
 pub mod local;
 pub mod lock;

@@ -75,6 +75,41 @@ impl StateIdParts<'_> {
     }
 }
 
+/// The state ID a run of an extract/load step uses. `base` is the step's ID in the manifest
+/// (`<env>:<tap>-to-<target>`, or a legacy schedule's name); `environment` is the active
+/// environment's name and its `state_id_suffix` (expanded by the caller: meltc-run expands it
+/// from the run's variables, `meltc plan` keeps it as written); `suffix` is
+/// `--state-id-suffix`. A legacy schedule's ID is used as is, as `meltano elt --state-id` does.
+///
+/// # Errors
+/// As [`StateIdParts::format`] and [`StateId::new`].
+pub fn for_step(
+    base: &str,
+    environment: Option<(&str, Option<&str>)>,
+    suffix: Option<&str>,
+) -> Result<StateId, StateIdError> {
+    match environment {
+        Some((name, environment_suffix))
+            if base.len() > name.len()
+                && base.starts_with(name)
+                && base[name.len()..].starts_with(DELIMITER) =>
+        {
+            let (extractor, loader) = base[name.len() + 1..]
+                .split_once("-to-")
+                .unwrap_or((base, ""));
+            StateIdParts {
+                environment: name,
+                extractor,
+                loader,
+                suffix,
+                environment_suffix,
+            }
+            .format()
+        }
+        _ => StateId::new(base),
+    }
+}
+
 impl StateId {
     /// A state ID given as is (`meltc-run state get ID`). Meltano accepts any string; meltc
     /// refuses the few that would not name a single stored document: empty, an empty, `.` or
@@ -152,6 +187,30 @@ mod tests {
             let id = parts(suffix, environment_suffix).format().unwrap();
             assert_eq!(id.as_str(), expected, "{suffix:?} {environment_suffix:?}");
         }
+    }
+
+    #[test]
+    fn a_step_id_gets_the_suffixes_and_a_legacy_schedule_keeps_its_name() {
+        let id = |base, environment, suffix| for_step(base, environment, suffix).unwrap();
+        let prod = Some(("prod", Some("blue")));
+        assert_eq!(
+            id("prod:tap-a-to-target-b", prod, None).as_str(),
+            "prod:tap-a-to-target-b:blue"
+        );
+        assert_eq!(
+            id("prod:tap-a-to-target-b", prod, Some("x")).as_str(),
+            "prod:tap-a-to-target-b:x"
+        );
+        assert_eq!(
+            id("prod:tap-a-to-target-b", Some(("prod", None)), None).as_str(),
+            "prod:tap-a-to-target-b"
+        );
+        // A legacy schedule's job keeps state under the schedule's name, suffix or not.
+        assert_eq!(id("nightly-sync", prod, Some("x")).as_str(), "nightly-sync");
+        assert_eq!(
+            id("production:x-to-y", prod, None).as_str(),
+            "production:x-to-y"
+        );
     }
 
     #[test]
