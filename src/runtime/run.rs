@@ -350,23 +350,17 @@ impl Runtime<'_> {
         }
         dir.close()?;
         if report.success() {
+            let (count, what) = if store.is_some() {
+                (stored, "stored")
+            } else {
+                (report.states, "received, none stored")
+            };
             self.logger.event(
                 Level::Info,
                 "block_succeeded",
                 &format!(
-                    "{extractor} -> {loader}: {}",
-                    if store.is_some() {
-                        format!(
-                            "{stored} state{} stored",
-                            if stored == 1 { "" } else { "s" }
-                        )
-                    } else {
-                        format!(
-                            "{} state{} received, none stored",
-                            report.states,
-                            if report.states == 1 { "" } else { "s" }
-                        )
-                    }
+                    "{extractor} -> {loader}: {count} state{} {what}",
+                    if count == 1 { "" } else { "s" }
                 ),
                 &[],
             );

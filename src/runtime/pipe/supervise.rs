@@ -460,9 +460,8 @@ impl Supervisor<'_> {
         let head = (0..target)
             .find(|&index| !self.children.has_exited(index))
             .unwrap_or(target);
-        if (head + 1..target).any(|index| self.children.has_exited(index))
-            && !self.upstream_ends_cleanly(head, Instant::now() + UPSTREAM_END)
-        {
+        let exited_mapper = (head + 1..target).find(|&index| self.children.has_exited(index));
+        if exited_mapper.is_some_and(|mapper| !self.upstream_ends_cleanly(head..mapper)) {
             self.logger.event(
                 Level::Error,
                 "intermediate",
@@ -474,16 +473,13 @@ impl Supervisor<'_> {
         }
     }
 
-    /// Whether the processes from `head` up to the first exited mapper all exit with code 0
-    /// by `until`. A mapper reads to the end of its input and exits as soon as the tap closes
-    /// its stdout, which a tap does just before its own exit: that is the ordinary end, not a
-    /// mapper that stopped early (whose tap is still writing, or dies of the broken pipe).
-    fn upstream_ends_cleanly(&mut self, head: usize, until: Instant) -> bool {
-        let Some(mapper) = (head + 1..self.plugins.len()).find(|&i| self.children.has_exited(i))
-        else {
-            return false;
-        };
-        for upstream in head..mapper {
+    /// Whether the processes upstream of an exited mapper all exit with code 0 within
+    /// [`UPSTREAM_END`]. A mapper reads to the end of its input and exits as soon as the tap
+    /// closes its stdout, which a tap does just before its own exit: that is the ordinary end,
+    /// not a mapper that stopped early (whose tap is still writing, or dies of the broken pipe).
+    fn upstream_ends_cleanly(&mut self, upstream: std::ops::Range<usize>) -> bool {
+        let until = Instant::now() + UPSTREAM_END;
+        for upstream in upstream {
             while !self.children.has_exited(upstream) {
                 if Instant::now() >= until {
                     return false;
