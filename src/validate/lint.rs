@@ -289,7 +289,8 @@ impl Lint<'_> {
     /// An `env:` block: every value text (Meltano's schema: a mapping of strings). In a
     /// plugin's, an environment's or an environment's plugin block a number or boolean is
     /// `meltc::env::not-text` already (an error: the run stops there), so this warning is only
-    /// for the blocks whose values Meltano turns into text (the project's, a schedule's).
+    /// for the other blocks (the project's, which Meltano turns into text, a schedule's, a
+    /// `container_spec`'s).
     fn env_block(&mut self, entry: Option<(&Node, &Node)>, place: &str, not_text: NotText) {
         let Some((key, block)) = entry else { return };
         if block.is_null() {
@@ -358,7 +359,7 @@ fn setting<'n>(root: &'n Node, path: &str) -> Option<&'n Node> {
 /// Who reports a number or boolean in an `env:` block.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum NotText {
-    /// Meltano turns the values into text: this lint warns, as `meltano compile --lint` does.
+    /// The run goes on: this lint warns, as `meltano compile --lint` does.
     Warning,
     /// The run stops on it: `meltc::env::not-text` reports it as an error (`values.rs`).
     ErrorElsewhere,
