@@ -1,7 +1,10 @@
 //! The `meltc-run` command line: what the CronJob pod and the Dagster op execute.
 //!
-//! Exit codes: 0 success, 1 a step failed (a plugin, state, the catalog), 2 usage, a manifest
-//! that cannot be read, or a configuration that cannot be worked out (a missing variable).
+//! Exit codes ([`exit_code`]): 0 success, 1 a step failed (a plugin, state, the catalog), 2
+//! usage, a manifest that cannot be read, or a configuration that cannot be worked out (a
+//! missing variable), 75 another run holds a state ID's run lease (nothing ran for that step;
+//! sysexits' `EX_TEMPFAIL`: try again later). The generated CronJob's `podFailurePolicy` fails
+//! the Job at once on 2 and 75, which a retry cannot help.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,8 +16,18 @@ use clap::{Parser, Subcommand};
 use super::interrupt::Interrupts;
 use super::log::{Level, LogFormat, Logger};
 use super::run::{RunError, RunOptions, Runtime};
-use super::state::{StateBackendSettings, StateStore, StateStrategy, commands};
+use super::state::StateStrategy;
 use crate::manifest::{Manifest, blocks};
+
+/// meltc-run's exit codes (module docs).
+pub mod exit_code {
+    /// A step failed: a plugin, state, the catalog.
+    pub const FAILED: u8 = 1;
+    /// Usage, an unreadable manifest, a configuration that cannot be worked out.
+    pub const USAGE: u8 = 2;
+    /// Another run holds a state ID's run lease: nothing ran for that step.
+    pub const LEASE_HELD: u8 = 75;
+}
 
 /// meltc-run runs the jobs of a manifest written by `meltc build`, in place of `meltano run`.
 #[derive(Debug, Parser)]
@@ -78,8 +91,7 @@ enum Cmd {
         args: Vec<String>,
     },
     /// Incremental state in the environment's backend, as `meltano state`.
-    #[command(subcommand)]
-    State(StateCmd),
+    State(super::state_cli::StateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -105,6 +117,15 @@ struct RunArgs {
     /// Discover the catalog even when the cached one (`.meltano/run/<tap>/`) matches.
     #[arg(long)]
     refresh_catalog: bool,
+    /// When another run holds a step's state ID, wait up to this long for it to finish
+    /// (default: exit 75 at once).
+    #[arg(
+        long,
+        env = "MELTC_RUN_LEASE_WAIT",
+        value_name = "SECONDS",
+        default_value_t = 0
+    )]
+    lease_wait: u64,
 }
 
 fn parse_strategy(text: &str) -> Result<StateStrategy, String> {
@@ -114,32 +135,6 @@ fn parse_strategy(text: &str) -> Result<StateStrategy, String> {
         "overwrite" => Ok(StateStrategy::Overwrite),
         _ => Err("one of auto, merge, overwrite".to_owned()),
     }
-}
-
-#[derive(Debug, Subcommand)]
-enum StateCmd {
-    /// State IDs, optionally matching a glob pattern.
-    List {
-        /// A pattern (`prod:*`).
-        pattern: Option<String>,
-    },
-    /// The state of an ID (partial merged onto completed), compact JSON.
-    Get {
-        /// The state ID.
-        id: String,
-    },
-    /// Replace the state of an ID (a JSON document with `singer_state`).
-    Set {
-        /// The state ID.
-        id: String,
-        /// The state.
-        json: String,
-    },
-    /// Remove the state of an ID.
-    Clear {
-        /// The state ID.
-        id: String,
-    },
 }
 
 /// Run `meltc-run` with the process's arguments and environment.
@@ -201,7 +196,13 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Cmd::Job { name, options } => match manifest.job(&name) {
-            Some(job) => runtime.run_steps(&job.steps, &run_options(&options)),
+            Some(job) => runtime.run_steps(
+                &job.steps,
+                &RunOptions {
+                    ephemeral_job: job.ephemeral_state.then(|| job.name.clone()),
+                    ..run_options(&options, format!("job {name}"))
+                },
+            ),
             None => Err(RunError::Blocks(format!(
                 "the manifest has no job `{name}`; its jobs: {}",
                 manifest
@@ -218,7 +219,10 @@ pub fn main() -> ExitCode {
         } => {
             let expanded = blocks::expand_jobs(&manifest, &names);
             match blocks::parse(&manifest, &expanded) {
-                Ok(steps) => runtime.run_steps(&steps, &run_options(&options)),
+                Ok(steps) => runtime.run_steps(
+                    &steps,
+                    &run_options(&options, format!("run {}", names.join(" "))),
+                ),
                 Err(error) => Err(RunError::Blocks(error.to_string())),
             }
         }
@@ -229,22 +233,27 @@ pub fn main() -> ExitCode {
             };
             runtime.command(&name, command.as_deref(), &args)
         }
-        Cmd::State(command) => state(&runtime, command),
+        Cmd::State(command) => super::state_cli::run(&runtime, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             logger.event(Level::Error, "run_failed", &error.to_string(), &[]);
             ExitCode::from(match error {
-                RunError::Blocks(_) | RunError::Config { .. } | RunError::Variable(_) => 2,
-                _ => 1,
+                RunError::Blocks(_) | RunError::Config { .. } | RunError::Variable(_) => {
+                    exit_code::USAGE
+                }
+                RunError::LeaseHeld(_) => exit_code::LEASE_HELD,
+                _ => exit_code::FAILED,
             })
         }
     }
 }
 
-fn run_options(args: &RunArgs) -> RunOptions {
+fn run_options(args: &RunArgs, command: String) -> RunOptions {
     RunOptions {
+        lease_wait: Duration::from_secs(args.lease_wait),
+        command,
         full_refresh: args.full_refresh,
         state_id_suffix: args.state_id_suffix.clone(),
         no_state_update: args.no_state_update,
@@ -254,26 +263,6 @@ fn run_options(args: &RunArgs) -> RunOptions {
         deadline: args
             .timeout
             .map(|seconds| Instant::now() + Duration::from_secs(seconds)),
+        ephemeral_job: None,
     }
-}
-
-#[allow(clippy::print_stdout, reason = "the state commands print their result")]
-fn state(runtime: &Runtime<'_>, command: StateCmd) -> Result<(), RunError> {
-    let variables = runtime.project_variables();
-    let failed = |error: super::state::StateError| RunError::State(error.to_string());
-    let settings = StateBackendSettings::from_meltano_env(&variables)
-        .map_err(failed)?
-        .ok_or_else(|| RunError::State(format!("the environment keeps state in `{}`, which meltc-run does not read; set MELTANO_STATE_BACKEND_URI", runtime.manifest.state.uri)))?;
-    let store = StateStore::open(&settings, &variables).map_err(failed)?;
-    match command {
-        StateCmd::List { pattern } => {
-            for id in commands::list(&store, pattern.as_deref()).map_err(failed)? {
-                println!("{id}");
-            }
-        }
-        StateCmd::Get { id } => println!("{}", commands::get(&store, &id).map_err(failed)?),
-        StateCmd::Set { id, json } => commands::set(&store, &id, &json, true).map_err(failed)?,
-        StateCmd::Clear { id } => commands::clear(&store, &id).map_err(failed)?,
-    }
-    Ok(())
 }
