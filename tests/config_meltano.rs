@@ -12,8 +12,10 @@
 //! some of the project's `${VAR}` references set in the process environment, some in a
 //! `.env`, the rest unset, and one setting per plugin set through its env var.
 //!
-//! Meltano runs through `tests/support/meltano_batch.py` (one Python process per project,
-//! Meltano's real CLI entry point per command), two projects at a time. Differences must be
+//! Meltano answers through `tests/support/meltano_batch.py --serve` (`support::MeltanoServer`:
+//! one Python process per worker, two workers, each command answered by the Meltano services
+//! `meltano config print` uses; in every third project the first commands also through the
+//! real CLI, which must print the same: README "Running Meltano fast enough for CI"). Differences must be
 //! listed in [`DEPARTURES`] with their reason (and README "Compatibility"); a listed
 //! departure that no longer differs fails the test too, so the list stays true.
 
@@ -27,7 +29,7 @@ use meltc::resolve::{Origin, Resolved, ResolvedPlugin};
 use serde_json::Value;
 
 use crate::support::differential::{self, Input};
-use crate::support::{copy_tree, meltano_batch};
+use crate::support::{MeltanoServer, Via, copy_tree};
 
 /// Known, deliberate differences: (project, plugin, environment or "", why). See README.
 const DEPARTURES: &[(&str, &str, &str, &str)] = &[
@@ -145,7 +147,16 @@ struct Outcome {
     skipped: Vec<String>,
     differences: Vec<(String, String, String, String)>,
     environments: usize,
+    /// Commands run through both Meltano's CLI and its services.
+    checked: usize,
+    /// Where the CLI and the services disagree.
+    mismatches: Vec<String>,
 }
+
+/// In a project marked `check_cli`, the commands also run through Meltano's real CLI, to prove
+/// the services answer as it does: the first plugin's JSON and env output without an
+/// environment and in the first environment (or the second plugin's).
+const CHECKED_COMMANDS: usize = 4;
 
 /// Every corpus project, and the project of every `meltc config` golden case (its own `env`
 /// file).
@@ -159,6 +170,7 @@ fn inputs() -> Vec<Input> {
                 name: format!("golden/{}", entry.file_name().to_string_lossy()),
                 dir: entry.path().join("project"),
                 env: Some(crate::support::case_env(&entry.path())),
+                check_cli: false,
             });
         }
     }
@@ -231,8 +243,19 @@ fn report(
     let mut differences = Vec::new();
     let mut summary = String::new();
     let (mut compared, mut failed, mut skipped, mut environments) = (0, 0, 0, 0);
+    let mut checked = 0;
     for (project, outcome) in results {
         compared += outcome.compared.len();
+        checked += outcome.checked;
+        // The services answering differently from Meltano's CLI: the comparison is void.
+        differences.extend(outcome.mismatches.iter().map(|mismatch| {
+            (
+                project.clone(),
+                "(Meltano's services against its CLI)".to_owned(),
+                String::new(),
+                mismatch.clone(),
+            )
+        }));
         failed += outcome.both_failed.len();
         skipped += outcome.skipped.len();
         environments += outcome.environments;
@@ -245,7 +268,7 @@ fn report(
         differences.extend(outcome.differences.iter().cloned());
     }
     println!(
-        "meltc config vs meltano config print: {} projects, {compared} comparisons ({failed} where both fail), {} differ, {environments} environments, {skipped} plugins skipped\n{summary}",
+        "meltc config vs meltano config print: {} projects, {compared} comparisons ({failed} where both fail), {} differ, {environments} environments, {skipped} plugins skipped; {checked} of Meltano's answers also through its CLI\n{summary}",
         projects.len(),
         differences.len(),
     );
@@ -253,7 +276,7 @@ fn report(
 }
 
 /// Compare every offline plugin of one project in the base project and each environment.
-fn compare_project(input: &Input) -> Outcome {
+fn compare_project(input: &Input, meltano: &mut MeltanoServer) -> Outcome {
     let name = input.name.as_str();
     let temp = tempfile::tempdir().expect("temp dir");
     let root = temp.path().join("project");
@@ -314,7 +337,20 @@ fn compare_project(input: &Input) -> Outcome {
         fs_err::write(&file, format!("project_id: meltc-config-test\n{text}")).expect("write");
     }
     let argv: Vec<Vec<String>> = cases.iter().flat_map(Case::meltano_args).collect();
-    let printed = run_meltano(&root, &env, &argv);
+    let checked = if input.check_cli {
+        argv.len().min(CHECKED_COMMANDS)
+    } else {
+        0
+    };
+    outcome.checked = checked;
+    let printed = run_meltano(
+        meltano,
+        &root,
+        &env,
+        &argv,
+        checked,
+        &mut outcome.mismatches,
+    );
     let meltano = printed.chunks(2).map(|pair| match pair {
         [Ok(config), Ok(Value::String(env))] => Ok(serde_json::json!({
             "config": config,
@@ -497,20 +533,40 @@ fn collect_references(node: &meltc::yaml::Node, names: &mut BTreeSet<String>) {
     }
 }
 
-/// Every command through Meltano: the printed JSON (or, for `--format env`, the text as a
-/// JSON string), or why it failed.
+/// Every command through Meltano's services (`support::MeltanoServer`): the printed JSON (or,
+/// for `--format env`, the text as a JSON string), or why it failed. The first `checked` also
+/// run through the real CLI: a difference between the two is pushed to `mismatches`.
 fn run_meltano(
+    meltano: &mut MeltanoServer,
     root: &Path,
     env: &BTreeMap<String, String>,
     argv: &[Vec<String>],
+    checked: usize,
+    mismatches: &mut Vec<String>,
 ) -> Vec<Result<Value, String>> {
     if argv.is_empty() {
         return Vec::new();
     }
-    meltano_batch(root, env, argv)
+    let requests: Vec<(Via, Vec<String>)> = argv
+        .iter()
+        .enumerate()
+        .map(|(index, argv)| {
+            let via = if index < checked {
+                Via::Both
+            } else {
+                Via::Services
+            };
+            (via, argv.clone())
+        })
+        .collect();
+    meltano
+        .run(root, env, &requests)
         .into_iter()
         .zip(argv)
         .map(|(result, argv)| {
+            if let Some(mismatch) = &result.mismatch {
+                mismatches.push(format!("meltano {}: {mismatch}", argv.join(" ")));
+            }
             if result.code != 0 {
                 return Err(differential::meltano_error(&result.stderr));
             }

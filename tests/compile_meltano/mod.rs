@@ -3,8 +3,10 @@
 //! For each project (a temporary copy, with the lock files Meltano needs to answer without its
 //! Hub, `support::differential::lock_for_meltano`), Meltano compiles every environment, or the
 //! project without one when it has none (`meltano [--environment=E | --no-environment]
-//! compile --unsafe`, one Python process per project through `tests/support/meltano_batch.py`,
-//! two projects at a time) and meltc builds the same (`meltc build --all-envs
+//! compile --unsafe`, answered by the services that command uses through
+//! `tests/support/meltano_batch.py --serve`, one Python process per worker, two workers; in
+//! every third project the first environment also through the real CLI, which must write the
+//! same manifest) and meltc builds the same (`meltc build --all-envs
 //! --allow-ephemeral-state`). Then, per environment:
 //!
 //! 1. [`shape`]: the jobs (their blocks), the schedules (job or legacy extractor/loader,
@@ -31,7 +33,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::support::differential::{self, Input};
-use crate::support::{copy_tree, meltano_batch};
+use crate::support::{MeltanoServer, Via, copy_tree};
 
 /// Why `meltano compile` and `meltc build` may differ: each is Meltano's compile departing
 /// from Meltano's run time, which meltc follows, or a documented choice of meltc.
@@ -59,7 +61,8 @@ pub enum Departure {
     /// meltc does not model project settings as variables (README "Not modelled").
     ProjectSettingVariable,
     /// meltc refuses up front what Meltano's run time fails on when the job runs (a job naming
-    /// a missing plugin, a task with two spaces, a schedule naming a missing job), or a cron
+    /// a missing plugin, a task with two spaces, a schedule naming a missing job, a plugin
+    /// installed from a path outside the project, which the image cannot carry), or a cron
     /// expression the orchestrator that owns the schedules cannot run (`L` on Kubernetes);
     /// compile, which never runs or schedules anything, accepts it.
     StricterBuild,
@@ -75,6 +78,11 @@ pub enum Departure {
     /// false in `core/plugin/file.py`); its files are written into the project when it is
     /// added.
     FilesBundleNotRun,
+    /// A secret setting written literally in meltano.yml (`password: postgres`) is not in
+    /// meltc's manifest: it is a key of the Kubernetes Secret (`secret_literal`), which
+    /// meltc-run passes to the plugin at run time, the value Meltano's run time passes
+    /// (README "Secrets").
+    SecretLiteralInSecret,
     /// A plugin that is neither on the Hub nor in a lock file (a pre-2022 files bundle, a
     /// name only a private Hub knows): compile needs every plugin's definition and stops;
     /// Meltano's run time and meltc only need the plugins a job uses.
@@ -83,7 +91,8 @@ pub enum Departure {
 
 use Departure::{
     CompileCrash, EnvironmentListAppended, FilesBundleNotRun, LockMerged, MapperCarriesMappings,
-    NotOnHub, PhantomPlugin, ProjectSettingVariable, StricterBuild, UncastableValue, UserAgent,
+    NotOnHub, PhantomPlugin, ProjectSettingVariable, SecretLiteralInSecret, StricterBuild,
+    UncastableValue, UserAgent,
 };
 
 /// The departures each corpus project shows (README "Compatibility with Meltano").
@@ -95,6 +104,7 @@ const DEPARTURES: &[(&str, &[Departure])] = &[
             LockMerged,
             MapperCarriesMappings,
             PhantomPlugin,
+            SecretLiteralInSecret,
         ],
     ),
     (
@@ -104,11 +114,15 @@ const DEPARTURES: &[(&str, &[Departure])] = &[
             LockMerged,
             MapperCarriesMappings,
             PhantomPlugin,
+            SecretLiteralInSecret,
         ],
     ),
     ("03-meltano-meltano-multifile", &[NotOnHub, StricterBuild]),
     ("04-meltano-demo-project", &[NotOnHub]),
-    ("09-MeltanoLabs-target-postgres", &[LockMerged]),
+    (
+        "09-MeltanoLabs-target-postgres",
+        &[LockMerged, SecretLiteralInSecret],
+    ),
     (
         "10-MeltanoLabs-meltano-map-transform",
         &[LockMerged, MapperCarriesMappings],
@@ -119,7 +133,7 @@ const DEPARTURES: &[(&str, &[Departure])] = &[
         &[LockMerged, UserAgent],
     ),
     ("16-reservoir-data-tap-npm", &[LockMerged]),
-    ("18-quantile-development-dagster-meltano", &[LockMerged]),
+    ("18-quantile-development-dagster-meltano", &[StricterBuild]),
     ("19-quantile-development-dagster-ext", &[StricterBuild]),
     ("21-JulesHuisman-geospatial-integration", &[LockMerged]),
     (
@@ -131,11 +145,15 @@ const DEPARTURES: &[(&str, &[Departure])] = &[
         "25-MatatikaBytes-Meltano-jyiczzd",
         &[FilesBundleNotRun, ProjectSettingVariable],
     ),
-    ("27-GaloyMoney-lana-bank", &[LockMerged]),
+    (
+        "27-GaloyMoney-lana-bank",
+        &[LockMerged, SecretLiteralInSecret],
+    ),
     ("33-radbrt-prefect-warehouse", &[NotOnHub]),
     ("34-orchestra-hq-orchestra-blueprints", &[LockMerged]),
     ("39-AutoIDM-prodder_public", &[CompileCrash, LockMerged]),
     ("40-andrewcstewart-ds4fnp", &[LockMerged]),
+    ("46-archdotdev-tap-adp", &[SecretLiteralInSecret]),
     ("48-pnadolny13-meltano_example_implementations", &[NotOnHub]),
     ("58-voxmedia-tap-elasticsearch", &[CompileCrash]),
     ("63-ajdoyl2-freelancer-data-stack", &[LockMerged]),
@@ -216,6 +234,8 @@ pub struct Tally {
     pub unexplained: Vec<String>,
     /// Environments compared (the project without one counts as one).
     pub environments: usize,
+    /// Environments Meltano compiled through its CLI as well as its services.
+    pub checked: usize,
 }
 
 impl Tally {
@@ -317,6 +337,7 @@ fn summarise(projects: usize, results: &BTreeMap<String, Tally>) -> String {
     let compared: usize = results.values().map(|tally| tally.compared).sum();
     let agreed: usize = results.values().map(|tally| tally.agreed).sum();
     let environments: usize = results.values().map(|tally| tally.environments).sum();
+    let checked: usize = results.values().map(|tally| tally.checked).sum();
     let mut departures: BTreeMap<Departure, (usize, usize)> = BTreeMap::new();
     for tally in results.values() {
         for (kind, count) in &tally.departures {
@@ -326,7 +347,7 @@ fn summarise(projects: usize, results: &BTreeMap<String, Tally>) -> String {
         }
     }
     let mut text = format!(
-        "meltc build vs meltano compile: {projects} projects, {environments} environments, {compared} comparisons, {agreed} equal\n"
+        "meltc build vs meltano compile: {projects} projects, {environments} environments, {compared} comparisons, {agreed} equal; {checked} environments also compiled through Meltano's CLI\n"
     );
     for (kind, (in_projects, findings)) in departures {
         text.push_str(&format!(
@@ -353,13 +374,15 @@ const STRICT_CODES: &[&str] = &[
     "meltc::job::mapper-name",
     "meltc::plugin::unresolved-used",
     "meltc::build::cron-unsupported",
+    "meltc::plugin::local-path-used",
 ];
 
-fn compare_project(input: &Input) -> Tally {
+fn compare_project(input: &Input, meltano: &mut MeltanoServer) -> Tally {
     let mut tally = Tally::default();
     let temp = tempfile::tempdir().expect("temp dir");
     let root = temp.path().join("project");
     copy_tree(&input.dir, &root);
+    differential::provide_local_paths(&root);
     let unlockable = differential::lock_for_meltano(&root);
     let env = differential::base_env(temp.path());
     let loaded = meltc::project::load(&root, "");
@@ -398,8 +421,34 @@ fn compare_project(input: &Input) -> Tally {
             ]
         })
         .collect();
-    let printed = meltano_batch(&root, &env, &argv);
-    let built = temp.path().join("built");
+    // In a project marked `check_cli`, the first environment also through Meltano's real CLI:
+    // the services must compile it the same (tests/support/meltano_batch.py).
+    let requests: Vec<(Via, Vec<String>)> = argv
+        .into_iter()
+        .enumerate()
+        .map(|(index, argv)| {
+            let via = if index == 0 && input.check_cli {
+                Via::Both
+            } else {
+                Via::Services
+            };
+            (via, argv)
+        })
+        .collect();
+    let printed = meltano.run(&root, &env, &requests);
+    tally.checked = usize::from(input.check_cli && !requests.is_empty());
+    for (run, (_, argv)) in printed.iter().zip(&requests) {
+        if let Some(mismatch) = &run.mismatch {
+            tally.unexplained.push(format!(
+                "Meltano's services do not compile as its CLI (meltano {}): {mismatch}",
+                argv.join(" ")
+            ));
+        }
+    }
+    // Inside the project: a project whose plugins install from its own folders is built
+    // into an image from the project root, and meltc writes its output there (Meltano has
+    // compiled by now).
+    let built = root.join("meltc-build");
     let build = build(&root, &built);
     if let Err(stderr) = &build {
         let codes = error_codes(stderr);

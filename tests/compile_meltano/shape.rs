@@ -388,7 +388,8 @@ fn commands(
 /// The `config` written in the project (the entry's and the environment's), leaf by leaf; a
 /// `null` leaf sets nothing. meltc names a value by its setting, Meltano's manifest as written
 /// (a setting's alias).
-fn config(entry: &Map<String, Value>, our: &Plugin) -> Vec<Finding> {
+fn config(entry: &Map<String, Value>, our_plugin: &Plugin) -> Vec<Finding> {
+    let our = our_plugin;
     let mut theirs = BTreeMap::new();
     // A setting written as `null` is unset; a `null` inside a value is data (`stream_maps`).
     let written: Map<String, Value> = entry
@@ -439,10 +440,19 @@ fn config(entry: &Map<String, Value>, our: &Plugin) -> Vec<Finding> {
                 (Some(Value::Array(their)), Some(Value::Array(our)))
                     if their.len() > our.len() && their.ends_with(our)
             );
-            findings.push(
-                Finding::new(format!("config `{path}`"), their, our)
-                    .because(appended.then_some(Departure::EnvironmentListAppended)),
-            );
+            let in_secret = our.is_none()
+                && our_plugin
+                    .settings
+                    .iter()
+                    .any(|setting| &setting.name == path && setting.secret_literal.is_some());
+            let departure = if appended {
+                Some(Departure::EnvironmentListAppended)
+            } else if in_secret {
+                Some(Departure::SecretLiteralInSecret)
+            } else {
+                None
+            };
+            findings.push(Finding::new(format!("config `{path}`"), their, our).because(departure));
         }
     }
     findings

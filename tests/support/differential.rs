@@ -17,6 +17,8 @@ use meltc::resolve::plugin::meltano_lock_path;
 use meltc::resolve::{Origin, Resolved};
 use serde_json::Value;
 
+use super::MeltanoServer;
+
 /// A project to compare.
 pub struct Input {
     /// How reports name it: the corpus folder, `golden/<case>`, or the held-out folder.
@@ -25,7 +27,15 @@ pub struct Input {
     pub dir: PathBuf,
     /// A golden case's `env` file; `None` for a corpus or held-out project.
     pub env: Option<Vec<(String, String)>>,
+    /// Whether its first commands also run through Meltano's real CLI, to prove that the
+    /// services the tests call answer as the CLI does ([`selected`] marks every
+    /// [`CLI_CHECK_EVERY`]th project).
+    pub check_cli: bool,
 }
+
+/// One project in this many has its first commands checked against Meltano's real CLI (each
+/// CLI command costs as much again as the services' answer, and a failure's traceback more).
+pub const CLI_CHECK_EVERY: usize = 3;
 
 /// Every project of the shared corpus, by folder name.
 pub fn corpus_inputs() -> Vec<Input> {
@@ -34,9 +44,13 @@ pub fn corpus_inputs() -> Vec<Input> {
 
 /// Only the inputs whose name contains `MELTC_DIFFERENTIAL_ONLY`, when it is set: to rerun one
 /// project while fixing it (the tests' totals then fail: they must not pass on a part).
+/// Every [`CLI_CHECK_EVERY`]th of them is marked `check_cli`.
 pub fn selected(mut inputs: Vec<Input>) -> Vec<Input> {
     if let Ok(only) = std::env::var("MELTC_DIFFERENTIAL_ONLY") {
         inputs.retain(|input| input.name.contains(&only));
+    }
+    for (index, input) in inputs.iter_mut().enumerate() {
+        input.check_cli = index % CLI_CHECK_EVERY == 0;
     }
     inputs
 }
@@ -64,28 +78,30 @@ fn project_folders(dir: &Path) -> Vec<Input> {
             name: entry.file_name().to_string_lossy().into_owned(),
             dir: entry.path(),
             env: None,
+            check_cli: false,
         })
         .collect();
     inputs.sort_by(|a, b| a.name.cmp(&b.name));
     inputs
 }
 
-/// Run `compare` on every input, two at a time (Meltano is one Python process per project);
-/// the outcomes by input name.
+/// Run `compare` on every input, two at a time, each worker with its own Meltano server; the
+/// outcomes by input name.
 pub fn each_project<T: Send>(
     inputs: Vec<Input>,
-    compare: impl Fn(&Input) -> T + Sync,
+    compare: impl Fn(&Input, &mut MeltanoServer) -> T + Sync,
 ) -> BTreeMap<String, T> {
     let queue = Mutex::new(inputs);
     let results = Mutex::new(BTreeMap::new());
     std::thread::scope(|scope| {
         for _ in 0..2 {
             scope.spawn(|| {
+                let mut meltano = MeltanoServer::start();
                 loop {
                     let Some(input) = queue.lock().unwrap().pop() else {
                         break;
                     };
-                    let outcome = compare(&input);
+                    let outcome = compare(&input, &mut meltano);
                     results.lock().unwrap().insert(input.name, outcome);
                 }
             });
@@ -147,6 +163,51 @@ pub fn lock_for_meltano(root: &Path) -> Unlockable {
         }
     }
     unlockable
+}
+
+/// Give every plugin that installs from a path of the project (`pip_url: -e ./tap-x`,
+/// `-r ${MELTANO_PROJECT_ROOT}/requirements.txt`) something there to install: the corpus keeps
+/// each project's `meltano.yml` files, not the plugin sources committed next to them, and
+/// without them `meltc build` stops (`meltc::plugin::local-path-used`) before anything is
+/// compared. A path naming a file gets an empty requirements file, any other a folder with a
+/// minimal `pyproject.toml`. Neither tool reads their content to compile the project.
+pub fn provide_local_paths(root: &Path) {
+    let loaded = meltc::project::load(root, "");
+    let Some(project) = loaded.project else {
+        return;
+    };
+    for plugin in meltc::project::model::plugins(&project.merged) {
+        let Some(written) = plugin
+            .entry
+            .node
+            .get("pip_url")
+            .and_then(|node| node.as_str())
+        else {
+            continue;
+        };
+        let Ok(parsed) = meltc::resolve::pip_url::parse(written, "3") else {
+            continue;
+        };
+        for path in parsed.paths() {
+            if meltc::resolve::pip_url::check_path(&project.root, path)
+                != Err(meltc::resolve::pip_url::PathProblem::Missing)
+            {
+                continue;
+            }
+            let full = project.root.join(path);
+            let is_file = [".txt", ".whl", ".tar.gz", ".zip", ".in"]
+                .iter()
+                .any(|suffix| path.ends_with(suffix));
+            if is_file {
+                write_file(&full, "");
+            } else {
+                write_file(
+                    &full.join("pyproject.toml"),
+                    "[project]\nname = \"local-plugin\"\nversion = \"0.1.0\"\n",
+                );
+            }
+        }
+    }
 }
 
 /// The lock file text of a plugin meltc resolves from the bundled hub index.

@@ -200,11 +200,13 @@ pub mod kubelet;
 pub mod pod;
 pub mod postgres;
 
-/// One command's result from [`meltano_batch`].
+/// One command's result from [`meltano_batch`] or a [`MeltanoServer`].
 pub struct MeltanoRun {
     pub code: i64,
     pub stdout: String,
     pub stderr: String,
+    /// For [`Via::Both`]: how the CLI's result and the services' differ, if they do.
+    pub mismatch: Option<String>,
 }
 
 /// Run `meltano` command lines in one Python process (`tests/support/meltano_batch.py`, which
@@ -213,6 +215,107 @@ pub fn meltano_batch(
     root: &Path,
     env: &std::collections::BTreeMap<String, String>,
     argv: &[Vec<String>],
+) -> Vec<MeltanoRun> {
+    batch(root, env, serde_json::json!(argv))
+}
+
+/// How a [`MeltanoServer`] answers a command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// The Meltano services the command uses, called directly (no per-command CLI set-up).
+    Services,
+    /// The real CLI and the services, the result of the services and any mismatch.
+    Both,
+}
+
+/// A Python process answering `meltano config --unsafe print` and `meltano compile --unsafe`
+/// command lines of one project after another (`tests/support/meltano_batch.py --serve`),
+/// through the Meltano services those commands use, the ones marked [`Via::Both`] also through
+/// the real CLI, to prove the two agree: Meltano's imports are paid once per server.
+pub struct MeltanoServer {
+    child: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    /// Where the server's stderr (Meltano's log lines) goes: read when it fails.
+    log: tempfile::NamedTempFile,
+}
+
+impl MeltanoServer {
+    pub fn start() -> Self {
+        let python = fs_err::canonicalize(tool("meltano"))
+            .expect("meltano resolves")
+            .with_file_name("python");
+        let log = tempfile::NamedTempFile::new().expect("log file");
+        let mut child = Command::new(python)
+            .arg(repo().join("tests/support/meltano_batch.py"))
+            .arg("--serve")
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("LANG", "C.UTF-8")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(log.reopen().expect("log file"))
+            .spawn()
+            .expect("python runs");
+        let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        Self { child, stdout, log }
+    }
+
+    /// The results of `requests` in the project at `root`, with exactly `env` as the process
+    /// environment (and the version check, a request to the package index per CLI command
+    /// that prints nothing the tests read, off).
+    pub fn run(
+        &mut self,
+        root: &Path,
+        env: &std::collections::BTreeMap<String, String>,
+        requests: &[(Via, Vec<String>)],
+    ) -> Vec<MeltanoRun> {
+        use std::io::{BufRead as _, Write as _};
+        let mut env = env.clone();
+        env.insert(
+            "MELTANO_CLI_DISABLE_VERSION_CHECK".to_owned(),
+            "true".to_owned(),
+        );
+        let requests: Vec<serde_json::Value> = requests
+            .iter()
+            .map(|(via, argv)| {
+                let via = match via {
+                    Via::Services => "services",
+                    Via::Both => "both",
+                };
+                serde_json::json!({"argv": argv, "via": via})
+            })
+            .collect();
+        let job = serde_json::json!({"root": root, "env": env, "requests": requests});
+        let stdin = self.child.stdin.as_mut().expect("stdin");
+        let mut line = String::new();
+        let answered = writeln!(stdin, "{job}")
+            .and_then(|()| stdin.flush())
+            .and_then(|()| self.stdout.read_line(&mut line));
+        let results: Vec<serde_json::Value> = answered
+            .ok()
+            .and_then(|_| serde_json::from_str(&line).ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "the meltano server failed on {}:\n{}",
+                    root.display(),
+                    fs_err::read_to_string(self.log.path()).unwrap_or_default()
+                )
+            });
+        results.iter().map(MeltanoRun::from_json).collect()
+    }
+}
+
+impl Drop for MeltanoServer {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take()); // end of input: the server exits
+        let _ = self.child.wait();
+    }
+}
+
+fn batch(
+    root: &Path,
+    env: &std::collections::BTreeMap<String, String>,
+    requests: serde_json::Value,
 ) -> Vec<MeltanoRun> {
     use std::io::Write as _;
     let python = fs_err::canonicalize(tool("meltano"))
@@ -228,13 +331,13 @@ pub fn meltano_batch(
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("python runs");
-    let input = serde_json::to_string(argv).expect("argv JSON");
+    let input = serde_json::to_string(&requests).expect("requests JSON");
     child
         .stdin
         .take()
         .expect("stdin")
         .write_all(input.as_bytes())
-        .expect("argv written");
+        .expect("requests written");
     let output = child.wait_with_output().expect("driver finishes");
     let results: Vec<serde_json::Value> =
         serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
@@ -243,12 +346,16 @@ pub fn meltano_batch(
                 String::from_utf8_lossy(&output.stderr)
             )
         });
-    results
-        .iter()
-        .map(|result| MeltanoRun {
+    results.iter().map(MeltanoRun::from_json).collect()
+}
+
+impl MeltanoRun {
+    fn from_json(result: &serde_json::Value) -> Self {
+        Self {
             code: result["code"].as_i64().unwrap_or(-1),
             stdout: result["stdout"].as_str().unwrap_or_default().to_owned(),
             stderr: result["stderr"].as_str().unwrap_or_default().to_owned(),
-        })
-        .collect()
+            mismatch: result["mismatch"].as_str().map(str::to_owned),
+        }
+    }
 }
