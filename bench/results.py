@@ -31,7 +31,7 @@ BENCHES = [
                 "target-jsonl (bench/runtime; its peak RSS is the orchestrator process's own, not the tap's or target's)"),
     ("deploy", "the example's prod image built by buildah, a pod's start to its first record, and rows per second "
                "from PostgreSQL to Parquet in Garage: meltc-run in the pod and on the host vs `meltano run` on the "
-               "host, same tap-postgres and target-s3 (bench/deploy; one run each)"),
+               "host, same tap-postgres and target-s3, in turn for 3 rounds (bench/deploy)"),
 ]
 EXTRACTORS = {"proj-small": 5, "proj-30": 30, "proj-100": 100, "proj-300": 300}
 
@@ -141,14 +141,22 @@ def report(args):
 
 
 def deploy_table(rows):
-    """bench/deploy's lines: one timing each, with an image size or a rate beside it."""
-    out = ["| case | tool | time | rows/s | image size | load average |",
-           "| --- | --- | ---: | ---: | ---: | ---: |"]
+    """bench/deploy's lines: a timing each (the median of its runs), with an image size or a
+    rate, the CPU time of the run's process tree and the ratio to `meltano run` beside it."""
+    out = ["| case | tool | runs | median | min – max | CPU | rows/s | vs meltano run | image size | load average |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         size = f"{r['size_bytes'] / 1e6:,.0f} MB" if r.get("size_bytes") else ""
         rate = f"{r['rows_per_s']:,.0f}" if r.get("rows_per_s") else ""
-        out.append(f"| {r['case']} | {r['tool']} | {duration(r['median_s'])} | {rate} | {size} | "
-                   f"{r.get('load', '')} |")
+        spread = f"{duration(r['min_s'])} – {duration(r['max_s'])}" if r.get("runs", 1) > 1 else ""
+        meltano = next((m for m in rows if m["case"] == r["case"] and m["tool"].startswith("meltano")), None)
+        ratio = ""
+        if meltano and r.get("rows_per_s"):
+            ratio = f"{r['median_s'] / meltano['median_s']:.2f}× time"
+            if r.get("cpu_s") and meltano.get("cpu_s"):
+                ratio += f", {r['cpu_s'] / meltano['cpu_s']:.2f}× CPU"
+        out.append(f"| {r['case']} | {r['tool']} | {r.get('runs', 1)} | {duration(r['median_s'])} | {spread} | "
+                   f"{duration(r.get('cpu_s'))} | {rate} | {ratio} | {size} | {r.get('load', '')} |")
     return out + [""]
 
 
