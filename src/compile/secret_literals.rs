@@ -213,7 +213,7 @@ fn is_secret_literal(name: &str, value: &EnvValue, names: &SecretNames<'_, '_>) 
 fn read_in<'a>(mut blocks: impl Iterator<Item = &'a EnvMap>, name: &str) -> bool {
     blocks.any(|block| {
         block.values().filter_map(EnvValue::written).any(|text| {
-            crate::resolve::expand::Template::parse(text)
+            crate::meltano::template::Template::parse(text)
                 .references()
                 .any(|read| read == name)
         })

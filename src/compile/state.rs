@@ -9,7 +9,7 @@ use crate::diagnostics::{Diagnostic, codes};
 use crate::manifest::{Manifest, Step};
 use crate::project::Project;
 use crate::project::model;
-use crate::resolve::expand::has_reference;
+use crate::meltano::template::has_reference;
 use crate::resolve::state_backend::StateBackend;
 
 /// Whether state kept in `backend` survives the pod. A URI read from a variable is taken on

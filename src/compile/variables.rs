@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::manifest::{EnvMap, Manifest, Plugin, Variable};
 use crate::project::PluginType;
-use crate::resolve::expand::Template;
+use crate::meltano::template::Template;
 use crate::resolve::secrets::{SecretNames, looks_secret};
 use crate::resolve::settings::to_env_var;
 

@@ -3,7 +3,7 @@
 //! every emitter (Dockerfile, Kubernetes, Dagster) renders from it.
 //!
 //! Values are kept **as written** in meltano.yml: a string may hold `${VAR}` references
-//! (Meltano's grammar, [`crate::resolve::expand`]), which the runtime expands from its own
+//! (Meltano's grammar, [`crate::meltano::template`]), which the runtime expands from its own
 //! environment. No value of an environment variable ever reaches a manifest; each referenced
 //! variable is listed in [`Manifest::variables`] with whether it is a secret. Nor does a
 //! secret written literally in meltano.yml: the value is replaced by a [`SecretLiteral`], a key

@@ -1,6 +1,6 @@
 //! Environment variable names as Meltano derives them from plugin and setting names
 //! (reference/meltano-spec.md §8.1). The `${VAR}` reference grammar itself lives in
-//! `resolve::expand`, its one implementation.
+//! `meltano::template`, its one implementation.
 
 /// One part of an env var name as Meltano derives it (`core/utils/__init__.py` `to_env_var`):
 /// every character that is not an ASCII letter or digit becomes `_`, letters are upper-cased

@@ -9,7 +9,7 @@
 use serde_json::{Map, Number, Value};
 
 use super::SettingKind;
-use super::python_json;
+use crate::meltano::python_json;
 use super::settings::Setting;
 
 /// Why a value does not fit its setting.
@@ -432,7 +432,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::resolve::expand::ConfigValue;
+    use crate::meltano::template::ConfigValue;
     use crate::resolve::settings::Declared;
 
     fn setting(kind: Option<SettingKind>) -> Setting {

@@ -24,10 +24,10 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use super::cast::{self, CastError};
-use super::expand::ConfigValue;
+use crate::meltano::template::ConfigValue;
 use super::plugin::{Resolved, ResolvedPlugin};
 use super::plugin_env::{EnvInputs, EnvMap, EnvSource, environment_entry};
-use super::python_json::truthy;
+use crate::meltano::python_json::truthy;
 use super::settings::{Declared, PluginClass, Setting, implicit_settings};
 use super::shell::Shell;
 use super::values::{FlatConfig, config_value};

@@ -14,7 +14,7 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use super::definition::SettingDefinition;
-use super::expand::{ConfigValue, Template};
+use crate::meltano::template::{ConfigValue, Template};
 use super::plugin::{Origin, ResolvedPlugin};
 use super::settings::{
     Declared, PluginClass, Setting, definition_extras, merge_extras, merge_settings, unique,

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::definition::{Definition, DefinitionError, NAMED_KEYS, SettingKind, normalize_kind};
-use super::python_json;
+use crate::meltano::python_json;
 use crate::project::PluginType;
 
 /// The top-level keys of a lock file, in the order `StandalonePlugin` writes them; extras follow.

@@ -15,7 +15,7 @@
 
 use indexmap::IndexMap;
 
-use super::expand::{ConfigValue, Template};
+use crate::meltano::template::{ConfigValue, Template};
 use super::inherit::{self, Base};
 use super::plugin::{Origin, ResolvedPlugin};
 use crate::project::PluginType;

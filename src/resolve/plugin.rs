@@ -87,7 +87,7 @@ pub struct ResolvedPlugin<'p> {
     pub commands: Arc<indexmap::IndexMap<String, Command>>,
     /// The entry's own `env:` block, as templates (the parents' are on their plugins;
     /// `plugin_env` layers them).
-    pub env: indexmap::IndexMap<String, super::expand::Template>,
+    pub env: indexmap::IndexMap<String, crate::meltano::template::Template>,
     /// How the config is handed over and which built-in extras exist.
     pub class: super::settings::PluginClass,
     /// Env var prefixes settings are read from: name, namespace.

@@ -21,7 +21,7 @@
 
 use indexmap::IndexMap;
 
-use super::expand::Template;
+use crate::meltano::template::Template;
 use super::plugin::{Resolved, ResolvedPlugin};
 use super::shell::Shell;
 use crate::diagnostics::Span;

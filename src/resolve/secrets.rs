@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 
-use super::expand::{ConfigValue, Template, has_reference};
+use crate::meltano::template::{ConfigValue, Template, has_reference};
 use super::plugin::{Resolved, ResolvedPlugin};
 use super::settings::{Declared, Setting, to_env_var};
 use crate::project::model::{self, Named, Plugin};

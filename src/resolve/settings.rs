@@ -20,7 +20,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 
 use super::definition::{SettingDefinition, SettingKind};
-use super::expand::ConfigValue;
+use crate::meltano::template::ConfigValue;
 use crate::project::PluginType;
 use crate::project::env_ref::env_var_part;
 

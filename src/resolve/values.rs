@@ -9,7 +9,7 @@
 
 use indexmap::IndexMap;
 
-use super::expand::ConfigValue;
+use crate::meltano::template::ConfigValue;
 use super::settings::flatten;
 use crate::diagnostics::Span;
 use crate::yaml::{Node, Rendering, Value};
@@ -66,9 +66,9 @@ fn value_rendered(node: &Node, rendering: Rendering) -> ConfigValue {
         }
         Value::String(text) => match node.timestamp() {
             Some(Ok(timestamp)) => {
-                ConfigValue::Text(super::expand::Template::parse(&timestamp.render(rendering)))
+                ConfigValue::Text(crate::meltano::template::Template::parse(&timestamp.render(rendering)))
             }
-            _ => ConfigValue::Text(super::expand::Template::parse(text)),
+            _ => ConfigValue::Text(crate::meltano::template::Template::parse(text)),
         },
         Value::Sequence(items) => ConfigValue::List(
             items

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::settings::Prepared;
 use crate::manifest::{Manifest, Plugin};
-use crate::resolve::expand::Template;
+use crate::meltano::template::Template;
 
 /// One secret reference that nothing sets.
 #[derive(Clone, Debug, PartialEq, Eq)]

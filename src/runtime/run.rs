@@ -35,7 +35,7 @@ use super::state::{
 use crate::manifest::{Found, Manifest, Mapping, MappingRef, Plugin, Step};
 use crate::meltano::state_id;
 use crate::project::PluginType;
-use crate::resolve::expand::Template;
+use crate::meltano::template::Template;
 use crate::resolve::settings::PluginClass;
 
 /// How to run (`meltano run`'s options).
@@ -717,7 +717,7 @@ impl Runtime<'_> {
                 })?;
                 let mut words = Vec::new();
                 let split =
-                    crate::resolve::shell_words::split(&definition.args).map_err(|problem| {
+                    crate::meltano::shell_words::split(&definition.args).map_err(|problem| {
                         RunError::Config {
                             plugin: name.to_owned(),
                             problems: format!("command `{command}`: {problem}"),

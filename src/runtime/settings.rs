@@ -31,10 +31,10 @@ use crate::resolve::cast;
 use crate::resolve::config::{
     ConfigError, SettingValue, Source, Variable, VariableOrigin, processed, written_env,
 };
-use crate::resolve::expand::{ConfigValue, Template};
+use crate::meltano::template::{ConfigValue, Template};
 use crate::resolve::plugin_env::EnvSource;
-use crate::resolve::python_json;
-use crate::resolve::python_json::truthy;
+use crate::meltano::python_json;
+use crate::meltano::python_json::truthy;
 use crate::resolve::settings::{PluginClass, to_env_var};
 
 /// Where the run happens.

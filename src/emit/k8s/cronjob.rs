@@ -20,7 +20,7 @@ use crate::emit::names::{cronjob_names, label_value};
 use crate::emit::settings::{Deploy, Kubernetes, Orchestrator};
 use crate::emit::yaml::{self, Comments};
 use crate::manifest::{EnvValue, Job, Manifest, Schedule};
-use crate::resolve::expand::{Part, Template};
+use crate::meltano::template::{Part, Template};
 
 /// The uid and gid of the image's user (`USER 10001:10001` in the Dockerfile).
 const RUN_AS: i64 = 10_001;
