@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
 use meltc::project::model;
-use meltc::resolve::expand::Template;
+use meltc::meltano::template::Template;
 use meltc::resolve::plugin::meltano_lock_path;
 use meltc::resolve::{Origin, Resolved, ResolvedPlugin};
 use serde_json::Value;
@@ -460,13 +460,13 @@ fn variables(
             free && matches!(
                 setting.kind,
                 None | Some(
-                    meltc::resolve::SettingKind::String | meltc::resolve::SettingKind::Integer
+                    meltc::meltano::SettingKind::String | meltc::meltano::SettingKind::Integer
                 )
             )
         }) else {
             continue;
         };
-        let variable = meltc::resolve::settings::to_env_var(&plugin.name, &setting.name);
+        let variable = meltc::meltano::env_var::to_env_var(&plugin.name, &setting.name);
         let value = format!("{}", 2000 + index);
         if index % 2 == 0 {
             process.insert(variable, value);

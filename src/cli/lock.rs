@@ -17,7 +17,8 @@ use super::{Context, Outcome};
 use crate::diagnostics::render;
 use crate::diagnostics::{Diagnostic, SourceMap, codes, sort_and_dedup, suggest};
 use crate::project::model::{self, Plugin};
-use crate::project::{self, PluginType};
+use crate::meltano::PluginType;
+use crate::project;
 use crate::resolve::hub::HubIndex;
 use crate::resolve::lock::{self, ApplyError, Change, Locked, Plan, Unavailable};
 

@@ -13,7 +13,7 @@ use crate::resolve::config::{
     PluginConfig, SettingValue, Source, Variable, VariableOrigin, written_env,
 };
 use crate::resolve::plugin_env::EnvSource;
-use crate::resolve::settings::Declared;
+use crate::meltano::setting::Declared;
 use crate::resolve::{Origin, Resolved, ResolvedPlugin};
 
 /// What Meltano prints instead of a secret (`meltano config print` without `--unsafe`).

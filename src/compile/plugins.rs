@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::diagnostics::{Diagnostic, codes};
 use crate::manifest::{self, EnvBlock, EnvMap, EnvValue, Mapping};
-use crate::project::PluginType;
+use crate::meltano::PluginType;
 use crate::project::model::Named;
 use crate::resolve::config::{self, ConfigError, Source, WrittenValue};
 use crate::resolve::plugin_env::environment_entry;

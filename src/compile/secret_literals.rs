@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use crate::manifest::{EnvMap, EnvValue, LiteralKey, Manifest, SecretLiteral};
 use crate::resolve::secrets::{SecretNames, is_literal_text, looks_secret};
-use crate::resolve::settings::to_env_var;
+use crate::meltano::env_var::to_env_var;
 
 /// The Secret keys given so far.
 struct Keys {

@@ -255,7 +255,7 @@ fn plugin_key(plugin_type: &str, name: &str) -> String {
 
 /// `extractors` → `extractor`: how a label names a plugin's type.
 fn singular(plugin_type: &str) -> &str {
-    crate::project::PluginType::ALL
+    crate::meltano::PluginType::ALL
         .into_iter()
         .find(|kind| kind.as_str() == plugin_type)
         .map_or(plugin_type, |kind| kind.singular())

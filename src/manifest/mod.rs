@@ -22,7 +22,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::project::PluginType;
+use crate::meltano::PluginType;
 use crate::resolve::mapping::{FindError, Listed, find_listed};
 
 /// The manifest format's version; a reader refuses any other.
@@ -475,14 +475,14 @@ pub struct Variable {
 impl Setting {
     /// The setting as the resolver models it: what env var names, casts and processors need.
     #[must_use]
-    pub fn model(&self) -> crate::resolve::settings::Setting {
-        crate::resolve::settings::Setting {
+    pub fn model(&self) -> crate::meltano::setting::Setting {
+        crate::meltano::setting::Setting {
             name: self.name.clone(),
             aliases: self.aliases.clone(),
             kind: self
                 .kind
                 .as_deref()
-                .and_then(crate::resolve::SettingKind::parse),
+                .and_then(crate::meltano::SettingKind::parse),
             default: None,
             sensitive: self.sensitive,
             hidden: false,
@@ -491,7 +491,7 @@ impl Setting {
             options: self.options.clone(),
             value_processor: self.value_processor.clone(),
             value_post_processor: self.value_post_processor.clone(),
-            declared: crate::resolve::settings::Declared::Definition,
+            declared: crate::meltano::setting::Declared::Definition,
         }
     }
 }

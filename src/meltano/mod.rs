@@ -6,9 +6,23 @@
 //! - [`template`]: the `${VAR}` template of values and `env:` entries.
 //! - [`python_json`]: JSON as Python's `json.dumps` writes it, and Python's truthiness.
 //! - [`shell_words`]: command lines split as Python's `shlex.split` does.
+//! - [`plugin_type`], [`plugin_class`]: the plugin types, and the class Meltano instantiates.
+//! - [`setting_kind`], [`setting`], [`env_var`], [`cast`]: a plugin's settings, their kinds,
+//!   the env var names each is read from and written to, and casting a value to its kind.
 //! - [`state_id`]: the name a job's bookmarks are stored under.
 
+pub mod cast;
+pub mod env_var;
+pub mod plugin_class;
+pub mod plugin_type;
 pub mod python_json;
+pub mod setting;
+pub mod setting_kind;
 pub mod shell_words;
 pub mod state_id;
 pub mod template;
+
+pub use plugin_class::PluginClass;
+pub use plugin_type::PluginType;
+pub use setting::Setting;
+pub use setting_kind::SettingKind;

@@ -3,7 +3,7 @@
 //! The views are lenient: an item of the wrong shape is skipped here (the schema check reports
 //! it), so every later check can assume the shapes it reads.
 
-use super::PluginType;
+use crate::meltano::PluginType;
 use crate::diagnostics::Span;
 use crate::yaml::{Node, Value};
 

@@ -23,12 +23,13 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use super::cast::{self, CastError};
+use crate::meltano::cast::{self, CastError};
 use crate::meltano::template::ConfigValue;
 use super::plugin::{Resolved, ResolvedPlugin};
 use super::plugin_env::{EnvInputs, EnvMap, EnvSource, environment_entry};
 use crate::meltano::python_json::truthy;
-use super::settings::{Declared, PluginClass, Setting, implicit_settings};
+use crate::meltano::PluginClass;
+use crate::meltano::setting::{Declared, Setting, implicit_settings};
 use super::shell::Shell;
 use super::values::{FlatConfig, config_value};
 use crate::diagnostics::Span;
@@ -430,7 +431,7 @@ impl<'a, 'p> Context<'a, 'p> {
         if let (Some(extra), true) = (expand, candidate.expandable) {
             self.expand(&mut candidate, extra);
         }
-        if setting.kind == Some(super::SettingKind::Object)
+        if setting.kind == Some(crate::meltano::SettingKind::Object)
             && matches!(
                 candidate.source,
                 Source::Default(_) | Source::Unset | Source::Inherited(..)
@@ -622,7 +623,7 @@ type EnvFound<T> = Option<(String, (String, T))>;
 /// The one env var of `names` that is set (`None` when none is; an error when several are).
 fn from_env<'v, T>(
     setting: &Setting,
-    names: &[super::settings::EnvVar],
+    names: &[crate::meltano::env_var::EnvVar],
     get: impl Fn(&str) -> Option<(&'v str, T)>,
 ) -> Result<EnvFound<T>, ConfigError> {
     let mut found: Vec<(String, (String, T))> = Vec::new();

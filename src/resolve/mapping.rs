@@ -18,7 +18,7 @@ use indexmap::IndexMap;
 use crate::meltano::template::{ConfigValue, Template};
 use super::inherit::{self, Base};
 use super::plugin::{Origin, ResolvedPlugin};
-use crate::project::PluginType;
+use crate::meltano::PluginType;
 use crate::project::model::{Named, Plugin};
 use crate::yaml::Node;
 

@@ -20,7 +20,6 @@
 //! shell's variables in ([`shell::Shell`], with the `.env` reader) when they are allowed to
 //! (`meltc config`), never when building.
 
-pub mod cast;
 pub mod config;
 pub mod definition;
 pub mod hub;
@@ -32,13 +31,13 @@ pub mod pip_url;
 pub mod plugin;
 pub mod plugin_env;
 pub mod secrets;
-pub mod settings;
 pub mod shell;
 pub mod state_backend;
 pub mod values;
 
+pub use crate::meltano::SettingKind;
 pub use definition::{
-    Command, Definition, DefinitionError, Requirement, SettingDefinition, SettingKind,
+    Command, Definition, DefinitionError, Requirement, SettingDefinition,
     SettingOption,
 };
 pub use plugin::{Origin, Resolved, ResolvedPlugin, resolve};

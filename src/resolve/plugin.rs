@@ -16,10 +16,11 @@ use std::sync::Arc;
 use super::hub::{HubIndex, HubPlugin, VariantMatch};
 use super::inherit::Base;
 use super::mapping::{FindError, ListIndex, Listed, find_listed, merge_with_mappings};
-use super::settings::Setting;
+use crate::meltano::setting::Setting;
 use super::{Command, Definition, inherit, lockfile};
 use crate::project::model::{self, Named, Plugin};
-use crate::project::{PluginType, Project};
+use crate::meltano::PluginType;
+use crate::project::Project;
 
 /// Where a plugin's definition comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,7 +90,7 @@ pub struct ResolvedPlugin<'p> {
     /// `plugin_env` layers them).
     pub env: indexmap::IndexMap<String, crate::meltano::template::Template>,
     /// How the config is handed over and which built-in extras exist.
-    pub class: super::settings::PluginClass,
+    pub class: crate::meltano::PluginClass,
     /// Env var prefixes settings are read from: name, namespace.
     pub read_prefixes: Vec<String>,
     /// Env var prefixes settings are written to: name, namespace, the parents', `meltano_<verb>`.

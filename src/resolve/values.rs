@@ -10,7 +10,7 @@
 use indexmap::IndexMap;
 
 use crate::meltano::template::ConfigValue;
-use super::settings::flatten;
+use crate::meltano::setting::flatten;
 use crate::diagnostics::Span;
 use crate::yaml::{Node, Rendering, Value};
 

@@ -34,9 +34,9 @@ use super::state::{
 };
 use crate::manifest::{Found, Manifest, Mapping, MappingRef, Plugin, Step};
 use crate::meltano::state_id;
-use crate::project::PluginType;
+use crate::meltano::PluginType;
 use crate::meltano::template::Template;
-use crate::resolve::settings::PluginClass;
+use crate::meltano::PluginClass;
 
 /// How to run (`meltano run`'s options).
 #[derive(Clone, Debug, Default)]

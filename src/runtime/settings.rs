@@ -26,8 +26,8 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use crate::manifest::{self, EnvMap, EnvValue, Manifest, Plugin};
-use crate::project::PluginType;
-use crate::resolve::cast;
+use crate::meltano::PluginType;
+use crate::meltano::cast;
 use crate::resolve::config::{
     ConfigError, SettingValue, Source, Variable, VariableOrigin, processed, written_env,
 };
@@ -35,7 +35,8 @@ use crate::meltano::template::{ConfigValue, Template};
 use crate::resolve::plugin_env::EnvSource;
 use crate::meltano::python_json;
 use crate::meltano::python_json::truthy;
-use crate::resolve::settings::{PluginClass, to_env_var};
+use crate::meltano::PluginClass;
+use crate::meltano::env_var::to_env_var;
 
 /// Where the run happens.
 #[derive(Clone, Debug)]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::ProjectIndex;
 use crate::diagnostics::{Diagnostic, Span, codes, suggest};
-use crate::project::PluginType;
+use crate::meltano::PluginType;
 use crate::project::model::{self, Named, Plugin};
 use crate::meltano::template::has_reference;
 use crate::resolve::state_backend::{StateBackend, state_backend};

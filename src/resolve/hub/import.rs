@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use super::{DEFINITIONS_FILE, FORMAT, INDEX_FILE};
 use crate::diagnostics::{FileId, SourceFile};
-use crate::project::PluginType;
+use crate::meltano::PluginType;
 use crate::resolve::definition::Definition;
 
 /// Keys of a Hub data file used only by the website.

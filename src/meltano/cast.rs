@@ -9,8 +9,8 @@
 use serde_json::{Map, Number, Value};
 
 use super::SettingKind;
-use crate::meltano::python_json;
-use super::settings::Setting;
+use super::python_json;
+use super::setting::Setting;
 
 /// Why a value does not fit its setting.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -433,7 +433,7 @@ mod tests {
 
     use super::*;
     use crate::meltano::template::ConfigValue;
-    use crate::resolve::settings::Declared;
+    use crate::meltano::setting::Declared;
 
     fn setting(kind: Option<SettingKind>) -> Setting {
         let mut setting = Setting::implicit("s", &ConfigValue::Null, Declared::Definition, false);
