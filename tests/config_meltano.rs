@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-use meltc::project::model;
 use meltc::meltano::template::Template;
+use meltc::project::model;
 use meltc::resolve::plugin::meltano_lock_path;
 use meltc::resolve::{Origin, Resolved, ResolvedPlugin};
 use serde_json::Value;

@@ -10,8 +10,8 @@ use std::cell::RefCell;
 use std::path::Path;
 
 use meltc::diagnostics::{Diagnostic, render};
-use meltc::project::Project;
 use meltc::meltano::template::{ConfigValue, Part, Template};
+use meltc::project::Project;
 use meltc::runtime::catalog::{self, Rules};
 use meltc::runtime::state::StateId;
 use meltc::runtime::state::document::{self, StateDocument};

@@ -23,8 +23,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::manifest::{EnvMap, EnvValue, LiteralKey, Manifest, SecretLiteral};
-use crate::resolve::secrets::{SecretNames, is_literal_text, looks_secret};
 use crate::meltano::env_var::to_env_var;
+use crate::resolve::secrets::{SecretNames, is_literal_text, looks_secret};
 
 /// The Secret keys given so far.
 struct Keys {
@@ -184,7 +184,8 @@ fn setting_writers(manifest: &Manifest) -> BTreeMap<(usize, String), String> {
                     }
                     Some(inherited) if inherited.starts_with("inherited:") => {
                         let parent = &inherited["inherited:".len()..];
-                        let Some(found) = manifest.plugin_of_type(&owner.plugin_type, parent)
+                        let Some(found) =
+                            manifest.plugin_of_type(owner.plugin_type.as_str(), parent)
                         else {
                             break;
                         };

@@ -21,9 +21,9 @@ use serde_json::Value;
 
 use crate::manifest::{EnvMap, Manifest, Plugin, Variable};
 use crate::meltano::PluginType;
+use crate::meltano::env_var::to_env_var;
 use crate::meltano::template::Template;
 use crate::resolve::secrets::{SecretNames, looks_secret};
-use crate::meltano::env_var::to_env_var;
 
 /// Who reads a variable at run time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

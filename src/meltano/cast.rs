@@ -432,8 +432,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::meltano::template::ConfigValue;
     use crate::meltano::setting::Declared;
+    use crate::meltano::template::ConfigValue;
 
     fn setting(kind: Option<SettingKind>) -> Setting {
         let mut setting = Setting::implicit("s", &ConfigValue::Null, Declared::Definition, false);

@@ -2,13 +2,17 @@
 //! `PluginFactory.base_plugin_class`): it decides the built-in extras and how the config is
 //! handed over.
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
 use super::plugin_type::PluginType;
 use super::setting::Setting;
 use super::setting_kind::SettingKind;
 
 /// Which Meltano plugin class a definition gets (`core/plugin/factory.py`): it decides the
 /// built-in extras and how the config is handed over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum PluginClass {
     /// Singer taps.
     SingerTap,

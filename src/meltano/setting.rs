@@ -19,9 +19,9 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::Value;
 
+use super::env_var::{EnvVar, to_env_var, unique};
 use super::plugin_class::PluginClass;
 use super::setting_kind::SettingKind;
-use super::env_var::{EnvVar, to_env_var, unique};
 use super::template::ConfigValue;
 
 /// Where a setting (and its default) is declared.

@@ -1,8 +1,14 @@
 //! The kinds of a setting (`meltano/core/setting_definition.py` `SettingKind`), and Meltano's
 //! handling of the deprecated ones.
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
 /// A setting kind (`core/setting_definition.py` `SettingKind`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum SettingKind {
     /// `string`
     String,

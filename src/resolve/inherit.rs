@@ -14,13 +14,13 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use super::definition::SettingDefinition;
-use crate::meltano::template::{ConfigValue, Template};
 use super::plugin::{Origin, ResolvedPlugin};
+use super::values::mapping_values;
+use super::{Command, Definition};
 use crate::meltano::PluginClass;
 use crate::meltano::env_var::unique;
 use crate::meltano::setting::{Declared, Setting, definition_extras, merge_extras, merge_settings};
-use super::values::mapping_values;
-use super::{Command, Definition};
+use crate::meltano::template::{ConfigValue, Template};
 use crate::project::model::{Named, Plugin};
 use crate::yaml::Node;
 

@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::definition::{Definition, DefinitionError, NAMED_KEYS};
-use crate::meltano::SettingKind;
-use crate::meltano::setting_kind::normalize_kind;
-use crate::meltano::python_json;
 use crate::meltano::PluginType;
+use crate::meltano::SettingKind;
+use crate::meltano::python_json;
+use crate::meltano::setting_kind::normalize_kind;
 
 /// The top-level keys of a lock file, in the order `StandalonePlugin` writes them; extras follow.
 pub const PLUGIN_KEYS: [&str; 20] = [

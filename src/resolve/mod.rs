@@ -7,7 +7,7 @@
 //!    [`ResolvedPlugin`] (origin, variant, namespace, executable, capabilities, settings,
 //!    extras, commands, env var prefixes); every mapping of a mapper becomes a plugin of its
 //!    own ([`mapping`]), and names are looked up as Meltano does ([`Resolved::find_plugin`]).
-//! 2. [`settings`]: the setting model (declared, implicit per config leaf, built-in and
+//! 2. [`crate::meltano::setting`]: the setting model (declared, implicit per config leaf, built-in and
 //!    definition extras) and the env var names each setting is read from and written to.
 //! 3. [`config`]: the effective value of every setting in one environment with its source,
 //!    Meltano's precedence (spec §8.2) and environment merge (§6.3), kind casts ([`cast`]),
@@ -37,8 +37,7 @@ pub mod values;
 
 pub use crate::meltano::SettingKind;
 pub use definition::{
-    Command, Definition, DefinitionError, Requirement, SettingDefinition,
-    SettingOption,
+    Command, Definition, DefinitionError, Requirement, SettingDefinition, SettingOption,
 };
 pub use plugin::{Origin, Resolved, ResolvedPlugin, resolve};
 

@@ -15,12 +15,13 @@ use std::sync::Arc;
 
 use super::hub::{HubIndex, HubPlugin, VariantMatch};
 use super::inherit::Base;
-use super::mapping::{FindError, ListIndex, Listed, find_listed, merge_with_mappings};
-use crate::meltano::setting::Setting;
+use super::mapping::merge_with_mappings;
 use super::{Command, Definition, inherit, lockfile};
-use crate::project::model::{self, Named, Plugin};
 use crate::meltano::PluginType;
+use crate::meltano::plugin_lookup::{FindError, ListIndex, Listed, find_listed};
+use crate::meltano::setting::Setting;
 use crate::project::Project;
+use crate::project::model::{self, Named, Plugin};
 
 /// Where a plugin's definition comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]

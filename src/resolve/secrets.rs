@@ -23,10 +23,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::meltano::template::{ConfigValue, Template, has_reference};
 use super::plugin::{Resolved, ResolvedPlugin};
 use crate::meltano::env_var::to_env_var;
 use crate::meltano::setting::{Declared, Setting};
+use crate::meltano::template::{ConfigValue, Template, has_reference};
 use crate::project::model::{self, Named, Plugin};
 use crate::yaml::{Node, Value};
 

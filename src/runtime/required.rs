@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::settings::Prepared;
+use super::prepare::Prepared;
 use crate::manifest::{Manifest, Plugin};
 use crate::meltano::template::Template;
 
