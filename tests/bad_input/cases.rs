@@ -1402,7 +1402,10 @@ fn cases() -> Vec<Case> {
                 fs_err::write(
                     &path,
                     text.replacen(
-                        &format!("\"manifest_version\": {}", meltc::manifest::MANIFEST_VERSION),
+                        &format!(
+                            "\"manifest_version\": {}",
+                            meltc::manifest::MANIFEST_VERSION
+                        ),
                         "\"manifest_version\": 99",
                         1,
                     ),
