@@ -259,7 +259,7 @@ fn no_artifact_contains_a_variable_value() {
         for plugin in &manifest.plugins {
             for prefix in &plugin.read_prefixes {
                 for setting in &plugin.settings {
-                    names.insert(meltc::resolve::settings::to_env_var(prefix, &setting.name));
+                    names.insert(meltc::meltano::env_var::to_env_var(prefix, &setting.name));
                 }
             }
         }

@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use meltc::resolve::python_json;
+use meltc::meltano::python_json;
 use meltc::runtime::catalog::{self, Rules};
 use serde_json::{Map, Value, json};
 

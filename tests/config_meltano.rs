@@ -22,8 +22,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use meltc::meltano::template::Template;
 use meltc::project::model;
-use meltc::resolve::expand::Template;
 use meltc::resolve::plugin::meltano_lock_path;
 use meltc::resolve::{Origin, Resolved, ResolvedPlugin};
 use serde_json::Value;
@@ -499,13 +499,13 @@ fn variables(
             free && matches!(
                 setting.kind,
                 None | Some(
-                    meltc::resolve::SettingKind::String | meltc::resolve::SettingKind::Integer
+                    meltc::meltano::SettingKind::String | meltc::meltano::SettingKind::Integer
                 )
             )
         }) else {
             continue;
         };
-        let variable = meltc::resolve::settings::to_env_var(&plugin.name, &setting.name);
+        let variable = meltc::meltano::env_var::to_env_var(&plugin.name, &setting.name);
         let value = format!("{}", 2000 + index);
         if index % 2 == 0 {
             process.insert(variable, value);

@@ -61,14 +61,14 @@ pub fn project(base: &str, carrier: &str) -> tempfile::TempDir {
 fn assert_dockerfile_unchanged(built: &Path, base: &str, carrier: &str) {
     let committed = repo().join("examples/lakehouse/deploy/prod/Dockerfile");
     let committed = fs_err::read_to_string(committed).unwrap();
-    let official = meltc::emit::settings::BASE_IMAGES
+    let official = meltc::emit::deploy_settings::BASE_IMAGES
         .iter()
         .find(|(python, _)| *python == "3.11")
         .unwrap()
         .1;
     let expected = committed
         .replace(official, base)
-        .replace(meltc::emit::settings::DEFAULT_MELTC_IMAGE, carrier);
+        .replace(meltc::emit::deploy_settings::DEFAULT_MELTC_IMAGE, carrier);
     let actual = fs_err::read_to_string(built.join("Dockerfile")).unwrap();
     assert!(
         actual == expected,

@@ -1,7 +1,7 @@
 //! `meltc build` killed (SIGKILL) at pseudo-random points while it writes, 40 times with a fixed
 //! seed: every environment folder is always whole (the previous build's files byte for byte,
 //! or the new build's), and the staging folders of killed builds are gone after the next build
-//! that completes (src/emit/output.rs).
+//! that completes (src/emit/folder.rs).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

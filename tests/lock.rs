@@ -7,7 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use meltc::project::PluginType;
+use meltc::meltano::PluginType;
 use meltc::resolve::hub::HubIndex;
 use meltc::resolve::lockfile;
 

@@ -8,6 +8,7 @@
     clippy::print_stderr
 )]
 
+mod architecture;
 mod bad_input;
 mod build;
 mod canary;

@@ -324,7 +324,7 @@ fn the_include_merge_is_associative() {
 /// bytes, and `meltc lock --update` leaves every file as it is.
 #[test]
 fn rewriting_a_lock_file_is_byte_identical() {
-    use meltc::project::PluginType;
+    use meltc::meltano::PluginType;
     let hub = meltc::resolve::hub::HubIndex::bundled();
     let extractors: Vec<&str> = hub.names(PluginType::Extractors).collect();
     let loaders: Vec<&str> = hub.names(PluginType::Loaders).collect();

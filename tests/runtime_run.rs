@@ -336,3 +336,32 @@ fn an_ephemeral_build_runs_full_syncs_and_keeps_no_state() {
         assert_eq!(records(&out).len(), 12, "nothing ran");
     }
 }
+
+/// A manifest of the previous format (version 1: types and kinds as strings, no plugin class)
+/// is refused before anything runs, with what to do.
+#[test]
+fn a_version_1_manifest_is_refused_with_rebuild_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    copy_fixture(project);
+    assert_eq!(meltc(project, &["build", "--env", "dev"]).code, 0);
+    let path = project.join("deploy/dev/manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap();
+    manifest["manifest_version"] = 1.into();
+    for plugin in manifest["plugins"].as_array_mut().unwrap() {
+        plugin.as_object_mut().unwrap().remove("class");
+    }
+    fs_err::write(&path, serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+    let env = [("OUT_FILE", project.join("out.jsonl").display().to_string())];
+    let ran = meltc_run(project, &["job", "sync"], &env);
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("manifest_version 1 is not the version this meltc reads (2)")
+            && ran.stderr.contains("rebuild the artifacts with this meltc"),
+        "{}",
+        ran.stderr
+    );
+    assert!(!project.join("out.jsonl").exists(), "nothing ran");
+}

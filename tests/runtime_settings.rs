@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use meltc::manifest::Manifest;
-use meltc::runtime::settings::{Host, prepare};
+use meltc::runtime::prepare::{Host, prepare};
 
 use crate::support::{meltc_isolated, repo};
 
@@ -33,7 +33,7 @@ fn runtime_config_from_the_manifest_equals_meltc_config() {
         process: &process,
         literals: &literals,
         project_root: &root,
-        user_agent: meltc::resolve::config::USER_AGENT,
+        user_agent: meltc::meltano::env_layers::USER_AGENT,
     };
     let mut compared = 0;
     for environment in ["dev", "staging", "prod"] {
@@ -77,4 +77,51 @@ fn runtime_config_from_the_manifest_equals_meltc_config() {
         }
     }
     assert_eq!(compared, 15);
+}
+
+/// The plugin class is computed once at build time and read by the runtime: an `airflow-dev`
+/// inheriting from `airflow` is Airflow (its config values nested and stringified, as
+/// `Airflow.process_config` hands them over), where re-deriving the class from the name would
+/// make it a plain utility with a flat config.
+#[test]
+fn an_inheriting_orchestrator_keeps_its_parents_class_at_run_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path();
+    fs_err::write(
+        project.join("meltano.yml"),
+        "version: 1\n\
+         default_environment: dev\n\
+         environments:\n- name: dev\n\
+         plugins:\n  orchestrators:\n  - name: airflow\n    variant: apache\n\
+         \x20 - name: airflow-dev\n    inherit_from: airflow\n    config:\n      core.dags_folder: /dags\n      webserver:\n        web_server_port: 8080\n",
+    )
+    .unwrap();
+    let built = meltc_isolated(project, &["build", "--env", "dev"], &[]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let text = fs_err::read_to_string(project.join("deploy/dev/manifest.json")).unwrap();
+    let manifest = Manifest::from_json(&text).unwrap();
+    let plugin = manifest.plugin("airflow-dev").unwrap();
+    assert_eq!(plugin.class, meltc::meltano::PluginClass::Airflow);
+
+    let process = BTreeMap::new();
+    let literals = BTreeMap::new();
+    let root = project.to_string_lossy().into_owned();
+    let host = Host {
+        process: &process,
+        literals: &literals,
+        project_root: &root,
+        user_agent: meltc::meltano::env_layers::USER_AGENT,
+    };
+    let prepared = prepare(&manifest, plugin, &host).unwrap();
+    let config = serde_json::Value::Object(prepared.config);
+    assert_eq!(config["core"]["dags_folder"], "/dags");
+    assert_eq!(config["webserver"]["web_server_port"], "8080", "{config}");
+    let shown = meltc_isolated(
+        project,
+        &["config", "airflow-dev", "--env", "dev", "--format", "json"],
+        &[],
+    );
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let expected: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(config, expected["config"]);
 }

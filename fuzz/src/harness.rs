@@ -10,8 +10,8 @@ use std::cell::RefCell;
 use std::path::Path;
 
 use meltc::diagnostics::{Diagnostic, render};
+use meltc::meltano::template::{ConfigValue, Part, Template};
 use meltc::project::Project;
-use meltc::resolve::expand::{ConfigValue, Part, Template};
 use meltc::runtime::catalog::{self, Rules};
 use meltc::runtime::state::StateId;
 use meltc::runtime::state::document::{self, StateDocument};
@@ -167,7 +167,7 @@ pub fn expand(data: &[u8]) {
         "a literal is never expanded"
     );
     assert_eq!(
-        meltc::resolve::expand::has_reference(&text),
+        meltc::meltano::template::has_reference(&text),
         !template.is_literal()
     );
     if let Ok(value) = serde_json::from_slice::<Value>(data) {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::diagnostics::render::Format;
-use crate::project::PluginType;
+use crate::meltano::PluginType;
 
 /// meltc compiles a Meltano project (meltano.yml) into deterministic deploy artifacts.
 #[derive(Debug, Parser)]

@@ -13,7 +13,7 @@ use super::{Context, Outcome};
 use crate::compile::{self, Options};
 use crate::diagnostics::render;
 use crate::diagnostics::{Diagnostic, SourceMap, codes, sort_and_dedup};
-use crate::emit::{self, Artifacts, drift, output};
+use crate::emit::{self, Artifacts, drift, folder};
 use crate::manifest::Manifest;
 use crate::project::Project;
 use crate::resolve;
@@ -421,7 +421,7 @@ fn write(
 ) -> Outcome {
     let mut summary = Vec::new();
     for (folder, artifacts) in folders {
-        match output::write(folder, artifacts) {
+        match folder::write(folder, artifacts) {
             Ok(report) => summary.push((shown(folder, context), report)),
             Err(error) => {
                 let _ = writeln!(

@@ -13,14 +13,17 @@
 use std::path::Path;
 
 use super::args::{ConfigArgs, ConfigFormat};
+use super::config_output as output;
 use super::open::{Opened, open, unknown_environment};
-use super::output;
 use super::{Context, Outcome};
 use crate::diagnostics::render;
 use crate::diagnostics::{Diagnostic, SourceMap, codes, sort_and_dedup, suggest};
+use crate::meltano::PluginType;
+use crate::meltano::env_layers::USER_AGENT;
+use crate::meltano::setting_value::{ConfigError, Source};
+use crate::project::Project;
 use crate::project::model::{self, Named};
-use crate::project::{PluginType, Project};
-use crate::resolve::config::{ConfigError, Scope, Source, USER_AGENT, evaluate};
+use crate::resolve::config::{Scope, evaluate};
 use crate::resolve::shell::Shell;
 use crate::resolve::{Resolved, ResolvedPlugin, resolve};
 

@@ -16,8 +16,9 @@ use super::open::{display_prefix, find_root};
 use super::{Context, Outcome};
 use crate::diagnostics::render;
 use crate::diagnostics::{Diagnostic, SourceMap, codes, sort_and_dedup, suggest};
+use crate::meltano::PluginType;
+use crate::project;
 use crate::project::model::{self, Plugin};
-use crate::project::{self, PluginType};
 use crate::resolve::hub::HubIndex;
 use crate::resolve::lock::{self, ApplyError, Change, Locked, Plan, Unavailable};
 

@@ -22,7 +22,7 @@ use super::build::{Selection, compile_selected};
 use super::{Context, Outcome};
 use crate::compile::Options;
 use crate::compile::requirements::{Header, lock_path, metadata_digest};
-use crate::emit::settings;
+use crate::emit::deploy_settings as settings;
 use crate::resolve::pip_url::{self, PipArg, PipUrl};
 
 /// What one virtualenv is locked from.
@@ -61,7 +61,7 @@ pub fn run(project_root: Option<&Path>, args: &LockArgs, context: &mut Context<'
             };
             let entry = Wanted {
                 plugins: vec![plugin.name.clone()],
-                plugin_type: plugin.plugin_type.clone(),
+                plugin_type: plugin.plugin_type.as_str().to_owned(),
                 pip_url: pip_url.clone(),
                 python: deploy.image.python.clone(),
                 platform: deploy.image.platform.clone(),

@@ -4,6 +4,7 @@
 mod args;
 mod build;
 mod config;
+mod config_output;
 mod diff;
 mod exit;
 mod explain;
@@ -12,7 +13,6 @@ mod init_ci;
 mod lock;
 mod lock_requirements;
 mod open;
-mod output;
 mod plan;
 mod validate;
 

@@ -118,7 +118,7 @@ fn read_bookmarks(
     root: &Path,
     context: &Context<'_>,
 ) -> Result<Bookmarks, String> {
-    use crate::runtime::settings::{Host, project_variables, split_literals};
+    use crate::runtime::prepare::{Host, project_variables, split_literals};
     use crate::runtime::state::{StateBackendSettings, StateStore};
     // As meltc-run splits the pod's environment: literal secrets are not plain variables.
     let (process, literals) = split_literals(manifest, context.env.clone());
@@ -126,7 +126,7 @@ fn read_bookmarks(
         process: &process,
         literals: &literals,
         project_root: root.to_str().unwrap_or("."),
-        user_agent: crate::resolve::config::USER_AGENT,
+        user_agent: crate::meltano::env_layers::USER_AGENT,
     };
     let variables: std::collections::BTreeMap<String, String> =
         project_variables(manifest, &host).into_iter().collect();

@@ -8,9 +8,10 @@ use serde_json::{Map, Value};
 
 use crate::diagnostics::{Diagnostic, codes};
 use crate::manifest::{self, EnvBlock, EnvMap, EnvValue, Mapping};
-use crate::project::PluginType;
+use crate::meltano::PluginType;
+use crate::meltano::setting_value::{ConfigError, Source};
 use crate::project::model::Named;
-use crate::resolve::config::{self, ConfigError, Source, WrittenValue};
+use crate::resolve::config::{self, WrittenValue};
 use crate::resolve::plugin_env::environment_entry;
 use crate::resolve::{Origin, Resolved, ResolvedPlugin};
 use crate::yaml::Node;
@@ -123,7 +124,8 @@ fn compile_plugin(
         .filter(|_| plugin.plugin_type != PluginType::Transforms)
         .map(|_| format!("{}/{}", plugin.plugin_type, venv_name(resolved, plugin)));
     manifest::Plugin {
-        plugin_type: plugin.plugin_type.as_str().to_owned(),
+        plugin_type: plugin.plugin_type,
+        class: plugin.class,
         name: plugin.name.clone(),
         namespace: plugin.namespace.clone(),
         variant: plugin
@@ -178,7 +180,7 @@ fn setting(written: WrittenValue) -> manifest::Setting {
     manifest::Setting {
         name: definition.name.clone(),
         aliases: definition.aliases.clone(),
-        kind: definition.kind.map(|kind| kind.as_str().to_owned()),
+        kind: definition.kind,
         sensitive: definition.sensitive,
         options: definition.options.clone(),
         env: definition.env.clone(),

@@ -23,8 +23,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::manifest::{EnvMap, EnvValue, LiteralKey, Manifest, SecretLiteral};
+use crate::meltano::env_var::to_env_var;
 use crate::resolve::secrets::{SecretNames, is_literal_text, looks_secret};
-use crate::resolve::settings::to_env_var;
 
 /// The Secret keys given so far.
 struct Keys {
@@ -184,7 +184,8 @@ fn setting_writers(manifest: &Manifest) -> BTreeMap<(usize, String), String> {
                     }
                     Some(inherited) if inherited.starts_with("inherited:") => {
                         let parent = &inherited["inherited:".len()..];
-                        let Some(found) = manifest.plugin_of_type(&owner.plugin_type, parent)
+                        let Some(found) =
+                            manifest.plugin_of_type(owner.plugin_type.as_str(), parent)
                         else {
                             break;
                         };
@@ -213,7 +214,7 @@ fn is_secret_literal(name: &str, value: &EnvValue, names: &SecretNames<'_, '_>) 
 fn read_in<'a>(mut blocks: impl Iterator<Item = &'a EnvMap>, name: &str) -> bool {
     blocks.any(|block| {
         block.values().filter_map(EnvValue::written).any(|text| {
-            crate::resolve::expand::Template::parse(text)
+            crate::meltano::template::Template::parse(text)
                 .references()
                 .any(|read| read == name)
         })

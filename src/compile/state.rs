@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use crate::diagnostics::{Diagnostic, codes};
 use crate::manifest::{Manifest, Step};
+use crate::meltano::template::has_reference;
 use crate::project::Project;
 use crate::project::model;
-use crate::resolve::expand::has_reference;
 use crate::resolve::state_backend::StateBackend;
 
 /// Whether state kept in `backend` survives the pod. A URI read from a variable is taken on

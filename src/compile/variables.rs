@@ -20,10 +20,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::manifest::{EnvMap, Manifest, Plugin, Variable};
-use crate::project::PluginType;
-use crate::resolve::expand::Template;
+use crate::meltano::PluginType;
+use crate::meltano::env_var::to_env_var;
+use crate::meltano::template::Template;
 use crate::resolve::secrets::{SecretNames, looks_secret};
-use crate::resolve::settings::to_env_var;
 
 /// Who reads a variable at run time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

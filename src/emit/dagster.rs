@@ -8,8 +8,8 @@
 
 use serde::Serialize;
 
+use super::deploy_settings::{self as settings, Orchestrator};
 use super::names::dagster_names;
-use super::settings::{self, Orchestrator};
 use super::{Artifacts, Inputs, header, templates};
 use crate::manifest::Manifest;
 

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::settings::{self, Deploy};
+use super::deploy_settings::{self as settings, Deploy};
 use super::{Artifacts, Inputs, header, shell, templates};
 use crate::compile::requirements::lock_path;
 use crate::manifest::{Manifest, Plugin};
@@ -283,7 +283,8 @@ pub fn emit(manifest: &Manifest, inputs: &Inputs) -> Result<Artifacts, Vec<Strin
     }
     // Legacy `transforms:` plugins have no virtualenv (compile's `compile_plugin`): say why.
     for plugin in &manifest.plugins {
-        if plugin.plugin_type == "transforms" && plugin.pip_url.is_some() {
+        if plugin.plugin_type == crate::meltano::PluginType::Transforms && plugin.pip_url.is_some()
+        {
             not_installed.push(format!(
                 "transforms/{0} ({0}): a legacy `transforms:` plugin is a dbt package, which Meltano only writes into dbt's packages.yml when it is added; nothing installs it",
                 plugin.name

@@ -99,7 +99,7 @@ mod tests {
         .iter()
         .map(|(p, t)| ((*p).into(), (*t).into()))
         .collect();
-        crate::emit::output::write(&out, &old).unwrap();
+        crate::emit::folder::write(&out, &old).unwrap();
         let new: Artifacts = [
             ("a.yaml", "x: 2\n"),
             ("new.yaml", "n\n"),

@@ -21,7 +21,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::settings::{self, Deploy};
+use super::deploy_settings::{self as settings, Deploy};
 use super::yaml::{self, Comments};
 use super::{Artifacts, Inputs, header};
 use crate::manifest::{Manifest, Step};

@@ -1,6 +1,6 @@
 //! Emit: the generated files of a build, and how they reach the disk.
 //!
-//! Every emitter returns [`Artifacts`] (relative path -> contents); `output` writes a whole
+//! Every emitter returns [`Artifacts`] (relative path -> contents); `folder` writes a whole
 //! folder of them atomically, and `drift` compares them with what is on disk for `--check`.
 //! Both keep a generated-files index in the folder, so that files meltc no longer generates are
 //! removed and files it never generated are never touched.
@@ -10,13 +10,13 @@
 //! clock, no environment, no file reads.
 
 pub mod dagster;
+pub mod deploy_settings;
 pub mod docker;
 pub mod drift;
+pub mod folder;
 pub mod k8s;
 pub mod names;
-pub mod output;
 pub mod schedules;
-pub mod settings;
 pub mod shell;
 pub mod templates;
 pub mod yaml;

@@ -3,7 +3,7 @@
 //! `meltc build` turns every finding into a located error before any emitter runs; the
 //! orchestrator that does not own the schedules writes them suspended or leaves them out.
 
-use super::settings::{self, Orchestrator};
+use super::deploy_settings::{self as settings, Orchestrator};
 use crate::cron::{self, Unsupported};
 use crate::manifest::Manifest;
 

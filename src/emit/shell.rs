@@ -1,4 +1,4 @@
-//! Quoting words for the generated install script (splitting is `resolve::shell_words`).
+//! Quoting words for the generated install script (splitting is `meltano::shell_words`).
 
 /// `word` as one shell word: as it is when it holds nothing a shell would interpret, else in
 /// single quotes.

@@ -115,19 +115,19 @@ impl Graph {
             graph.job(job, &manifest.plugins);
         }
         for plugin in &manifest.plugins {
-            let key = plugin_key(&plugin.plugin_type, &plugin.name);
+            let key = plugin_key(plugin.plugin_type.as_str(), &plugin.name);
             graph.node(
                 &key,
                 NodeKind::Plugin,
                 vec![
                     plugin.name.clone(),
-                    singular(&plugin.plugin_type).to_owned(),
+                    plugin.plugin_type.singular().to_owned(),
                 ],
             );
             if let Some(parent) = &plugin.inherit_from {
                 graph.edge(
                     &key,
-                    &plugin_key(&plugin.plugin_type, parent),
+                    &plugin_key(plugin.plugin_type.as_str(), parent),
                     "inherit_from",
                     EdgeStyle::Dashed,
                 );
@@ -200,7 +200,7 @@ impl Graph {
                     // Meltano's type order is the one it runs.
                     if let Some(found) = plugins.iter().find(|candidate| candidate.name == *plugin)
                     {
-                        let to = plugin_key(&found.plugin_type, &found.name);
+                        let to = plugin_key(found.plugin_type.as_str(), &found.name);
                         self.edge(&task, &to, "run", EdgeStyle::Solid);
                     }
                 }
@@ -251,12 +251,4 @@ fn escape_chars(text: &str, escape: impl Fn(char) -> Option<&'static str>) -> St
 
 fn plugin_key(plugin_type: &str, name: &str) -> String {
     format!("plugin/{plugin_type}/{name}")
-}
-
-/// `extractors` → `extractor`: how a label names a plugin's type.
-fn singular(plugin_type: &str) -> &str {
-    crate::project::PluginType::ALL
-        .into_iter()
-        .find(|kind| kind.as_str() == plugin_type)
-        .map_or(plugin_type, |kind| kind.singular())
 }

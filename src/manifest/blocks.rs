@@ -9,7 +9,8 @@
 //! listed (after its mapper) before it.
 
 use super::{Manifest, MappingRef, Plugin, Step};
-use crate::resolve::mapping::{FindError, ListIndex, Listed};
+use crate::meltano::PluginType;
+use crate::meltano::plugin_lookup::{FindError, ListIndex, Listed};
 
 /// Why a list of blocks is not a valid run (Meltano's messages, where it has one).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -137,7 +138,7 @@ fn parse_with<'m>(lookup: &Lookup<'m>, blocks: &'m [String]) -> Result<Vec<Step>
                 });
                 Some(set)
             }
-            (Some(set), Found::Plugin(plugin, _)) if plugin.plugin_type == "loaders" => {
+            (Some(set), Found::Plugin(plugin, _)) if plugin.plugin_type == PluginType::Loaders => {
                 steps.push(Step::ExtractLoad {
                     extractor: set.extractor.name.clone(),
                     mappings: set.mappings,
@@ -151,11 +152,11 @@ fn parse_with<'m>(lookup: &Lookup<'m>, blocks: &'m [String]) -> Result<Vec<Step>
                 });
                 None
             }
-            (_, Found::Plugin(plugin, _)) if plugin.plugin_type == "mappers" => {
+            (_, Found::Plugin(plugin, _)) if plugin.plugin_type == PluginType::Mappers => {
                 return Err(BlockError::MapperName(plugin.name.clone()));
             }
             (Some(set), Found::Plugin(plugin, _)) => {
-                return Err(if plugin.plugin_type == "extractors" {
+                return Err(if plugin.plugin_type == PluginType::Extractors {
                     BlockError::LoaderMissing(set.extractor.name.clone())
                 } else {
                     BlockError::ExpectedMapperOrLoader {
@@ -164,11 +165,13 @@ fn parse_with<'m>(lookup: &Lookup<'m>, blocks: &'m [String]) -> Result<Vec<Step>
                     }
                 });
             }
-            (None, Found::Plugin(plugin, _)) if plugin.plugin_type == "extractors" => Some(Open {
-                extractor: plugin,
-                mappings: Vec::new(),
-            }),
-            (None, Found::Plugin(plugin, _)) if plugin.plugin_type == "loaders" => {
+            (None, Found::Plugin(plugin, _)) if plugin.plugin_type == PluginType::Extractors => {
+                Some(Open {
+                    extractor: plugin,
+                    mappings: Vec::new(),
+                })
+            }
+            (None, Found::Plugin(plugin, _)) if plugin.plugin_type == PluginType::Loaders => {
                 return Err(BlockError::OutsideSet(block.clone()));
             }
             (None, Found::Mapping(..)) => return Err(BlockError::OutsideSet(block.clone())),

@@ -3,7 +3,7 @@
 //! every emitter (Dockerfile, Kubernetes, Dagster) renders from it.
 //!
 //! Values are kept **as written** in meltano.yml: a string may hold `${VAR}` references
-//! (Meltano's grammar, [`crate::resolve::expand`]), which the runtime expands from its own
+//! (Meltano's grammar, [`crate::meltano::template`]), which the runtime expands from its own
 //! environment. No value of an environment variable ever reaches a manifest; each referenced
 //! variable is listed in [`Manifest::variables`] with whether it is a secret. Nor does a
 //! secret written literally in meltano.yml: the value is replaced by a [`SecretLiteral`], a key
@@ -22,11 +22,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::project::PluginType;
-use crate::resolve::mapping::{FindError, Listed, find_listed};
+use crate::meltano::plugin_lookup::{FindError, Listed, find_listed};
+use crate::meltano::{PluginClass, PluginType, SettingKind};
 
 /// The manifest format's version; a reader refuses any other.
-pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// The file name of a manifest in a build's output folder.
 pub const FILE_NAME: &str = "manifest.json";
@@ -126,7 +126,10 @@ pub struct StateInfo {
 pub struct Plugin {
     /// `extractors`, `loaders`, ... (Meltano's plural type name).
     #[serde(rename = "type")]
-    pub plugin_type: String,
+    pub plugin_type: PluginType,
+    /// The class Meltano instantiates for the plugin, computed once at build time from its
+    /// definition (`airflow-dev` inheriting from `airflow` is `airflow`); the runtime reads it.
+    pub class: PluginClass,
     /// The name.
     pub name: String,
     /// The env var and schema prefix.
@@ -223,7 +226,7 @@ pub struct Setting {
     pub aliases: Vec<String>,
     /// The kind (`string` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<SettingKind>,
     /// A secret: its value must come from a variable, and it is never logged.
     #[serde(default, skip_serializing_if = "is_false")]
     pub sensitive: bool,
@@ -475,14 +478,11 @@ pub struct Variable {
 impl Setting {
     /// The setting as the resolver models it: what env var names, casts and processors need.
     #[must_use]
-    pub fn model(&self) -> crate::resolve::settings::Setting {
-        crate::resolve::settings::Setting {
+    pub fn model(&self) -> crate::meltano::setting::Setting {
+        crate::meltano::setting::Setting {
             name: self.name.clone(),
             aliases: self.aliases.clone(),
-            kind: self
-                .kind
-                .as_deref()
-                .and_then(crate::resolve::SettingKind::parse),
+            kind: self.kind,
             default: None,
             sensitive: self.sensitive,
             hidden: false,
@@ -491,7 +491,7 @@ impl Setting {
             options: self.options.clone(),
             value_processor: self.value_processor.clone(),
             value_post_processor: self.value_post_processor.clone(),
-            declared: crate::resolve::settings::Declared::Definition,
+            declared: crate::meltano::setting::Declared::Definition,
         }
     }
 }
@@ -528,7 +528,7 @@ impl Manifest {
     pub fn plugin_of_type(&self, plugin_type: &str, name: &str) -> Option<&Plugin> {
         self.plugins
             .iter()
-            .find(|plugin| plugin.plugin_type == plugin_type && plugin.name == name)
+            .find(|plugin| plugin.plugin_type.as_str() == plugin_type && plugin.name == name)
     }
 
     /// The first plugin named `name`, in Meltano's type order.
@@ -543,8 +543,7 @@ impl Manifest {
     pub fn listed(&self) -> Vec<(Listed<'_>, Found<'_>)> {
         let mut listed = Vec::new();
         for plugin in &self.plugins {
-            let plugin_type =
-                PluginType::parse(&plugin.plugin_type).unwrap_or(PluginType::Utilities);
+            let plugin_type = plugin.plugin_type;
             listed.push((
                 Listed {
                     plugin_type,
@@ -614,7 +613,7 @@ pub enum ReadError {
     #[error("not a meltc manifest: {0}")]
     Json(serde_json::Error),
     /// Another format version.
-    #[error("manifest_version {} is not supported by this meltc-run (it reads version {MANIFEST_VERSION}); rebuild with the same meltc version", .0.map_or_else(|| "(missing)".to_owned(), |v| v.to_string()))]
+    #[error("manifest_version {} is not the version this meltc reads ({MANIFEST_VERSION}): rebuild the artifacts with this meltc (`meltc build`), so that meltc-run and the manifest come from the same version", .0.map_or_else(|| "(missing)".to_owned(), |v| v.to_string()))]
     Version(Option<u64>),
 }
 

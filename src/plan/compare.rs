@@ -131,7 +131,7 @@ pub fn settings(before: &Manifest, after: &Manifest) -> Vec<Change> {
             let in_both = plugins_after
                 .contains(&(plugin.plugin_type.as_str(), plugin.name.as_str()))
                 && before
-                    .plugin_of_type(&plugin.plugin_type, &plugin.name)
+                    .plugin_of_type(plugin.plugin_type.as_str(), &plugin.name)
                     .is_some();
             if !in_both {
                 continue;

@@ -189,7 +189,7 @@ fn ineffective(
     for plugin in built
         .plugins
         .iter()
-        .filter(|p| p.plugin_type == "extractors")
+        .filter(|p| p.plugin_type == crate::meltano::PluginType::Extractors)
     {
         let Some(old_plugin) = deployed.plugin_of_type("extractors", &plugin.name) else {
             continue;

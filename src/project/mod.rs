@@ -12,16 +12,13 @@
 //! for the schema check to report.
 
 mod discover;
-pub mod env_ref;
 mod include;
 mod load;
 mod merge;
 pub mod model;
-mod plugin_type;
 mod read;
 
 pub use discover::{DiscoverError, PROJECT_FILE, find_root};
 pub use include::slash_path;
 pub use load::{Loaded, Project, ProjectFile, load};
-pub use plugin_type::PluginType;
 pub use read::{read_file, read_text, refuse_special};

@@ -3,8 +3,8 @@
 //! The views are lenient: an item of the wrong shape is skipped here (the schema check reports
 //! it), so every later check can assume the shapes it reads.
 
-use super::PluginType;
 use crate::diagnostics::Span;
+use crate::meltano::PluginType;
 use crate::yaml::{Node, Value};
 
 /// An item of a named list (`jobs`, `schedules`, `environments`, `plugins.<type>`).

@@ -23,131 +23,23 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use super::cast::{self, CastError};
-use super::expand::ConfigValue;
 use super::plugin::{Resolved, ResolvedPlugin};
-use super::plugin_env::{EnvInputs, EnvMap, EnvSource, environment_entry};
-use super::python_json::truthy;
-use super::settings::{Declared, PluginClass, Setting, implicit_settings};
+use super::plugin_env::{EnvInputs, EnvMap, environment_entry};
 use super::shell::Shell;
 use super::values::{FlatConfig, config_value};
 use crate::diagnostics::Span;
+use crate::meltano::cast;
+use crate::meltano::env_layers::USER_AGENT;
+use crate::meltano::plugin_config::processed;
+use crate::meltano::python_json::truthy;
+use crate::meltano::setting::{Declared, Setting, implicit_settings};
+use crate::meltano::setting_value::{
+    ConfigError, FoundEnvVar, SettingValue, Source, Variable, VariableOrigin, env_var_value,
+    written_env,
+};
+use crate::meltano::template::ConfigValue;
 use crate::project::model::{Named, Plugin};
 use crate::yaml::Node;
-
-/// Where a setting's value comes from.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Source {
-    /// No value anywhere.
-    Unset,
-    /// The default of the setting's declaration.
-    Default(Declared),
-    /// An environment variable (the name, and where the plugin's variable comes from).
-    EnvVar(String, EnvSource),
-    /// A variable in the project's `.env`.
-    DotEnv(String),
-    /// The selected environment's config (environment name, where).
-    Environment(String, Option<Span>),
-    /// The plugin's entry in meltano.yml (or an included file).
-    MeltanoYml(Option<Span>),
-    /// The project parent's value.
-    Inherited(String, Box<Source>),
-    /// An object built from its leaf settings; the strongest leaf source.
-    Assembled(Box<Source>),
-}
-
-impl Source {
-    /// Meltano's store order: a lower rank wins.
-    #[must_use]
-    pub fn rank(&self) -> u8 {
-        match self {
-            Source::EnvVar(..) => 1,
-            Source::DotEnv(_) => 2,
-            Source::Environment(..) => 3,
-            Source::MeltanoYml(_) => 4,
-            Source::Inherited(..) => 6,
-            Source::Default(_) | Source::Unset => 7,
-            Source::Assembled(inner) => inner.rank(),
-        }
-    }
-}
-
-/// A setting whose value cannot be worked out (Meltano fails the same way).
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum ConfigError {
-    /// Several of the env vars a setting is read from are set.
-    #[error("setting `{setting}` is set by several environment variables: {}", .names.join(", "))]
-    SeveralEnvVars {
-        /// The setting.
-        setting: String,
-        /// The variables that are set.
-        names: Vec<String>,
-    },
-    /// The setting's name and an alias are both written, with different values.
-    #[error("setting `{setting}` is written under several names with different values: {}", .names.join(", "))]
-    Conflicting {
-        /// The setting.
-        setting: String,
-        /// The names written.
-        names: Vec<String>,
-    },
-    /// A literal secret that was not a string (a number, a mapping) comes from a Secret key
-    /// that holds no JSON (the value is never shown).
-    #[error(
-        "setting `{setting}` comes from the Secret key `{key}`, which does not hold JSON (the value meltano.yml wrote there was not a string)"
-    )]
-    SecretNotJson {
-        /// The setting.
-        setting: String,
-        /// The Secret key.
-        key: String,
-    },
-    /// The value does not fit the kind.
-    #[error("the value of setting `{setting}` {problem}")]
-    Cast {
-        /// The setting.
-        setting: String,
-        /// What is wrong.
-        problem: CastError,
-        /// Where the value comes from.
-        origin: Box<Source>,
-    },
-}
-
-/// One setting's effective value.
-#[derive(Clone, Debug)]
-pub struct SettingValue {
-    /// The setting.
-    pub setting: Arc<Setting>,
-    /// The value, expanded and cast; `None` when unset.
-    pub value: Option<Value>,
-    /// Where it comes from.
-    pub source: Source,
-    /// The value as written when it had `${VAR}` references (shown next to the value).
-    pub written: Option<Value>,
-    /// The variables those references read, and where each was found.
-    pub variables: Vec<Variable>,
-}
-
-/// A `${VAR}` a value references, and where its value came from (`None`: unset).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Variable {
-    /// The variable name.
-    pub name: String,
-    /// Where it was found.
-    pub origin: Option<VariableOrigin>,
-}
-
-/// Where a referenced variable was found.
-#[derive(Clone, Debug, PartialEq)]
-pub enum VariableOrigin {
-    /// A variable the plugin sees (process, Meltano's own, an `env:` block).
-    Env(EnvSource),
-    /// The project's `.env`.
-    DotEnv,
-    /// Another setting of the plugin, as an env var (extras see the plugin's settings).
-    Setting,
-}
 
 /// The effective configuration of a plugin.
 #[derive(Clone, Debug)]
@@ -265,68 +157,6 @@ pub fn written_values(
     }
 }
 
-/// The env vars written for `values` (`as_env`): each non-null value under every name.
-#[must_use]
-pub fn written_env(write_prefixes: &[String], values: &[SettingValue]) -> IndexMap<String, String> {
-    let mut env = IndexMap::new();
-    for value in values {
-        let Some(json) = &value.value else { continue };
-        let text = cast::env_text(&value.setting, json);
-        for name in value.setting.env_vars_written(write_prefixes) {
-            env.insert(name, text.clone());
-        }
-    }
-    env
-}
-
-/// `meltano config print`'s shape: post-processed values, then the plugin class's
-/// `process_config`.
-#[must_use]
-pub fn processed(class: PluginClass, settings: &[SettingValue]) -> Map<String, Value> {
-    let flat: Map<String, Value> = settings
-        .iter()
-        .map(|value| {
-            let json = value.value.clone().unwrap_or(Value::Null);
-            (
-                value.setting.name.clone(),
-                cast::post_process(&value.setting, json),
-            )
-        })
-        .collect();
-    if class.is_singer() {
-        let non_null: Map<String, Value> = flat
-            .into_iter()
-            .filter(|(_, value)| !value.is_null())
-            .collect();
-        let mut nested = cast::nest_object(&non_null, false);
-        drop_dotted_keys(&mut nested);
-        nested
-    } else if class == PluginClass::Airflow {
-        let as_text: Map<String, Value> = flat
-            .into_iter()
-            .map(|(key, value)| (key, Value::String(cast::python_str(&value))))
-            .collect();
-        cast::nest_object(&as_text, true)
-    } else {
-        flat
-    }
-}
-
-/// Meltano's `_pop_non_leaf_keys`: keys still holding an unescaped dot go, `\.` becomes `.`;
-/// the order of the others is kept.
-fn drop_dotted_keys(map: &mut Map<String, Value>) {
-    let entries = std::mem::take(map);
-    for (key, mut value) in entries {
-        if cast::has_unescaped_dot(&key) {
-            continue;
-        }
-        if let Value::Object(inner) = &mut value {
-            drop_dotted_keys(inner);
-        }
-        map.insert(key.replace("\\.", "."), value);
-    }
-}
-
 /// A value on its way: found in a store, maybe expanded, maybe cast.
 struct Candidate {
     value: Option<ConfigValue>,
@@ -430,7 +260,7 @@ impl<'a, 'p> Context<'a, 'p> {
         if let (Some(extra), true) = (expand, candidate.expandable) {
             self.expand(&mut candidate, extra);
         }
-        if setting.kind == Some(super::SettingKind::Object)
+        if setting.kind == Some(crate::meltano::SettingKind::Object)
             && matches!(
                 candidate.source,
                 Source::Default(_) | Source::Unset | Source::Inherited(..)
@@ -527,19 +357,19 @@ impl<'a, 'p> Context<'a, 'p> {
         if self.hermetic {
             return self.find_written(setting);
         }
-        let names = setting.env_vars_read(&self.plugin.read_prefixes, !self.plugin.inherits());
-        if let Some((name, value)) = from_env(setting, &names, |name| {
+        let (prefixes, with_env_aliases) = (&self.plugin.read_prefixes, !self.plugin.inherits());
+        if let Some(found) = env_var_value(setting, prefixes, with_env_aliases, |name| {
             self.env
                 .get(name)
                 .map(|value| (value.value.as_str(), value.source.clone()))
         })? {
-            let (text, origin) = value;
+            let FoundEnvVar { name, text, origin } = found;
             return Ok(literal(text, Source::EnvVar(name, origin)));
         }
-        if let Some((name, (text, ()))) = from_env(setting, &names, |name| {
-            self.dotenv.get(name).map(|v| (v.as_str(), ()))
+        if let Some(found) = env_var_value(setting, prefixes, with_env_aliases, |name| {
+            self.dotenv.get(name).map(|value| (value.as_str(), ()))
         })? {
-            return Ok(literal(text, Source::DotEnv(name)));
+            return Ok(literal(found.text, Source::DotEnv(found.name)));
         }
         self.find_written(setting)
     }
@@ -614,35 +444,6 @@ fn written(value: ConfigValue, source: Source) -> Candidate {
         written: None,
         variables: Vec::new(),
     }
-}
-
-/// An env var that is set: its name, its value and where it comes from.
-type EnvFound<T> = Option<(String, (String, T))>;
-
-/// The one env var of `names` that is set (`None` when none is; an error when several are).
-fn from_env<'v, T>(
-    setting: &Setting,
-    names: &[super::settings::EnvVar],
-    get: impl Fn(&str) -> Option<(&'v str, T)>,
-) -> Result<EnvFound<T>, ConfigError> {
-    let mut found: Vec<(String, (String, T))> = Vec::new();
-    for var in names {
-        if let Some((text, origin)) = get(&var.name) {
-            let text = if var.negated {
-                if cast::truthy(text) { "False" } else { "True" }.to_owned()
-            } else {
-                text.to_owned()
-            };
-            found.push((var.name.clone(), (text, origin)));
-        }
-    }
-    if found.len() > 1 {
-        return Err(ConfigError::SeveralEnvVars {
-            setting: setting.name.clone(),
-            names: found.into_iter().map(|(name, _)| name).collect(),
-        });
-    }
-    Ok(found.pop())
 }
 
 /// The value written for `setting` (by name or alias) in a flattened config; `null` counts as
@@ -749,9 +550,6 @@ pub fn evaluate_in(
     )
 }
 
-/// `MELTANO_USER_AGENT` as meltc sets it.
-pub const USER_AGENT: &str = concat!("meltc/", env!("CARGO_PKG_VERSION"));
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -760,6 +558,7 @@ mod tests {
 
     use super::*;
     use crate::diagnostics::{SourceFile, SourceMap};
+    use crate::meltano::cast::CastError;
     use crate::project::Project;
 
     fn project(text: &str) -> Project {

@@ -12,7 +12,10 @@
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use crate::project::PluginType;
+use crate::meltano::setting::{Declared, Setting};
+use crate::meltano::setting_kind::normalize_kind;
+use crate::meltano::template::ConfigValue;
+use crate::meltano::{PluginType, SettingKind};
 
 /// Top-level keys Meltano reads into named fields when it loads a definition
 /// (`PluginDefinition`, `Variant` and `StandalonePlugin` in `core/plugin/base.py`); every other
@@ -137,6 +140,32 @@ pub struct SettingDefinition {
     pub value_post_processor: Option<String>,
 }
 
+impl SettingDefinition {
+    /// The setting this `settings:` item of a definition declares.
+    #[must_use]
+    pub fn setting(&self, declared: Declared) -> Setting {
+        let definition = self;
+        Setting {
+            name: definition.name.clone(),
+            aliases: definition.aliases.clone(),
+            kind: definition.kind,
+            default: definition.value.as_ref().map(ConfigValue::from_json),
+            sensitive: definition.sensitive,
+            hidden: definition.hidden,
+            env: definition.env.clone(),
+            env_aliases: definition.env_aliases.clone(),
+            options: definition
+                .options
+                .iter()
+                .map(|option| option.value.clone())
+                .collect(),
+            value_processor: definition.value_processor.clone(),
+            value_post_processor: definition.value_post_processor.clone(),
+            declared,
+        }
+    }
+}
+
 /// One allowed value of an `options` setting.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SettingOption {
@@ -144,82 +173,6 @@ pub struct SettingOption {
     pub label: Option<String>,
     /// The value.
     pub value: Value,
-}
-
-/// A setting kind (`core/setting_definition.py` `SettingKind`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SettingKind {
-    /// `string`
-    String,
-    /// `integer`
-    Integer,
-    /// `boolean`
-    Boolean,
-    /// `decimal`
-    Decimal,
-    /// `date_iso8601`
-    DateIso8601,
-    /// `email`
-    Email,
-    /// `password` (deprecated: `sensitive: true`)
-    Password,
-    /// `oauth`
-    Oauth,
-    /// `options`
-    Options,
-    /// `file`
-    File,
-    /// `array`
-    Array,
-    /// `object`
-    Object,
-    /// `hidden` (deprecated: `hidden: true`)
-    Hidden,
-}
-
-impl SettingKind {
-    /// Every kind, in Meltano's order.
-    pub const ALL: [SettingKind; 13] = [
-        SettingKind::String,
-        SettingKind::Integer,
-        SettingKind::Boolean,
-        SettingKind::Decimal,
-        SettingKind::DateIso8601,
-        SettingKind::Email,
-        SettingKind::Password,
-        SettingKind::Oauth,
-        SettingKind::Options,
-        SettingKind::File,
-        SettingKind::Array,
-        SettingKind::Object,
-        SettingKind::Hidden,
-    ];
-
-    /// The name as written in YAML.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SettingKind::String => "string",
-            SettingKind::Integer => "integer",
-            SettingKind::Boolean => "boolean",
-            SettingKind::Decimal => "decimal",
-            SettingKind::DateIso8601 => "date_iso8601",
-            SettingKind::Email => "email",
-            SettingKind::Password => "password",
-            SettingKind::Oauth => "oauth",
-            SettingKind::Options => "options",
-            SettingKind::File => "file",
-            SettingKind::Array => "array",
-            SettingKind::Object => "object",
-            SettingKind::Hidden => "hidden",
-        }
-    }
-
-    /// Parse a kind name (exact, as Meltano's enum lookup is).
-    #[must_use]
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
-    }
 }
 
 /// A command: `args` plus optional description, executable and container spec.
@@ -330,32 +283,6 @@ impl Definition {
     #[must_use]
     pub fn setting(&self, name: &str) -> Option<&SettingDefinition> {
         self.settings.iter().find(|setting| setting.name == name)
-    }
-}
-
-/// Meltano's handling of the deprecated kinds: `(kind, hidden, sensitive)` as written ->
-/// as used. `password`/`oauth` force `sensitive`, `hidden` forces `hidden`, and when the flag
-/// was given too the kind becomes `string`.
-#[must_use]
-pub fn normalize_kind(
-    kind: Option<SettingKind>,
-    hidden: Option<bool>,
-    sensitive: Option<bool>,
-) -> (Option<SettingKind>, Option<bool>, Option<bool>) {
-    match kind {
-        Some(SettingKind::Hidden) => {
-            let kind = if hidden == Some(true) {
-                SettingKind::String
-            } else {
-                SettingKind::Hidden
-            };
-            (Some(kind), Some(true), sensitive)
-        }
-        Some(SettingKind::Password | SettingKind::Oauth) if sensitive == Some(true) => {
-            (Some(SettingKind::String), hidden, Some(true))
-        }
-        Some(SettingKind::Password | SettingKind::Oauth) => (kind, hidden, Some(true)),
-        _ => (kind, hidden, sensitive),
     }
 }
 

@@ -14,13 +14,13 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use super::definition::SettingDefinition;
-use super::expand::{ConfigValue, Template};
 use super::plugin::{Origin, ResolvedPlugin};
-use super::settings::{
-    Declared, PluginClass, Setting, definition_extras, merge_extras, merge_settings, unique,
-};
 use super::values::mapping_values;
 use super::{Command, Definition};
+use crate::meltano::PluginClass;
+use crate::meltano::env_var::unique;
+use crate::meltano::setting::{Declared, Setting, definition_extras, merge_extras, merge_settings};
+use crate::meltano::template::{ConfigValue, Template};
 use crate::project::model::{Named, Plugin};
 use crate::yaml::Node;
 
@@ -280,7 +280,7 @@ fn inherited(entry: &Plugin<'_>, base: &Base<'_, '_>) -> Inherited {
 fn settings_of(definitions: &[SettingDefinition], declared: &Declared) -> Vec<Arc<Setting>> {
     definitions
         .iter()
-        .map(|setting| Arc::new(Setting::from_definition(setting, declared.clone())))
+        .map(|setting| Arc::new(setting.setting(declared.clone())))
         .collect()
 }
 
@@ -318,7 +318,7 @@ pub fn merge<'p>(
     } else {
         own_declared
             .iter()
-            .map(|setting| Setting::from_definition(setting, declared.clone()))
+            .map(|setting| setting.setting(declared.clone()))
             .collect()
     };
     let config = mapping_values(super::mapping::config_node(&entry, mapping));

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use super::hub::{HubIndex, VariantMatch};
 use super::lockfile::{self, WriteError};
-use crate::project::PluginType;
+use crate::meltano::PluginType;
 use crate::project::model::Plugin;
 
 /// What locking one plugin means.

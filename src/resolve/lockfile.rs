@@ -16,9 +16,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::definition::{Definition, DefinitionError, NAMED_KEYS, SettingKind, normalize_kind};
-use super::python_json;
-use crate::project::PluginType;
+use super::definition::{Definition, DefinitionError, NAMED_KEYS};
+use crate::meltano::PluginType;
+use crate::meltano::SettingKind;
+use crate::meltano::python_json;
+use crate::meltano::setting_kind::normalize_kind;
 
 /// The top-level keys of a lock file, in the order `StandalonePlugin` writes them; extras follow.
 pub const PLUGIN_KEYS: [&str; 20] = [

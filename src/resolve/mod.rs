@@ -7,11 +7,11 @@
 //!    [`ResolvedPlugin`] (origin, variant, namespace, executable, capabilities, settings,
 //!    extras, commands, env var prefixes); every mapping of a mapper becomes a plugin of its
 //!    own ([`mapping`]), and names are looked up as Meltano does ([`Resolved::find_plugin`]).
-//! 2. [`settings`]: the setting model (declared, implicit per config leaf, built-in and
+//! 2. [`crate::meltano::setting`]: the setting model (declared, implicit per config leaf, built-in and
 //!    definition extras) and the env var names each setting is read from and written to.
 //! 3. [`config`]: the effective value of every setting in one environment with its source,
 //!    Meltano's precedence (spec §8.2) and environment merge (§6.3), kind casts ([`cast`]),
-//!    and the config object a Singer plugin gets. Values are [`expand::ConfigValue`] templates
+//!    and the config object a Singer plugin gets. Values are [`crate::meltano::template::ConfigValue`] templates
 //!    ([`values`] reads them from YAML) until a caller that may read the shell expands them;
 //!    [`plugin_env`] layers the `env:` blocks a plugin sees.
 //!
@@ -20,10 +20,8 @@
 //! shell's variables in ([`shell::Shell`], with the `.env` reader) when they are allowed to
 //! (`meltc config`), never when building.
 
-pub mod cast;
 pub mod config;
 pub mod definition;
-pub mod expand;
 pub mod hub;
 pub mod inherit;
 pub mod lock;
@@ -32,17 +30,14 @@ pub mod mapping;
 pub mod pip_url;
 pub mod plugin;
 pub mod plugin_env;
-pub mod python_json;
 pub mod secrets;
-pub mod settings;
 pub mod shell;
-pub mod shell_words;
 pub mod state_backend;
 pub mod values;
 
+pub use crate::meltano::SettingKind;
 pub use definition::{
-    Command, Definition, DefinitionError, Requirement, SettingDefinition, SettingKind,
-    SettingOption,
+    Command, Definition, DefinitionError, Requirement, SettingDefinition, SettingOption,
 };
 pub use plugin::{Origin, Resolved, ResolvedPlugin, resolve};
 

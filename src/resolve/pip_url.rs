@@ -116,7 +116,7 @@ pub fn parse(pip_url: &str, python: &str) -> Result<PipUrl, String> {
     if !expanded.contains(PROJECT_ROOT) {
         expanded = expanded.replace("$MELTANO_PROJECT_ROOT", PROJECT_ROOT);
     }
-    let words = crate::resolve::shell_words::split(&expanded)?;
+    let words = crate::meltano::shell_words::split(&expanded)?;
     if words.is_empty() {
         return Ok(PipUrl::NotInstallable(NotInstallable::Empty));
     }

@@ -15,11 +15,13 @@ use std::sync::Arc;
 
 use super::hub::{HubIndex, HubPlugin, VariantMatch};
 use super::inherit::Base;
-use super::mapping::{FindError, ListIndex, Listed, find_listed, merge_with_mappings};
-use super::settings::Setting;
+use super::mapping::merge_with_mappings;
 use super::{Command, Definition, inherit, lockfile};
+use crate::meltano::PluginType;
+use crate::meltano::plugin_lookup::{FindError, ListIndex, Listed, find_listed};
+use crate::meltano::setting::Setting;
+use crate::project::Project;
 use crate::project::model::{self, Named, Plugin};
-use crate::project::{PluginType, Project};
 
 /// Where a plugin's definition comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,9 +89,9 @@ pub struct ResolvedPlugin<'p> {
     pub commands: Arc<indexmap::IndexMap<String, Command>>,
     /// The entry's own `env:` block, as templates (the parents' are on their plugins;
     /// `plugin_env` layers them).
-    pub env: indexmap::IndexMap<String, super::expand::Template>,
+    pub env: indexmap::IndexMap<String, crate::meltano::template::Template>,
     /// How the config is handed over and which built-in extras exist.
-    pub class: super::settings::PluginClass,
+    pub class: crate::meltano::PluginClass,
     /// Env var prefixes settings are read from: name, namespace.
     pub read_prefixes: Vec<String>,
     /// Env var prefixes settings are written to: name, namespace, the parents', `meltano_<verb>`.

@@ -1,125 +1,35 @@
-//! The environment variables a plugin sees (spec §7.2), each with where it comes from.
-//!
-//! meltc follows Meltano's **documented** layering, the recommendation of the spec:
-//!
-//! ```text
-//! precedence (later wins): process < Meltano's own (MELTANO_PROJECT_ROOT...) < project env:
-//!                          < plugin info (MELTANO_EXTRACTOR_NAME...) < plugin env:
-//!                          < environment env: < environment's plugin env:
-//! expansion (each block sees what is below it, `.env` under the process, and its own
-//! earlier entries):
-//!   project env:             .env, process, Meltano's own
-//!   environment env:         + project env:
-//!   plugin env:              + plugin info, environment env:
-//!   environment plugin env:  + plugin env:
-//! ```
-//!
-//! Meltano's implementation differs in one visible way: it hands the project's and the plugin's
-//! `env:` values to setting expansion unexpanded (README "Compatibility"). A plugin that
-//! inherits from a project plugin sees its parents' plugin `env:` blocks below its own (and
-//! its block is expanded against theirs).
+//! The environment variables a plugin sees at build time (`meltc config`), each with where it
+//! comes from: the layers of a resolved plugin in a project, handed to
+//! [`crate::meltano::env_layers::layer`], which orders and expands them (its header draws the
+//! layering).
 
-use indexmap::IndexMap;
-
-use super::expand::Template;
 use super::plugin::{Resolved, ResolvedPlugin};
 use super::shell::Shell;
 use crate::diagnostics::Span;
+use crate::meltano::env_layers::{EnvBlock, EnvEntry, Layers, layer, tagged};
+pub use crate::meltano::env_layers::{EnvMap, EnvSource, EnvValue};
 use crate::project::model::{self, Named};
 use crate::yaml::Node;
 
-/// Where a variable the plugin sees comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EnvSource {
-    /// The process environment.
-    Process,
-    /// The project's `.env` file.
-    DotEnv,
-    /// Set by Meltano itself (`MELTANO_PROJECT_ROOT`, `MELTANO_ENVIRONMENT`, ...).
-    Meltano,
-    /// The project's top-level `env:`.
-    ProjectEnv(Span),
-    /// The plugin's info (`MELTANO_EXTRACTOR_NAME`, `_NAMESPACE`, `_VARIANT`).
-    PluginInfo,
-    /// A plugin's `env:` (the plugin's own, or a project parent's).
-    PluginEnv(String, Span),
-    /// The environment's `env:`.
-    EnvironmentEnv(String, Span),
-    /// The environment's `env:` for a plugin.
-    EnvironmentPluginEnv(String, String, Span),
-}
-
-/// Every variable of `vars`, all from `source`.
-fn tagged<'a>(
-    vars: impl IntoIterator<Item = (&'a String, &'a String)>,
-    source: &EnvSource,
-) -> EnvMap {
-    vars.into_iter()
-        .map(|(name, value)| {
-            (
-                name.clone(),
-                EnvValue {
-                    value: value.clone(),
-                    source: source.clone(),
-                },
-            )
+/// An `env:` mapping's entries (those with a scalar value), each tagged by `source`.
+fn env_block<'a>(
+    node: Option<&'a Node>,
+    source: impl Fn(Span) -> EnvSource,
+) -> EnvBlock<'a, EnvSource> {
+    let Some(mapping) = node.and_then(Node::as_mapping) else {
+        return Vec::new();
+    };
+    mapping
+        .iter()
+        .filter_map(|(name, (_, value))| {
+            let text = value.scalar_text()?;
+            Some((
+                name.as_str(),
+                EnvEntry::Written(text.into()),
+                source(value.span),
+            ))
         })
         .collect()
-}
-
-/// A variable and its origin.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EnvValue {
-    /// The value.
-    pub value: String,
-    /// Where it comes from.
-    pub source: EnvSource,
-}
-
-/// Variables by name, in insertion order.
-pub type EnvMap = IndexMap<String, EnvValue>;
-
-/// The plain values of `layers`, later layers winning.
-fn flatten_layers(layers: &[&EnvMap]) -> IndexMap<String, String> {
-    let mut out = IndexMap::new();
-    for layer in layers {
-        for (name, value) in *layer {
-            out.insert(name.clone(), value.value.clone());
-        }
-    }
-    out
-}
-
-/// An `env:` mapping's entries, each expanded against `context` and the entries before it in
-/// the same block (`ROOT_B: ${ROOT_A}-b` after `ROOT_A`).
-fn env_block(
-    node: Option<&Node>,
-    context: &IndexMap<String, String>,
-    source: impl Fn(Span) -> EnvSource,
-) -> EnvMap {
-    let Some(mapping) = node.and_then(Node::as_mapping) else {
-        return EnvMap::new();
-    };
-    let mut block = EnvMap::new();
-    for (name, (_, value)) in mapping {
-        let Some(text) = value.scalar_text() else {
-            continue;
-        };
-        let expanded = Template::parse(&text).expand(&|var| {
-            block
-                .get(var)
-                .map(|earlier| earlier.value.as_str())
-                .or_else(|| context.get(var).map(String::as_str))
-        });
-        block.insert(
-            name.clone(),
-            EnvValue {
-                value: expanded,
-                source: source(value.span),
-            },
-        );
-    }
-    block
 }
 
 /// The environment's entry for a plugin (`config.plugins.<type>[name]`).
@@ -180,82 +90,50 @@ impl EnvInputs<'_, '_> {
     /// The variables `plugin` sees, except `.env` (a store of its own, below them all).
     #[must_use]
     pub fn plugin_env(&self, plugin: &ResolvedPlugin<'_>) -> EnvMap {
-        let process = tagged(&self.shell.process, &EnvSource::Process);
-        let dotenv = tagged(&self.shell.dotenv, &EnvSource::DotEnv);
-        let meltano = self.meltano_vars();
-        let base = flatten_layers(&[&dotenv, &process, &meltano]);
-        let project = env_block(
-            self.resolved.project.merged.get("env"),
-            &base,
-            EnvSource::ProjectEnv,
-        );
-        let with_project = flatten_layers(&[&dotenv, &process, &meltano, &project]);
-        let environment_env = self.environment.map_or_else(EnvMap::new, |environment| {
-            env_block(environment.node.get("env"), &with_project, |span| {
-                EnvSource::EnvironmentEnv(environment.name.to_owned(), span)
-            })
-        });
-        let info = plugin_info(plugin);
+        let mut below = tagged(&self.shell.process, &EnvSource::Process);
+        below.extend(self.meltano_vars());
         let chain = self.resolved.chain(plugin);
-        // The parents' blocks first; each block sees the ones before it.
-        let mut plugin_env = EnvMap::new();
-        for member in chain.iter().rev() {
-            let context = flatten_layers(&[
-                &dotenv,
-                &process,
-                &meltano,
-                &project,
-                &info,
-                &plugin_env,
-                &environment_env,
-            ]);
-            plugin_env.extend(env_block(
-                member.entry.entry.node.get("env"),
-                &context,
-                |span| EnvSource::PluginEnv(member.name.clone(), span),
-            ));
-        }
-        let mut environment_plugin_env = EnvMap::new();
-        if let Some(environment) = self.environment {
-            for member in chain.iter().rev() {
-                let Some(entry) = environment_entry(&environment, member) else {
-                    continue;
-                };
-                let context = flatten_layers(&[
-                    &dotenv,
-                    &process,
-                    &meltano,
-                    &project,
-                    &info,
-                    &plugin_env,
-                    &environment_env,
-                    &environment_plugin_env,
-                ]);
-                environment_plugin_env.extend(env_block(
-                    entry.entry.node.get("env"),
-                    &context,
-                    |span| {
+        let plugin_blocks = chain
+            .iter()
+            .rev()
+            .map(|member| {
+                env_block(member.entry.entry.node.get("env"), |span| {
+                    EnvSource::PluginEnv(member.name.clone(), span)
+                })
+            })
+            .collect();
+        let environment_plugin = self.environment.map_or_else(Vec::new, |environment| {
+            chain
+                .iter()
+                .rev()
+                .filter_map(|member| {
+                    let entry = environment_entry(&environment, member)?;
+                    Some(env_block(entry.entry.node.get("env"), |span| {
                         EnvSource::EnvironmentPluginEnv(
                             environment.name.to_owned(),
                             member.name.clone(),
                             span,
                         )
-                    },
-                ));
-            }
-        }
-        let mut all = process;
-        for layer in [
-            meltano,
-            project,
-            info,
-            plugin_env,
-            environment_env,
-            environment_plugin_env,
-        ] {
-            all.extend(layer);
-        }
-        all
+                    }))
+                })
+                .collect()
+        });
+        layer(&Layers {
+            dotenv: tagged(&self.shell.dotenv, &EnvSource::DotEnv),
+            below,
+            project: env_block(
+                self.resolved.project.merged.get("env"),
+                EnvSource::ProjectEnv,
+            ),
+            plugin_info: plugin_info(plugin),
+            plugin: plugin_blocks,
+            environment: self.environment.map_or_else(Vec::new, |environment| {
+                env_block(environment.node.get("env"), |span| {
+                    EnvSource::EnvironmentEnv(environment.name.to_owned(), span)
+                })
+            }),
+            environment_plugin,
+        })
     }
 }
 

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::Definition;
 use super::hub::{HubIndex, import};
 use super::lockfile;
-use crate::project::PluginType;
+use crate::meltano::PluginType;
 
 fn shared_dir() -> PathBuf {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");

@@ -4,7 +4,7 @@
 //! Secret) both ask, so that the warning and the build never disagree.
 //!
 //! A **setting** is secret by Meltano's own rule: its definition says `sensitive: true` or kind
-//! `password` / `oauth` ([`super::settings::Setting::sensitive`]). A **variable** set by an
+//! `password` / `oauth` ([`crate::meltano::setting::Setting::sensitive`]). A **variable** set by an
 //! `env:` block is secret when, first match wins:
 //!
 //! 1. a sensitive setting of a plugin of the project reads it (`TAP_ORACLE_PASSWORD` for the
@@ -23,9 +23,10 @@
 
 use std::collections::BTreeMap;
 
-use super::expand::{ConfigValue, Template, has_reference};
 use super::plugin::{Resolved, ResolvedPlugin};
-use super::settings::{Declared, Setting, to_env_var};
+use crate::meltano::env_var::to_env_var;
+use crate::meltano::setting::{Declared, Setting};
+use crate::meltano::template::{ConfigValue, Template, has_reference};
 use crate::project::model::{self, Named, Plugin};
 use crate::yaml::{Node, Value};
 

@@ -9,9 +9,9 @@
 
 use indexmap::IndexMap;
 
-use super::expand::ConfigValue;
-use super::settings::flatten;
 use crate::diagnostics::Span;
+use crate::meltano::setting::flatten;
+use crate::meltano::template::ConfigValue;
 use crate::yaml::{Node, Rendering, Value};
 
 /// A YAML node under `config:` as a setting value.
@@ -65,10 +65,10 @@ fn value_rendered(node: &Node, rendering: Rendering) -> ConfigValue {
             serde_json::Number::from_f64(*number).map_or(ConfigValue::Null, ConfigValue::Number)
         }
         Value::String(text) => match node.timestamp() {
-            Some(Ok(timestamp)) => {
-                ConfigValue::Text(super::expand::Template::parse(&timestamp.render(rendering)))
-            }
-            _ => ConfigValue::Text(super::expand::Template::parse(text)),
+            Some(Ok(timestamp)) => ConfigValue::Text(crate::meltano::template::Template::parse(
+                &timestamp.render(rendering),
+            )),
+            _ => ConfigValue::Text(crate::meltano::template::Template::parse(text)),
         },
         Value::Sequence(items) => ConfigValue::List(
             items

@@ -1,10 +1,7 @@
 //! The `meltc-run` command line: what the CronJob pod and the Dagster op execute.
 //!
-//! Exit codes ([`exit_code`]): 0 success, 1 a step failed (a plugin, state, the catalog), 2
-//! usage, a manifest that cannot be read, or a configuration that cannot be worked out (a
-//! missing variable), 75 another run holds a state ID's run lease (nothing ran for that step;
-//! sysexits' `EX_TEMPFAIL`: try again later). The generated CronJob's `podFailurePolicy` fails
-//! the Job at once on 2 and 75, which a retry cannot help.
+//! Exit codes: [`RunExit`] (0 success, 1 a step failed, 2 usage or configuration, 75 another
+//! run holds a state ID's run lease).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,21 +10,12 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
+use super::exit::RunExit;
 use super::interrupt::Interrupts;
 use super::log::{Level, LogFormat, Logger};
 use super::run::{RunError, RunOptions, Runtime};
 use super::state::StateStrategy;
 use crate::manifest::{Manifest, blocks};
-
-/// meltc-run's exit codes (module docs).
-pub mod exit_code {
-    /// A step failed: a plugin, state, the catalog.
-    pub const FAILED: u8 = 1;
-    /// Usage, an unreadable manifest, a configuration that cannot be worked out.
-    pub const USAGE: u8 = 2;
-    /// Another run holds a state ID's run lease: nothing ran for that step.
-    pub const LEASE_HELD: u8 = 75;
-}
 
 /// meltc-run runs the jobs of a manifest written by `meltc build`, in place of `meltano run`.
 #[derive(Debug, Parser)]
@@ -149,7 +137,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+            return ExitCode::from(if error.use_stderr() {
+                RunExit::Usage
+            } else {
+                RunExit::Success
+            });
         }
     };
     let logger = Logger::stderr(match cli.log_format {
@@ -160,7 +152,7 @@ pub fn main() -> ExitCode {
         Ok(text) => text,
         Err(error) => {
             logger.event(Level::Error, "manifest", &format!("{error}; set MELTC_MANIFEST or --manifest to the manifest.json `meltc build` wrote"), &[]);
-            return ExitCode::from(2);
+            return RunExit::Usage.into();
         }
     };
     let manifest = match Manifest::from_json(&text) {
@@ -172,7 +164,7 @@ pub fn main() -> ExitCode {
                 &format!("{}: {error}", cli.manifest.display()),
                 &[],
             );
-            return ExitCode::from(2);
+            return RunExit::Usage.into();
         }
     };
     let interrupts = Interrupts::install().unwrap_or_else(|_| Interrupts::none());
@@ -184,7 +176,7 @@ pub fn main() -> ExitCode {
         .clone()
         .or_else(|| std::env::current_dir().ok())
         .unwrap_or_else(|| PathBuf::from("."));
-    let (process, literals) = super::settings::split_literals(&manifest, process);
+    let (process, literals) = super::prepare::split_literals(&manifest, process);
     let runtime = Runtime {
         manifest: &manifest,
         process,
@@ -236,15 +228,15 @@ pub fn main() -> ExitCode {
         Cmd::State(command) => super::state_cli::run(&runtime, command),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => RunExit::Success.into(),
         Err(error) => {
             logger.event(Level::Error, "run_failed", &error.to_string(), &[]);
             ExitCode::from(match error {
                 RunError::Blocks(_) | RunError::Config { .. } | RunError::Variable(_) => {
-                    exit_code::USAGE
+                    RunExit::Usage
                 }
-                RunError::LeaseHeld(_) => exit_code::LEASE_HELD,
-                _ => exit_code::FAILED,
+                RunError::LeaseHeld(_) => RunExit::LeaseHeld,
+                _ => RunExit::Failed,
             })
         }
     }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use fs_err::os::unix::fs::OpenOptionsExt;
 use serde_json::Value;
 
-use crate::resolve::python_json;
+use crate::meltano::python_json;
 
 /// Which file of a plugin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::runtime::config_file::{FileKind, RunDir};
+use crate::runtime::exit::RunExit;
 use crate::runtime::interrupt::Interrupts;
 use crate::runtime::log::{Level, LogFormat, Logger};
 use crate::runtime::pipe::{self, Options, Outcome, Plugin, PluginKind, Relay};
@@ -44,7 +45,7 @@ pub fn dev_pipe(args: Vec<OsString>) -> ExitCode {
         Ok(args) => args,
         Err(message) => {
             Logger::stderr(LogFormat::Text).event(Level::Error, "usage", &message, &[]);
-            return ExitCode::from(2);
+            return RunExit::Usage.into();
         }
     };
     let logger = Logger::stderr(args.format);
@@ -52,7 +53,7 @@ pub fn dev_pipe(args: Vec<OsString>) -> ExitCode {
         Ok(code) => code,
         Err(message) => {
             logger.event(Level::Error, "error", &message, &[]);
-            ExitCode::from(2)
+            RunExit::Usage.into()
         }
     }
 }

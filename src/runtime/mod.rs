@@ -1,7 +1,7 @@
 //! `meltc-run`'s runtime: what runs inside the generated image in place of `meltano run`. It
 //! reads the manifest `meltc build` writes and nothing else.
 //!
-//! - [`settings`]: a plugin's variables and configuration at run time;
+//! - [`prepare`]: a plugin's variables and configuration at run time;
 //! - [`state`]: Meltano-compatible incremental state in a local directory or S3-compatible
 //!   object storage (Garage); [`state_cli`]: the `meltc-run state` commands;
 //! - [`catalog`]: Singer catalog selection (`select`, `metadata`, `schema`, `select_filter`),
@@ -20,11 +20,12 @@ pub mod catalog_cache;
 pub mod cli;
 pub mod config_file;
 pub mod dev;
+pub mod exit;
 pub mod interrupt;
 pub mod log;
 pub mod pipe;
+pub mod prepare;
 pub mod required;
 pub mod run;
-pub mod settings;
 pub mod state;
 pub mod state_cli;

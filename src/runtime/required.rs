@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::settings::Prepared;
+use super::prepare::Prepared;
 use crate::manifest::{Manifest, Plugin};
-use crate::resolve::expand::Template;
+use crate::meltano::template::Template;
 
 /// One secret reference that nothing sets.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,7 +53,7 @@ pub fn state_backend_secrets(
     manifest: &Manifest,
     process: &BTreeMap<String, String>,
 ) -> Vec<Missing> {
-    let own_variable = |name: &str| crate::resolve::settings::to_env_var("meltano", name);
+    let own_variable = |name: &str| crate::meltano::env_var::to_env_var("meltano", name);
     let uri = process
         .get(&own_variable("state_backend.uri"))
         .map(String::as_str)

@@ -24,8 +24,8 @@ use super::config_file::{FileKind, RunDir};
 use super::interrupt::Interrupts;
 use super::log::{Level, Logger};
 use super::pipe::{self, PluginKind};
+use super::prepare::{Host, Prepared, mapping_config, prepare, project_variables};
 use super::required;
-use super::settings::{Host, Prepared, mapping_config, prepare, project_variables};
 use super::state::lease::{Holder, RunLease};
 use super::state::recorder::{Recording, RunRecorder};
 use super::state::uri::UriError;
@@ -34,9 +34,7 @@ use super::state::{
 };
 use crate::manifest::{Found, Manifest, Mapping, MappingRef, Plugin, Step};
 use crate::meltano::state_id;
-use crate::project::PluginType;
-use crate::resolve::expand::Template;
-use crate::resolve::settings::PluginClass;
+use crate::meltano::template::Template;
 
 /// How to run (`meltano run`'s options).
 #[derive(Clone, Debug, Default)]
@@ -71,7 +69,7 @@ pub struct Runtime<'a> {
     pub manifest: &'a Manifest,
     /// The process environment, without the literal secrets' keys.
     pub process: BTreeMap<String, String>,
-    /// The literal secrets of meltano.yml, by Secret key ([`super::settings::split_literals`]).
+    /// The literal secrets of meltano.yml, by Secret key ([`super::prepare::split_literals`]).
     pub literals: BTreeMap<String, String>,
     /// `MELTANO_PROJECT_ROOT` (relative `executable`s and `catalog:` paths are under it).
     pub project_root: PathBuf,
@@ -131,7 +129,7 @@ impl Runtime<'_> {
             process: &self.process,
             literals: &self.literals,
             project_root: self.project_root.to_str().unwrap_or("."),
-            user_agent: crate::resolve::config::USER_AGENT,
+            user_agent: crate::meltano::env_layers::USER_AGENT,
         }
     }
 
@@ -553,7 +551,7 @@ impl Runtime<'_> {
     /// then state is kept there, and an ephemeral job is not a full sync.
     fn state_backend_overridden(&self) -> bool {
         self.process
-            .get(super::state::settings::env_vars::MELTANO_STATE_BACKEND_URI)
+            .get(super::state::backend_settings::env_vars::MELTANO_STATE_BACKEND_URI)
             .is_some_and(|uri| !uri.is_empty() && *uri != self.manifest.state.uri)
     }
 
@@ -717,7 +715,7 @@ impl Runtime<'_> {
                 })?;
                 let mut words = Vec::new();
                 let split =
-                    crate::resolve::shell_words::split(&definition.args).map_err(|problem| {
+                    crate::meltano::shell_words::split(&definition.args).map_err(|problem| {
                         RunError::Config {
                             plugin: name.to_owned(),
                             problems: format!("command `{command}`: {problem}"),
@@ -745,8 +743,7 @@ impl Runtime<'_> {
         };
         // A Singer plugin invoked without a named command gets its config file first, as
         // Meltano's `exec_args` gives it (`meltc-run invoke tap-x --discover`).
-        let singer = PluginType::parse(&plugin.plugin_type)
-            .is_some_and(|plugin_type| PluginClass::of(plugin_type, &plugin.name).is_singer());
+        let singer = plugin.class.is_singer();
         let dir = (command.is_none() && singer)
             .then(RunDir::create)
             .transpose()?;

@@ -15,7 +15,7 @@
 //! (`core/logging/parsers.py`); any other name leaves the plugin's log lines as plain text.
 
 use crate::diagnostics::{Diagnostic, codes, suggest};
-use crate::project::PluginType;
+use crate::meltano::PluginType;
 use crate::project::model::Plugin;
 use crate::yaml::Node;
 

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use super::ProjectIndex;
 use crate::diagnostics::{Diagnostic, Span, codes, suggest};
-use crate::project::PluginType;
+use crate::meltano::PluginType;
+use crate::meltano::template::has_reference;
 use crate::project::model::{self, Named, Plugin};
-use crate::resolve::expand::has_reference;
 use crate::resolve::state_backend::{StateBackend, state_backend};
 
 /// Run the environment checks for `selected` environments (and the base project's secrets).

@@ -42,6 +42,6 @@ impl Facts {
 
 /// Whether the bundled hub index has a plugin of this type and name.
 #[must_use]
-pub fn hub_knows(plugin_type: crate::project::PluginType, name: &str) -> bool {
+pub fn hub_knows(plugin_type: crate::meltano::PluginType, name: &str) -> bool {
     HubIndex::bundled().plugin(plugin_type, name).is_some()
 }

@@ -6,8 +6,9 @@ use std::rc::Rc;
 
 use super::facts::Facts;
 
+use crate::meltano::PluginType;
+use crate::project::Project;
 use crate::project::model::{self, Named, Plugin};
-use crate::project::{PluginType, Project};
 use crate::resolve::{Resolved, ResolvedPlugin};
 
 /// The merged project with its names indexed. The first definition of a name wins, as at

@@ -4,7 +4,7 @@
 
 use super::ProjectIndex;
 use crate::diagnostics::{Diagnostic, codes, suggest};
-use crate::project::PluginType;
+use crate::meltano::PluginType;
 use crate::project::model::{Named, Plugin, Token};
 
 /// Check every job's tasks.

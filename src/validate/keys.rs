@@ -6,8 +6,8 @@
 
 use super::ProjectIndex;
 use crate::diagnostics::{Diagnostic, codes, suggest};
-use crate::project::PluginType;
-use crate::project::env_ref::env_var_part;
+use crate::meltano::PluginType;
+use crate::meltano::env_var::env_var_part;
 use crate::project::model::{self, Plugin};
 use crate::yaml::Node;
 

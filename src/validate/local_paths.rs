@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use super::ProjectIndex;
 use super::plugins::used_plugins;
 use crate::diagnostics::{Diagnostic, codes};
-use crate::project::PluginType;
+use crate::meltano::PluginType;
 use crate::project::model::Plugin;
 use crate::resolve::pip_url::{self, NotInstallable, PipUrl};
 

@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 
 use super::ProjectIndex;
 use crate::diagnostics::{Diagnostic, Span, codes};
+use crate::meltano::plugin_lookup::{FindError, ListIndex};
 use crate::resolve::ResolvedPlugin;
-use crate::resolve::mapping::{FindError, ListIndex};
 
 /// Report mapping names that never find their mapping, or hide a plugin.
 pub fn check(index: &ProjectIndex<'_>, diagnostics: &mut Vec<Diagnostic>) {

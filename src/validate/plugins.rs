@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::ProjectIndex;
 use crate::diagnostics::{Diagnostic, codes, suggest};
-use crate::project::PluginType;
+use crate::meltano::PluginType;
 use crate::project::model::Plugin;
 use crate::resolve::Origin;
 use crate::resolve::hub::VariantMatch;

@@ -7,7 +7,7 @@
 use super::ProjectIndex;
 use crate::cron::Interval;
 use crate::diagnostics::{Diagnostic, codes, suggest};
-use crate::project::PluginType;
+use crate::meltano::PluginType;
 use crate::project::model::{self, Named};
 
 /// Check every schedule.

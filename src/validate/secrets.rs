@@ -7,13 +7,13 @@
 
 use super::ProjectIndex;
 use crate::diagnostics::{Diagnostic, codes};
-use crate::project::env_ref::env_var_part;
+use crate::meltano::env_var::env_var_part;
+use crate::meltano::env_var::to_env_var;
 use crate::project::model::{self, Named, Plugin};
 use crate::resolve::secrets::{
     SecretNames, env_blocks, is_literal_node, is_literal_text, leaves, looks_secret,
     sensitive_setting,
 };
-use crate::resolve::settings::to_env_var;
 use crate::yaml::{Node, Value};
 
 /// The literal secrets of the project's `env:` blocks and settings, and of the `selected`

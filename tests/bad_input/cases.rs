@@ -1438,12 +1438,19 @@ fn cases() -> Vec<Case> {
                 let text = fs_err::read_to_string(&path).unwrap();
                 fs_err::write(
                     &path,
-                    text.replacen("\"manifest_version\": 1", "\"manifest_version\": 99", 1),
+                    text.replacen(
+                        &format!(
+                            "\"manifest_version\": {}",
+                            meltc::manifest::MANIFEST_VERSION
+                        ),
+                        "\"manifest_version\": 99",
+                        1,
+                    ),
                 )
                 .unwrap();
             },
             exit: 2,
-            message: "manifest_version 99 is not supported",
+            message: "manifest_version 99 is not the version this meltc reads",
             ..CASE
         },
         Case {

@@ -4,7 +4,7 @@
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use meltc::resolve::python_json::float_repr;
+use meltc::meltano::python_json::float_repr;
 use meltc::runtime::state::backend::Backend as _;
 use meltc::runtime::state::s3::S3Backend;
 use meltc::runtime::state::s3_config::S3Config;

@@ -2,7 +2,7 @@
 //! other CI, and the `meltc-validate` pre-commit hook. Pure functions of where the project is;
 //! no clock, no absolute path, so a second run finds them unchanged.
 
-use crate::emit::settings::DEFAULT_MELTC_IMAGE;
+use crate::emit::deploy_settings::DEFAULT_MELTC_IMAGE;
 use crate::emit::shell;
 
 /// Where the workflow goes, relative to `--dir`.

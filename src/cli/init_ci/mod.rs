@@ -127,7 +127,7 @@ pub fn run(project_root: Option<&Path>, args: &InitCiArgs, context: &mut Context
             let _ = writeln!(
                 context.stderr,
                 "next: commit these files; the workflow copies meltc from the image `{}` (push it to your registry and set MELTC_IMAGE), and `pre-commit install` enables the hook",
-                crate::emit::settings::DEFAULT_MELTC_IMAGE
+                crate::emit::deploy_settings::DEFAULT_MELTC_IMAGE
             );
             Outcome::Clean
         }

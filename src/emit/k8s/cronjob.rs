@@ -16,19 +16,15 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{Names, Needed, metadata, needed_by, to_value};
+use crate::emit::deploy_settings::{Deploy, Kubernetes, Orchestrator};
 use crate::emit::names::{cronjob_names, label_value};
-use crate::emit::settings::{Deploy, Kubernetes, Orchestrator};
 use crate::emit::yaml::{self, Comments};
 use crate::manifest::{EnvValue, Job, Manifest, Schedule};
-use crate::resolve::expand::{Part, Template};
+use crate::meltano::template::{Part, Template};
+use crate::runtime::exit::RunExit;
 
 /// The uid and gid of the image's user (`USER 10001:10001` in the Dockerfile).
 const RUN_AS: i64 = 10_001;
-
-/// meltc-run's exit codes that retrying cannot help (`runtime::cli::exit_code`): 2, usage and
-/// configuration errors; 75, another run holds a state ID's run lease (the next scheduled run
-/// starts normally; a retry would only wait for the running one).
-const FINAL_EXITS: [i32; 2] = [2, 75];
 
 /// Why each checkov check that fails by design is skipped, as `checkov.io/skipN` annotations.
 const CHECKOV_SKIPS: &[(&str, &str)] = &[
@@ -320,7 +316,11 @@ fn cronjob(
                     on_exit_codes: Some(PodFailurePolicyOnExitCodesRequirement {
                         container_name: Some("meltc-run".to_owned()),
                         operator: "In".to_owned(),
-                        values: FINAL_EXITS.to_vec(),
+                        // meltc-run's exits a retry cannot help.
+                        values: RunExit::FINAL
+                            .iter()
+                            .map(|exit| i32::from(exit.code()))
+                            .collect(),
                     }),
                     on_pod_conditions: None,
                 },

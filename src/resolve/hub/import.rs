@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use super::{DEFINITIONS_FILE, FORMAT, INDEX_FILE};
 use crate::diagnostics::{FileId, SourceFile};
-use crate::project::PluginType;
+use crate::meltano::PluginType;
 use crate::resolve::definition::Definition;
 
 /// Keys of a Hub data file used only by the website.
@@ -163,7 +163,7 @@ pub fn write_index(hub_dir: &Path, out_dir: &Path) -> Result<ImportedIndex, Impo
 
 /// `{"a": 1, "b": [2, 3]}` on one line, for a diff-friendly index with one plugin per line.
 fn one_line(value: &Value) -> String {
-    crate::resolve::python_json::dumps(value, None)
+    crate::meltano::python_json::dumps(value, None)
 }
 
 /// The commit and commit date from the snapshot README: ``Commit: `<sha>` (commit date

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::definition::{Definition, DefinitionError};
-use crate::project::PluginType;
+use crate::meltano::PluginType;
 
 /// The Hub's address, prefixed to logo paths and used for documentation pages.
 pub const HUB_URL: &str = "https://hub.meltano.com";

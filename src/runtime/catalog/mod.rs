@@ -36,7 +36,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 
-use crate::resolve::python_json;
+use crate::meltano::python_json;
 
 /// An extractor's selection extras, as resolved for the run (environment merged, `${VAR}`s
 /// expanded): the values Meltano's `plugin_config_extras` holds.

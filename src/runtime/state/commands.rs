@@ -12,7 +12,7 @@ use super::history::{Entry, Reason};
 use super::id::StateId;
 use super::lease::{Holder, rfc3339};
 use super::store::StateStore;
-use crate::resolve::python_json;
+use crate::meltano::python_json;
 
 /// `state list [PATTERN]`: the stored state IDs matching the fnmatch `pattern`, sorted, one
 /// per line in the output (Meltano prints them in storage order).

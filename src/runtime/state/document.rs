@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::resolve::python_json;
+use crate::meltano::python_json;
 
 /// The key every Meltano state payload carries the Singer state under.
 pub const SINGER_STATE_KEY: &str = "singer_state";

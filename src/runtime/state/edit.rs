@@ -27,7 +27,7 @@ use super::history::Reason;
 use super::id::StateId;
 use super::lease::Holder;
 use super::store::StateStore;
-use crate::resolve::python_json;
+use crate::meltano::python_json;
 
 /// What `state edit` did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 //! 2. [`document`]: the stored `{"completed": …, "partial": …}` text (Python's `json.dumps`),
 //!    the merged view a run starts from, and how updates apply; [`strategy`]: what each state
 //!    line a target writes becomes.
-//! 3. [`lock`]: Meltano's lock file around each update and clear, made atomic where the
+//! 3. [`update_lock`]: Meltano's lock file around each update and clear, made atomic where the
 //!    backend allows.
 //! 4. Backends behind [`backend::Backend`]: [`local`] (`file:///abs/dir`) and [`s3`]
 //!    (`s3://[key:secret@]bucket/prefix`, configured by [`s3_config`]); [`uri`] parses and
@@ -32,22 +32,22 @@ pub mod error;
 pub mod history;
 /// State IDs live in [`crate::meltano::state_id`], shared with the compiler and `meltc plan`.
 pub use crate::meltano::state_id as id;
+pub mod backend_settings;
 pub mod lease;
 pub mod local;
-pub mod lock;
 pub mod pattern;
 pub mod recorder;
 pub mod regression;
 pub mod s3;
 pub mod s3_config;
-pub mod settings;
 pub mod store;
 pub mod strategy;
+pub mod update_lock;
 pub mod uri;
 
+pub use backend_settings::{Environment, S3Settings, Secret, StateBackendSettings};
 pub use document::StateDocument;
 pub use error::{StateError, StateResult};
 pub use id::{StateId, StateIdParts};
-pub use settings::{Environment, S3Settings, Secret, StateBackendSettings};
 pub use store::StateStore;
 pub use strategy::{StateStrategy, TargetLine};

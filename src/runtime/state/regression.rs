@@ -17,7 +17,7 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde_json::{Map, Value};
 
-use crate::resolve::python_json;
+use crate::meltano::python_json;
 
 /// One bookmark that a new state loses.
 #[derive(Clone, Debug, PartialEq)]

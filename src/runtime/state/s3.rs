@@ -28,10 +28,10 @@ use object_store::{
 use tokio::runtime::Runtime;
 
 use super::backend::{Backend, Beside, BesideFile, LOCK_FILE, LockFile, STATE_FILE};
+use super::backend_settings::Environment;
 use super::error::{StateError, StateResult};
 use super::id::StateId;
 use super::s3_config::S3Config;
-use super::settings::Environment;
 
 /// How long a lock written without an enforced precondition must stay ours before it counts:
 /// long against a request round-trip, short against a job's run time.

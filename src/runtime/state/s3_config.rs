@@ -6,8 +6,10 @@ use std::time::Duration;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3ConditionalPut};
 use object_store::{BackoffConfig, ClientOptions, RetryConfig};
 
+use super::backend_settings::{
+    DEFAULT_REGION, Environment, S3Settings, Secret, env_vars, first_set,
+};
 use super::error::{StateError, StateResult};
-use super::settings::{DEFAULT_REGION, Environment, S3Settings, Secret, env_vars, first_set};
 use super::uri::S3Uri;
 
 /// Retries of a failed request: a few quick ones for a blip, then a clear error rather than

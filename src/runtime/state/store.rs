@@ -8,18 +8,18 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::backend::{Backend, STATE_FILE};
+use super::backend_settings::{Environment, StateBackendSettings};
 use super::document::{SINGER_STATE_KEY, StateDocument};
 use super::error::{StateError, StateResult};
 use super::history::{self, Entry, Reason};
 use super::id::StateId;
 use super::lease::{Holder, LeaseSettings, RunLease};
 use super::local::LocalBackend;
-use super::lock::{LockPolicy, with_lock};
 use super::pattern::StatePattern;
 use super::s3::S3Backend;
 use super::s3_config::S3Config;
-use super::settings::{Environment, StateBackendSettings};
 use super::strategy::TargetLine;
+use super::update_lock::{LockPolicy, with_lock};
 use super::uri::{BackendUri, redact};
 
 /// The state of every job, in one backend.

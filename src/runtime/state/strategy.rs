@@ -10,7 +10,7 @@ use std::str::FromStr;
 use serde_json::{Map, Value};
 
 use super::document::{SINGER_STATE_KEY, StateDocument};
-use crate::resolve::python_json;
+use crate::meltano::python_json;
 
 /// `--state-strategy` (`MELTANO_RUN_STATE_STRATEGY`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

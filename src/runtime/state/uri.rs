@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use super::settings::Secret;
+use super::backend_settings::Secret;
 
 /// Where state lives, as the URI says.
 #[derive(Debug, PartialEq)]

@@ -19,10 +19,10 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::definition::{SettingDefinition, SettingKind};
-use super::expand::ConfigValue;
-use crate::project::PluginType;
-use crate::project::env_ref::env_var_part;
+use super::env_var::{EnvVar, to_env_var, unique};
+use super::plugin_class::PluginClass;
+use super::setting_kind::SettingKind;
+use super::template::ConfigValue;
 
 /// Where a setting (and its default) is declared.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,29 +67,6 @@ pub struct Setting {
 }
 
 impl Setting {
-    /// A setting from a definition's `settings:` item.
-    #[must_use]
-    pub fn from_definition(definition: &SettingDefinition, declared: Declared) -> Self {
-        Setting {
-            name: definition.name.clone(),
-            aliases: definition.aliases.clone(),
-            kind: definition.kind,
-            default: definition.value.as_ref().map(ConfigValue::from_json),
-            sensitive: definition.sensitive,
-            hidden: definition.hidden,
-            env: definition.env.clone(),
-            env_aliases: definition.env_aliases.clone(),
-            options: definition
-                .options
-                .iter()
-                .map(|option| option.value.clone())
-                .collect(),
-            value_processor: definition.value_processor.clone(),
-            value_post_processor: definition.value_post_processor.clone(),
-            declared,
-        }
-    }
-
     /// An undeclared key: Meltano's `SettingDefinition.from_key_value`, kind from the value.
     #[must_use]
     pub fn implicit(name: &str, value: &ConfigValue, declared: Declared, default: bool) -> Self {
@@ -117,7 +94,7 @@ impl Setting {
         }
     }
 
-    fn builtin(name: &str, kind: Option<SettingKind>, default: Option<Value>) -> Self {
+    pub(super) fn builtin(name: &str, kind: Option<SettingKind>, default: Option<Value>) -> Self {
         Setting {
             default: default.as_ref().map(ConfigValue::from_json),
             kind,
@@ -169,53 +146,6 @@ impl Setting {
     }
 }
 
-/// An env var a setting is read from; a negated one (`!NAME`) reads a boolean inverted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EnvVar {
-    /// The variable.
-    pub name: String,
-    /// Whether the value is inverted (`!NAME` in `env_aliases`).
-    pub negated: bool,
-}
-
-impl EnvVar {
-    fn parse(definition: &str) -> Self {
-        match definition.strip_prefix('!') {
-            Some(name) => EnvVar {
-                name: name.to_owned(),
-                negated: true,
-            },
-            None => EnvVar {
-                name: definition.to_owned(),
-                negated: false,
-            },
-        }
-    }
-}
-
-/// Meltano's `to_env_var(prefix, name)`: each non-empty part upper-cased with every character
-/// that is not an ASCII letter or digit replaced by `_`, joined with `_`
-/// (`tap-gitlab` + `api_url` -> `TAP_GITLAB_API_URL`, `_select` -> `TAP_X__SELECT`).
-#[must_use]
-pub fn to_env_var(prefix: &str, name: &str) -> String {
-    [prefix, name]
-        .iter()
-        .filter(|part| !part.is_empty())
-        .map(|part| env_var_part(part))
-        .collect::<Vec<_>>()
-        .join("_")
-}
-
-/// Keep the first of each name (Meltano's `uniques_in`).
-#[must_use]
-pub fn unique(names: Vec<String>) -> Vec<String> {
-    let mut seen = std::collections::BTreeSet::new();
-    names
-        .into_iter()
-        .filter(|name| seen.insert(name.clone()))
-        .collect()
-}
-
 /// A mapping flattened to leaf paths joined with `.` (Meltano's `flatten(d, "dot")`): a
 /// non-empty mapping is descended into, anything else (an empty mapping too) is a leaf.
 #[must_use]
@@ -259,122 +189,6 @@ pub fn implicit_settings<S: Borrow<Setting>>(
         })
         .map(|(path, value)| Setting::implicit(&path, value, declared.clone(), default))
         .collect()
-}
-
-/// Which Meltano plugin class a definition gets (`core/plugin/factory.py`): it decides the
-/// built-in extras and how the config is handed over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PluginClass {
-    /// Singer taps.
-    SingerTap,
-    /// Singer targets.
-    SingerTarget,
-    /// Singer mappers.
-    SingerMapper,
-    /// dbt packages (`transforms`).
-    DbtTransform,
-    /// dbt (`transformers`).
-    Dbt,
-    /// File bundles.
-    File,
-    /// The `airflow` orchestrator.
-    Airflow,
-    /// The `superset` utility.
-    Superset,
-    /// Any other utility or orchestrator.
-    Base,
-}
-
-impl PluginClass {
-    /// The class Meltano picks for a definition of `plugin_type` named `name`.
-    #[must_use]
-    pub fn of(plugin_type: PluginType, name: &str) -> Self {
-        match (plugin_type, name) {
-            (PluginType::Extractors, _) => PluginClass::SingerTap,
-            (PluginType::Loaders, _) => PluginClass::SingerTarget,
-            (PluginType::Mappers, _) => PluginClass::SingerMapper,
-            (PluginType::Transforms, _) => PluginClass::DbtTransform,
-            (PluginType::Transformers, _) => PluginClass::Dbt,
-            (PluginType::Files, _) => PluginClass::File,
-            (PluginType::Orchestrators, "airflow") => PluginClass::Airflow,
-            (PluginType::Utilities, "superset") => PluginClass::Superset,
-            _ => PluginClass::Base,
-        }
-    }
-
-    /// Singer plugins get a JSON config file: nested, without nulls (spec §8.3).
-    #[must_use]
-    pub fn is_singer(self) -> bool {
-        matches!(
-            self,
-            PluginClass::SingerTap | PluginClass::SingerTarget | PluginClass::SingerMapper
-        )
-    }
-
-    /// The class's `EXTRA_SETTINGS`, with Meltano's defaults.
-    #[must_use]
-    pub fn builtin_extras(self) -> Vec<Setting> {
-        use SettingKind::{Array, Boolean, Object};
-        use serde_json::json;
-        let log_parser = || Setting::builtin("_log_parser", None, Some(json!("singer-sdk")));
-        let with_alias = |mut setting: Setting, alias: &str| {
-            setting.aliases.push(alias.to_owned());
-            setting
-        };
-        let nested = |mut setting: Setting| {
-            setting.value_processor = Some("nest_object".to_owned());
-            setting
-        };
-        match self {
-            PluginClass::SingerTap => vec![
-                log_parser(),
-                Setting::builtin("_catalog", None, None),
-                Setting::builtin("_state", None, None),
-                Setting::builtin(
-                    "_load_schema",
-                    None,
-                    Some(json!("$MELTANO_EXTRACTOR_NAMESPACE")),
-                ),
-                Setting::builtin("_select", Some(Array), Some(json!(["*.*"]))),
-                nested(with_alias(
-                    Setting::builtin("_metadata", Some(Object), Some(json!({}))),
-                    "metadata",
-                )),
-                nested(Setting::builtin("_schema", Some(Object), Some(json!({})))),
-                Setting::builtin("_select_filter", Some(Array), Some(json!([]))),
-                Setting::builtin("_use_cached_catalog", Some(Boolean), Some(json!(true))),
-            ],
-            PluginClass::SingerTarget => vec![
-                log_parser(),
-                Setting::builtin("_dialect", None, Some(json!("$MELTANO_LOADER_NAMESPACE"))),
-            ],
-            PluginClass::SingerMapper => vec![
-                log_parser(),
-                with_alias(
-                    Setting::builtin("_mappings", Some(Array), Some(json!({}))),
-                    "mappings",
-                ),
-                with_alias(
-                    Setting::builtin("_mapping_name", Some(SettingKind::String), None),
-                    "mapping_name",
-                ),
-            ],
-            PluginClass::DbtTransform => vec![
-                Setting::builtin(
-                    "_package_name",
-                    None,
-                    Some(json!("$MELTANO_TRANSFORM_NAMESPACE")),
-                ),
-                Setting::builtin("_vars", Some(Object), Some(json!({}))),
-            ],
-            PluginClass::File => vec![with_alias(
-                Setting::builtin("_update", Some(Object), Some(json!({}))),
-                "update",
-            )],
-            PluginClass::Superset => vec![Setting::builtin("_config_path", None, None)],
-            PluginClass::Dbt | PluginClass::Airflow | PluginClass::Base => Vec::new(),
-        }
-    }
 }
 
 /// Meltano's `BasePlugin.extra_settings`: the class's built-in extras, a definition extra

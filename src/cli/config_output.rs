@@ -9,11 +9,10 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value, json};
 
 use crate::diagnostics::{SourceMap, Span};
-use crate::resolve::config::{
-    PluginConfig, SettingValue, Source, Variable, VariableOrigin, written_env,
-};
-use crate::resolve::plugin_env::EnvSource;
-use crate::resolve::settings::Declared;
+use crate::meltano::env_layers::EnvSource;
+use crate::meltano::setting::Declared;
+use crate::meltano::setting_value::{SettingValue, Source, Variable, VariableOrigin, written_env};
+use crate::resolve::config::PluginConfig;
 use crate::resolve::{Origin, Resolved, ResolvedPlugin};
 
 /// What Meltano prints instead of a secret (`meltano config print` without `--unsafe`).
@@ -132,7 +131,7 @@ impl View<'_, '_> {
             .iter()
             .map(|value| self.shown(value))
             .collect();
-        crate::resolve::config::processed(self.plugin.class, &settings)
+        crate::meltano::plugin_config::processed(self.plugin.class, &settings)
     }
 
     fn env_vars(&self) -> indexmap::IndexMap<String, String> {

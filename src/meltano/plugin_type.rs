@@ -1,9 +1,12 @@
 //! The plugin types Meltano knows, with the names derived from them.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A key under `plugins:` (reference/meltano-spec.md §2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PluginType {
     /// Singer taps.

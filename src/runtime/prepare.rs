@@ -19,6 +19,7 @@
 //! `env:` entry, a setting's value), so each plugin gets the variables and the configuration
 //! Meltano would give it, and no other.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -26,16 +27,17 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use crate::manifest::{self, EnvMap, EnvValue, Manifest, Plugin};
-use crate::project::PluginType;
-use crate::resolve::cast;
-use crate::resolve::config::{
-    ConfigError, SettingValue, Source, Variable, VariableOrigin, processed, written_env,
+use crate::meltano::cast;
+use crate::meltano::env_layers::EnvSource;
+use crate::meltano::env_layers::{self, EnvBlock, EnvEntry, Layers, layer};
+use crate::meltano::env_var::to_env_var;
+use crate::meltano::plugin_config::processed;
+use crate::meltano::python_json;
+use crate::meltano::python_json::truthy;
+use crate::meltano::setting_value::{
+    ConfigError, SettingValue, Source, Variable, VariableOrigin, env_var_value, written_env,
 };
-use crate::resolve::expand::{ConfigValue, Template};
-use crate::resolve::plugin_env::EnvSource;
-use crate::resolve::python_json;
-use crate::resolve::python_json::truthy;
-use crate::resolve::settings::{PluginClass, to_env_var};
+use crate::meltano::template::{ConfigValue, Template};
 
 /// Where the run happens.
 #[derive(Clone, Debug)]
@@ -122,35 +124,51 @@ pub fn split_literals(
     (process, literals)
 }
 
-/// Expand each entry of `block` against `below` and the block's earlier entries, into `out`;
-/// a literal secret is the Secret's value as it is (unset when the pod lacks the key).
-fn layer(
-    block: &EnvMap,
-    below: &IndexMap<String, String>,
-    literals: &BTreeMap<String, String>,
-    out: &mut IndexMap<String, String>,
-) {
-    let mut expanded: IndexMap<String, String> = IndexMap::new();
-    for (name, value) in block {
-        let value = match value {
-            EnvValue::Written(text) => Template::parse(text).expand(&|var| {
-                expanded
-                    .get(var)
-                    .or_else(|| below.get(var))
-                    .map(String::as_str)
-            }),
-            EnvValue::Secret { secret_literal } => match literals.get(&secret_literal.key) {
-                Some(value) => value.clone(),
-                None => continue,
-            },
-        };
-        expanded.insert(name.clone(), value);
-    }
-    out.extend(expanded);
+/// An `env:` block of the manifest as the layering takes it: a literal secret is the Secret's
+/// value as it is (left out when the pod lacks the key).
+fn block<'a>(vars: &'a EnvMap, literals: &'a BTreeMap<String, String>) -> EnvBlock<'a, ()> {
+    vars.iter()
+        .filter_map(|(name, value)| {
+            let entry = match value {
+                EnvValue::Written(text) => EnvEntry::Written(Cow::Borrowed(text.as_str())),
+                EnvValue::Secret { secret_literal } => {
+                    EnvEntry::Literal(Cow::Borrowed(literals.get(&secret_literal.key)?.as_str()))
+                }
+            };
+            Some((name.as_str(), entry, ()))
+        })
+        .collect()
 }
 
-/// The process, Meltano's own variables, the project settings as `MELTANO_<SETTING>` and the
-/// project `env:`: the layers below every plugin.
+/// The plain values of a layering.
+fn values_of(env: env_layers::EnvMap<()>) -> IndexMap<String, String> {
+    env.into_iter()
+        .map(|(name, value)| (name, value.value))
+        .collect()
+}
+
+/// Every layer of the run's variables, with no plugin yet: the process, Meltano's own
+/// variables and the project settings as `MELTANO_<SETTING>` below, the project's and the
+/// environment's `env:`.
+fn project_layers<'a>(manifest: &'a Manifest, host: &'a Host<'_>) -> Layers<'a, ()> {
+    Layers {
+        dotenv: env_layers::EnvMap::new(),
+        below: env_layers::tagged(&below_plugins(manifest, host), &()),
+        project: block(&manifest.env, host.literals),
+        plugin_info: env_layers::EnvMap::new(),
+        plugin: Vec::new(),
+        environment: manifest
+            .environment
+            .as_ref()
+            .map_or_else(Vec::new, |environment| {
+                block(&environment.env, host.literals)
+            }),
+        environment_plugin: Vec::new(),
+    }
+}
+
+/// The process, Meltano's own variables and the project settings as `MELTANO_<SETTING>`: the
+/// variables below every `env:` block.
 fn below_plugins(manifest: &Manifest, host: &Host<'_>) -> IndexMap<String, String> {
     let mut env: IndexMap<String, String> = host
         .process
@@ -188,8 +206,6 @@ fn below_plugins(manifest: &Manifest, host: &Host<'_>) -> IndexMap<String, Strin
         };
         env.insert(var, text);
     }
-    let below = env.clone();
-    layer(&manifest.env, &below, host.literals, &mut env);
     env
 }
 
@@ -197,12 +213,7 @@ fn below_plugins(manifest: &Manifest, host: &Host<'_>) -> IndexMap<String, Strin
 /// the layers below the plugins, then the environment's `env:`.
 #[must_use]
 pub fn project_variables(manifest: &Manifest, host: &Host<'_>) -> IndexMap<String, String> {
-    let mut env = below_plugins(manifest, host);
-    if let Some(environment) = &manifest.environment {
-        let below = env.clone();
-        layer(&environment.env, &below, host.literals, &mut env);
-    }
-    env
+    values_of(layer(&project_layers(manifest, host)))
 }
 
 /// The variables `plugin` sees, before its own settings are added.
@@ -212,42 +223,33 @@ pub fn plugin_variables(
     plugin: &Plugin,
     host: &Host<'_>,
 ) -> IndexMap<String, String> {
-    let mut env = below_plugins(manifest, host);
-    if let Some(plugin_type) = PluginType::parse(&plugin.plugin_type) {
-        let singular = plugin_type.singular().to_ascii_uppercase();
-        env.insert(format!("MELTANO_{singular}_NAME"), plugin.name.clone());
-        env.insert(
-            format!("MELTANO_{singular}_NAMESPACE"),
-            plugin.namespace.clone(),
-        );
-        env.insert(
-            format!("MELTANO_{singular}_VARIANT"),
-            plugin.variant.clone(),
-        );
+    let mut layers = project_layers(manifest, host);
+    {
+        let singular = plugin.plugin_type.singular().to_ascii_uppercase();
+        for (field, value) in [
+            ("NAME", &plugin.name),
+            ("NAMESPACE", &plugin.namespace),
+            ("VARIANT", &plugin.variant),
+        ] {
+            layers.plugin_info.insert(
+                format!("MELTANO_{singular}_{field}"),
+                env_layers::EnvValue {
+                    value: value.clone(),
+                    source: (),
+                },
+            );
+        }
     }
-    // The environment's env: ranks above the plugins' blocks but is also visible to them.
-    let mut environment_env = IndexMap::new();
-    if let Some(environment) = &manifest.environment {
-        layer(&environment.env, &env, host.literals, &mut environment_env);
+    // The manifest lists the plugin's blocks (parents first), then the environment's.
+    for vars in &plugin.env {
+        let entries = block(&vars.vars, host.literals);
+        if vars.from.starts_with("environment:") {
+            layers.environment_plugin.push(entries);
+        } else {
+            layers.plugin.push(entries);
+        }
     }
-    let (from_environment, own): (Vec<_>, Vec<_>) = plugin
-        .env
-        .iter()
-        .partition(|block| block.from.starts_with("environment:"));
-    let mut plugin_env = IndexMap::new();
-    for block in own {
-        let mut below = env.clone();
-        below.extend(plugin_env.clone());
-        below.extend(environment_env.clone());
-        layer(&block.vars, &below, host.literals, &mut plugin_env);
-    }
-    env.extend(plugin_env);
-    env.extend(environment_env);
-    for block in from_environment {
-        let below = env.clone();
-        layer(&block.vars, &below, host.literals, &mut env);
-    }
-    env
+    values_of(layer(&layers))
 }
 
 /// Work out `plugin`'s variables and configuration on this host.
@@ -282,10 +284,9 @@ pub fn prepare(
     }
     env.extend(written);
     env.extend(written_env(&plugin.write_prefixes, &extras));
-    let class = PluginType::parse(&plugin.plugin_type).map_or(PluginClass::Base, |plugin_type| {
-        PluginClass::of(plugin_type, &plugin.name)
-    });
-    let config = processed(class, &settings);
+    // The class computed at build time from the definition (an `airflow-dev` inheriting from
+    // `airflow` is Airflow), never re-derived from the name.
+    let config = processed(plugin.class, &settings);
     let mut values = settings;
     values.extend(extras);
     Ok(Prepared {
@@ -310,7 +311,9 @@ pub fn mapping_config(
     prepared: &Prepared,
     host: &Host<'_>,
 ) -> Map<String, Value> {
-    let project = below_plugins(manifest, host);
+    let mut layers = project_layers(manifest, host);
+    layers.environment = Vec::new();
+    let project = values_of(layer(&layers));
     let mut config = prepared.config.clone();
     for (key, value) in &mapping.config {
         let expanded =
@@ -346,27 +349,17 @@ fn value(
     extra: &IndexMap<String, String>,
 ) -> Result<SettingValue, ConfigError> {
     let setting = Arc::new(written.model());
-    let names = setting.env_vars_read(&plugin.read_prefixes, plugin.read_env_aliases);
-    let set: Vec<_> = names
-        .iter()
-        .filter_map(|var| env.get(&var.name).map(|text| (var, text)))
-        .collect();
-    if set.len() > 1 {
-        return Err(ConfigError::SeveralEnvVars {
-            setting: setting.name.clone(),
-            names: set.iter().map(|(var, _)| var.name.clone()).collect(),
-        });
-    }
+    let found = env_var_value(
+        &setting,
+        &plugin.read_prefixes,
+        plugin.read_env_aliases,
+        |name| env.get(name).map(|text| (text.as_str(), ())),
+    )?;
     let mut variables = Vec::new();
-    let (raw, source) = if let Some((var, text)) = set.first() {
-        let text = if var.negated {
-            if cast::truthy(text) { "False" } else { "True" }.to_owned()
-        } else {
-            (*text).clone()
-        };
+    let (raw, source) = if let Some(found) = found {
         (
-            Some(Value::String(text)),
-            Source::EnvVar(var.name.clone(), EnvSource::Process),
+            Some(Value::String(found.text)),
+            Source::EnvVar(found.name, EnvSource::Process),
         )
     } else if let Some(literal) = &written.secret_literal {
         let (raw, present) = secret_literal(&setting.name, literal, literals, &|var| {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::backend::{Backend, LOCK_FILE, LockFile};
 use super::error::{StateError, StateResult};
 use super::id::StateId;
-use crate::resolve::python_json::float_repr;
+use crate::meltano::python_json::float_repr;
 
 /// Timing of lock acquisition.
 #[derive(Clone, Copy, Debug)]

@@ -10,7 +10,7 @@ use serde_json::{Map, Number, Value};
 
 use super::SettingKind;
 use super::python_json;
-use super::settings::Setting;
+use super::setting::Setting;
 
 /// Why a value does not fit its setting.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -432,8 +432,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::resolve::expand::ConfigValue;
-    use crate::resolve::settings::Declared;
+    use crate::meltano::setting::Declared;
+    use crate::meltano::template::ConfigValue;
 
     fn setting(kind: Option<SettingKind>) -> Setting {
         let mut setting = Setting::implicit("s", &ConfigValue::Null, Declared::Definition, false);
