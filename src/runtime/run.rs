@@ -33,8 +33,8 @@ use super::state::{
     StateBackendSettings, StateError, StateId, StateStore, StateStrategy, TargetLine,
 };
 use crate::manifest::{Found, Manifest, Mapping, MappingRef, Plugin, Step};
-use crate::meltano::state_id;
 use crate::meltano::template::Template;
+use crate::meltano::{PluginType, state_id};
 
 /// How to run (`meltano run`'s options).
 #[derive(Clone, Debug, Default)]
@@ -758,7 +758,7 @@ impl Runtime<'_> {
             // apply the selection rules before invoking, and `exec_args` passes it
             // (`meltano/core/plugin/singer/tap.py`: `discover_catalog_hook`,
             // `apply_catalog_rules_hook`, `SingerTap.exec_args`); no state outside a job.
-            let extractor = PluginType::parse(&plugin.plugin_type) == Some(PluginType::Extractors);
+            let extractor = plugin.plugin_type == PluginType::Extractors;
             if extractor && command.is_none() && args.is_empty() {
                 if let Some(flag) = catalog::catalog_flag(&plugin.capabilities) {
                     let catalog = self.catalog(plugin, &prepared, dir, false)?;

@@ -12,11 +12,11 @@
 
 use super::ProjectIndex;
 use crate::diagnostics::{Diagnostic, Span, codes};
+use crate::meltano::cast::{CastError, cast};
+use crate::meltano::setting::Declared;
+use crate::meltano::template::ConfigValue;
 use crate::project::model::{self, Named, Plugin};
 use crate::resolve::ResolvedPlugin;
-use crate::resolve::cast::{CastError, cast};
-use crate::resolve::expand::ConfigValue;
-use crate::resolve::settings::Declared;
 use crate::resolve::values::config_value;
 use crate::yaml::Node;
 
@@ -156,8 +156,8 @@ fn finding(
     };
     let variable = format!(
         "{}_{}",
-        crate::project::env_ref::env_var_part(plugin.name()),
-        crate::project::env_ref::env_var_part(setting)
+        crate::meltano::env_var::env_var_part(plugin.name()),
+        crate::meltano::env_var::env_var_part(setting)
     );
     Diagnostic::new(
         &codes::SETTING_INVALID_VALUE,

@@ -32,7 +32,7 @@ pub fn compare(
             let Some(our) = ours
                 .plugins
                 .iter()
-                .find(|plugin| plugin.plugin_type == *plugin_type && plugin.name == name)
+                .find(|plugin| plugin.plugin_type.as_str() == plugin_type && plugin.name == name)
             else {
                 continue; // a phantom of compile's: the shape comparison counts it
             };

@@ -156,7 +156,12 @@ fn plugins(root: &Path, label: &str, theirs: &Value, ours: &Manifest, tally: &mu
     let our_plugins: BTreeMap<(String, String), &Plugin> = ours
         .plugins
         .iter()
-        .map(|plugin| ((plugin.plugin_type.clone(), plugin.name.clone()), plugin))
+        .map(|plugin| {
+            (
+                (plugin.plugin_type.as_str().to_owned(), plugin.name.clone()),
+                plugin,
+            )
+        })
         .collect();
     for (key, entry) in &their_plugins {
         let subject = format!("{label} {}/{}", key.0, key.1);
@@ -196,7 +201,8 @@ fn is_phantom(key: &(String, String), entry: &Map<String, Value>, ours: &Manifes
         .keys()
         .all(|field| ["name", "config", "env"].contains(&field.as_str()));
     let hub_parent = ours.plugins.iter().any(|plugin| {
-        plugin.plugin_type == key.0 && plugin.inherit_from.as_deref() == Some(key.1.as_str())
+        plugin.plugin_type.as_str() == key.0
+            && plugin.inherit_from.as_deref() == Some(key.1.as_str())
     });
     bare || hub_parent
 }
