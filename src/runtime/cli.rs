@@ -2,6 +2,10 @@
 //!
 //! Exit codes: 0 success, 1 a step failed (a plugin, state, the catalog), 2 usage, a manifest
 //! that cannot be read, or a configuration that cannot be worked out (a missing variable).
+//!
+//! `job` and `run` end with a one-line summary of the run (records per stream, states, time)
+//! and, with `--run-results PATH`, write the same numbers per step and stream as a JSON file
+//! (`runtime::run_results`); with `--log-format json` the summary line carries them too.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,6 +17,7 @@ use clap::{Parser, Subcommand};
 use super::interrupt::Interrupts;
 use super::log::{Level, LogFormat, Logger};
 use super::run::{RunError, RunOptions, Runtime};
+use super::run_results::RunResults;
 use super::state::{StateBackendSettings, StateStore, StateStrategy, commands};
 use crate::manifest::{Manifest, blocks};
 
@@ -105,6 +110,10 @@ struct RunArgs {
     /// Discover the catalog even when the cached one (`.meltano/run/<tap>/`) matches.
     #[arg(long)]
     refresh_catalog: bool,
+    /// Write what the run did (per step and stream: records, duration, state before and
+    /// after, exit codes) to this JSON file, on failure too (schemas/run-results.schema.json).
+    #[arg(long, env = "MELTC_RUN_RESULTS", value_name = "PATH")]
+    run_results: Option<PathBuf>,
 }
 
 fn parse_strategy(text: &str) -> Result<StateStrategy, String> {
@@ -197,27 +206,34 @@ pub fn main() -> ExitCode {
         logger: &logger,
         interrupts: &interrupts,
     };
-    let result = match cli.command {
-        Cmd::Job { name, options } => match manifest.job(&name) {
-            Some(job) => runtime.run_steps(&job.steps, &run_options(&options)),
-            None => Err(RunError::Blocks(format!(
-                "the manifest has no job `{name}`; its jobs: {}",
-                manifest
-                    .jobs
-                    .iter()
-                    .map(|job| job.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
-        },
+    match cli.command {
+        Cmd::Job { name, options } => {
+            let steps = manifest.job(&name).map(|job| job.steps.as_slice());
+            let steps = steps.ok_or_else(|| {
+                RunError::Blocks(format!(
+                    "the manifest has no job `{name}`; its jobs: {}",
+                    manifest
+                        .jobs
+                        .iter()
+                        .map(|job| job.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            });
+            run_and_report(&runtime, &format!("job {name}"), steps, &options)
+        }
         Cmd::Run {
             blocks: names,
             options,
         } => {
             let expanded = blocks::expand_jobs(&manifest, &names);
+            let command = format!("run {}", names.join(" "));
             match blocks::parse(&manifest, &expanded) {
-                Ok(steps) => runtime.run_steps(&steps, &run_options(&options)),
-                Err(error) => Err(RunError::Blocks(error.to_string())),
+                Ok(steps) => run_and_report(&runtime, &command, Ok(&steps), &options),
+                Err(error) => {
+                    let error = RunError::Blocks(error.to_string());
+                    run_and_report(&runtime, &command, Err(error), &options)
+                }
             }
         }
         Cmd::Invoke { plugin, args } => {
@@ -225,20 +241,119 @@ pub fn main() -> ExitCode {
                 Some((name, command)) => (name.to_owned(), Some(command.to_owned())),
                 None => (plugin.clone(), None),
             };
-            runtime.command(&name, command.as_deref(), &args)
+            finish(&logger, runtime.command(&name, command.as_deref(), &args))
         }
-        Cmd::State(command) => state(&runtime, command),
-    };
+        Cmd::State(command) => finish(&logger, state(&runtime, command)),
+    }
+}
+
+/// The exit code of a failed run.
+fn exit_code(error: &RunError) -> u8 {
+    match error {
+        RunError::Blocks(_)
+        | RunError::Config { .. }
+        | RunError::Variable(_)
+        | RunError::Usage(_) => 2,
+        _ => 1,
+    }
+}
+
+/// Log why a command failed; its exit code.
+fn finish(logger: &Logger, result: Result<(), RunError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             logger.event(Level::Error, "run_failed", &error.to_string(), &[]);
-            ExitCode::from(match error {
-                RunError::Blocks(_) | RunError::Config { .. } | RunError::Variable(_) => 2,
-                _ => 1,
-            })
+            ExitCode::from(exit_code(&error))
         }
     }
+}
+
+/// Run `steps` (`job` and `run`), write the run-results file when asked, and end with the
+/// summary line.
+fn run_and_report(
+    runtime: &Runtime<'_>,
+    command: &str,
+    steps: Result<&[crate::manifest::Step], RunError>,
+    args: &RunArgs,
+) -> ExitCode {
+    let logger = runtime.logger;
+    // Refused before anything runs: a results file that cannot be written is found out at
+    // the start of a long sync, not at its end.
+    if let Some(path) = &args.run_results {
+        if let Err(error) = check_results_path(path) {
+            return finish(logger, Err(error));
+        }
+    }
+    let started = Instant::now();
+    let environment = runtime.manifest.environment.as_ref();
+    let mut results = RunResults::start(
+        command.to_owned(),
+        environment.map(|environment| environment.name.clone()),
+        steps.as_ref().map_or(&[], |steps| steps),
+    );
+    let result =
+        steps.and_then(|steps| runtime.run_steps(steps, &run_options(args), &mut results.steps));
+    let mut code = match &result {
+        Ok(()) => 0,
+        Err(error) => {
+            logger.event(Level::Error, "run_failed", &error.to_string(), &[]);
+            exit_code(error)
+        }
+    };
+    let error = result.err().map(|error| error.to_string());
+    results.finish(started.elapsed(), i32::from(code), error);
+    if let Some(path) = &args.run_results {
+        if let Err(error) = results.write(path) {
+            logger.event(
+                Level::Error,
+                "run_results",
+                &format!(
+                    "the run results cannot be written to `{}`: {error}",
+                    path.display()
+                ),
+                &[],
+            );
+            code = code.max(1);
+            results.exit_code = i32::from(code);
+            results.success = false;
+        }
+    }
+    let level = if results.success {
+        Level::Info
+    } else {
+        Level::Error
+    };
+    let fields = serde_json::to_value(&results).unwrap_or_default();
+    logger.event(
+        level,
+        "run_summary",
+        &results.summary(),
+        &[("results", fields)],
+    );
+    ExitCode::from(code)
+}
+
+/// The run-results file's folder must exist and the path must not be a folder.
+fn check_results_path(path: &std::path::Path) -> Result<(), RunError> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(RunError::Usage(format!(
+            "--run-results `{}`: the folder `{}` does not exist",
+            path.display(),
+            parent.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(RunError::Usage(format!(
+            "--run-results `{}` is a folder; give a file path",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 fn run_options(args: &RunArgs) -> RunOptions {

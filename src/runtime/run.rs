@@ -5,12 +5,14 @@
 //! earlier blocks' variables, as in Meltano), write the config files into a private directory,
 //! discover the catalog and apply the selection rules, hand the tap the stored state, run the
 //! pipe, and store every state line the target writes as it arrives. A command step runs the
-//! plugin alone. Steps run in series; the first failure stops the run.
+//! plugin alone. Steps run in series; the first failure stops the run. Each step fills in its
+//! [`StepResult`] as it goes (exit codes, records per stream, state before and after), on
+//! failure too.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 use std::time::Instant;
 
 use serde_json::Value;
@@ -22,6 +24,7 @@ use super::interrupt::Interrupts;
 use super::log::{Level, Logger};
 use super::pipe::{self, PluginKind};
 use super::required;
+use super::run_results::StepResult;
 use super::settings::{Host, Prepared, prepare, project_variables};
 use super::state::{StateBackendSettings, StateId, StateIdParts, StateStore, StateStrategy};
 use crate::manifest::{Manifest, MappingRef, Plugin, Step};
@@ -70,6 +73,9 @@ pub enum RunError {
     /// A step's plugin is not in the manifest (a bad `run` argument).
     #[error("{0}")]
     Blocks(String),
+    /// A command-line option that cannot work (exit 2 before anything runs).
+    #[error("{0}")]
+    Usage(String),
     /// A plugin's configuration cannot be worked out.
     #[error("{plugin}: {problems}")]
     Config {
@@ -112,31 +118,51 @@ impl Runtime<'_> {
         }
     }
 
-    /// Run `steps` in series.
+    /// Run `steps` in series, each filling in its entry of `results` (one per step, in
+    /// order: [`StepResult::not_run`] to start with).
     ///
     /// # Errors
     /// The first step that fails.
-    pub fn run_steps(&self, steps: &[Step], options: &RunOptions) -> Result<(), RunError> {
-        for step in steps {
+    pub fn run_steps(
+        &self,
+        steps: &[Step],
+        options: &RunOptions,
+        results: &mut [StepResult],
+    ) -> Result<(), RunError> {
+        for (step, result) in steps.iter().zip(results) {
             if options.dry_run {
                 self.logger
                     .event(Level::Info, "dry_run", &describe(step), &[]);
                 continue;
             }
-            match step {
+            let started = Instant::now();
+            let ran = match step {
                 Step::ExtractLoad {
                     extractor,
                     mappings,
                     loader,
                     state_id,
                     ..
-                } => {
-                    self.extract_load(extractor, mappings, loader, state_id.as_deref(), options)?
-                }
-                Step::Command { plugin, command } => {
-                    self.command(plugin, command.as_deref(), &[])?
-                }
-            }
+                } => self.extract_load(
+                    extractor,
+                    mappings,
+                    loader,
+                    state_id.as_deref(),
+                    options,
+                    result,
+                ),
+                Step::Command { plugin, command } => self
+                    .command_status(plugin, command.as_deref(), &[])
+                    .and_then(|(executable, status)| {
+                        result.command_exit(plugin, pipe::Exit::of(status));
+                        command_succeeded(plugin, &executable, status)
+                    }),
+            };
+            result.finish(
+                started.elapsed(),
+                ran.as_ref().err().map(ToString::to_string),
+            );
+            ran?;
         }
         Ok(())
     }
@@ -198,6 +224,7 @@ impl Runtime<'_> {
         loader: &str,
         state_id: Option<&str>,
         options: &RunOptions,
+        result: &mut StepResult,
     ) -> Result<(), RunError> {
         let tap = self.plugin("extractors", extractor)?;
         let target = self.plugin("loaders", loader)?;
@@ -218,12 +245,18 @@ impl Runtime<'_> {
             tap_args.extend([flag.into(), catalog.into_os_string()]);
         }
         if let Some((store, id)) = &store {
+            let mut started_from = Value::Object(serde_json::Map::new());
             if !options.full_refresh {
                 let stored = store.get(id).map_err(|e| RunError::State(e.to_string()))?;
                 if let Some(text) = super::state::document::tap_state_file(&stored) {
                     let path = dir.write(&tap.name, FileKind::State, text.as_bytes())?;
                     tap_args.extend(["--state".into(), path.into_os_string()]);
                 }
+                started_from = stored;
+            }
+            if let Some(data) = result.extract_load_mut() {
+                data.state_id = Some(id.as_str().to_owned());
+                data.state_before = Some(started_from);
             }
         }
         let mut processes =
@@ -288,6 +321,11 @@ impl Runtime<'_> {
             &mut on_state,
         )
         .map_err(|error| RunError::Pipe(error.to_string()))?;
+        result.pipe(&report);
+        if let (Some((store, id)), Some(data)) = (&store, result.extract_load_mut()) {
+            // Read back rather than tracked here: what the next run will start from.
+            data.state_after(store.get(id).ok());
+        }
         dir.close()?;
         if report.success() {
             self.logger.event(
@@ -533,6 +571,18 @@ impl Runtime<'_> {
         command: Option<&str>,
         args: &[String],
     ) -> Result<(), RunError> {
+        let (executable, status) = self.command_status(name, command, args)?;
+        command_succeeded(name, &executable, status)
+    }
+
+    /// Run `plugin` alone (see [`Runtime::command`]); returns the program run and how it
+    /// ended.
+    fn command_status(
+        &self,
+        name: &str,
+        command: Option<&str>,
+        args: &[String],
+    ) -> Result<(String, ExitStatus), RunError> {
         let plugin = self
             .manifest
             .plugin(name)
@@ -597,13 +647,18 @@ impl Runtime<'_> {
         if let Some(dir) = dir {
             dir.close()?;
         }
-        if status.success() {
-            Ok(())
-        } else {
-            Err(RunError::Failed(format!(
-                "{name}: `{executable}` exited with {status}"
-            )))
-        }
+        Ok((executable, status))
+    }
+}
+
+/// A command step's end as a result: failed unless it exited 0.
+fn command_succeeded(name: &str, executable: &str, status: ExitStatus) -> Result<(), RunError> {
+    if status.success() {
+        Ok(())
+    } else {
+        Err(RunError::Failed(format!(
+            "{name}: `{executable}` exited with {status}"
+        )))
     }
 }
 
