@@ -31,6 +31,9 @@ BENCHES = [
                 "target-jsonl, and raw shell vs `meltc-run job` on the fast pipe (`fast-*`: bench/fast-pipe's Python "
                 "tap and target, ~700k records/s) (bench/runtime; its peak RSS is the orchestrator process's own, "
                 "not the tap's or target's; \"own instr.\": the instructions meltc-run itself ran, callgrind)"),
+    ("deploy", "the example's prod image built by buildah, a pod's start to its first record, and rows per second "
+               "from PostgreSQL to Parquet in Garage: meltc-run in the pod and on the host vs `meltano run` on the "
+               "host, same tap-postgres and target-s3 (bench/deploy; one run each)"),
 ]
 EXTRACTORS = {"proj-small": 5, "proj-30": 30, "proj-100": 100, "proj-300": 300}
 
@@ -106,6 +109,9 @@ def report(args):
         if not mine:
             out += ["(not measured in this run" + ("; bench/runtime does not exist yet" if bench == "runtime" else "") + ")", ""]
             continue
+        if bench == "deploy":
+            out += deploy_table(mine)
+            continue
         base_tool = "shell" if bench == "runtime" else "meltc"
         out += ["| case | tool | runs | median | min – max | stddev | CPU | peak RSS | ratio |",
                 "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -140,6 +146,24 @@ def report(args):
     plot(rows, args.svg)
 
 
+def deploy_table(rows):
+    """bench/deploy's lines: one timing each, with an image size or a rate beside it."""
+    out = ["| case | tool | time | rows/s | image size | load average |",
+           "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        size = f"{r['size_bytes'] / 1e6:,.0f} MB" if r.get("size_bytes") else ""
+        rate = f"{r['rows_per_s']:,.0f}" if r.get("rows_per_s") else ""
+        out.append(f"| {r['case']} | {r['tool']} | {duration(r['median_s'])} | {rate} | {size} | "
+                   f"{r.get('load', '')} |")
+    return out + [""]
+
+
+def deploy(args):
+    """Print the deploy table of a results file (bench/deploy alone)."""
+    rows = [json.loads(line) for line in open(args.results) if line.strip()]
+    print("\n".join(deploy_table([r for r in rows if r["bench"] == "deploy"])))
+
+
 def plot(rows, svg):
     data = {}
     for r in rows:
@@ -171,8 +195,10 @@ def main():
     p.add_argument("--duration", type=int, required=True)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--note", help="a paragraph under the header (how the results were put together)")
+    p = sub.add_parser("deploy")
+    p.add_argument("results")
     args = parser.parse_args()
-    {"record": record, "show": show, "report": report}[args.command](args)
+    {"record": record, "show": show, "report": report, "deploy": deploy}[args.command](args)
 
 
 if __name__ == "__main__":

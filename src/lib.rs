@@ -18,6 +18,7 @@
 pub mod atomic_file;
 pub mod cli;
 pub mod compile;
+pub mod cron;
 pub mod diagnostics;
 pub mod emit;
 pub mod graph;

@@ -378,7 +378,7 @@ fn check_reports_drift_and_stale_files_and_writes_nothing() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr
-            .contains("built deploy/prod/: 3 written, 13 unchanged, 1 removed"),
+            .contains("built deploy/prod/: 3 written, 14 unchanged, 1 removed"),
         "{}",
         run.stderr
     );

@@ -554,7 +554,7 @@ fn run_meltano(
 
 /// `meltano config print --format env` output: python-dotenv's `set_key` lines,
 /// `NAME='value'` with `\\` and `\'` escaped (a value may span lines).
-fn parse_meltano_env(text: &str) -> Value {
+pub(crate) fn parse_meltano_env(text: &str) -> Value {
     let mut vars = serde_json::Map::new();
     let mut rest = text;
     while let Some((name, after)) = rest.split_once("='") {

@@ -274,7 +274,7 @@ fn look_alike_and_long_names() {
         ]
     );
     let wrap = fs_err::read_to_string(k8s.join("cronjob-load-jobs-bfc272.yaml")).unwrap();
-    assert!(wrap.contains("  schedule: \"0 0 * * 5-6,0-1\"\n"), "{wrap}");
+    assert!(wrap.contains("  schedule: \"0 0 * * 0,1,5,6\"\n"), "{wrap}");
     let files: Vec<String> = names
         .iter()
         .filter(|name| name.starts_with("cronjob-"))
@@ -334,8 +334,7 @@ fn generated_names_are_valid() {
 
 /// The install script the Dockerfile runs, run on this machine into a temporary prefix for
 /// the example project: every virtualenv installs from its hashed lock and its plugin
-/// answers. `loaders/target-s3` is the one left out: its pip_url is a git URL on a code host
-/// this machine cannot reach (only package registries are), which is also why it has no lock.
+/// answers. (tests/deploy.rs runs the same script inside a real image build.)
 #[test]
 fn install_script_makes_working_virtualenvs() {
     let folder = repo().join("examples/lakehouse/deploy/prod");
@@ -347,6 +346,7 @@ fn install_script_makes_working_virtualenvs() {
         "extractors/tap-github",
         "extractors/tap-postgres",
         "loaders/target-jsonl",
+        "loaders/target-s3",
         "utilities/dagster",
     ];
     let script = folder
@@ -372,6 +372,7 @@ fn install_script_makes_working_virtualenvs() {
     for (venv, executable, answer) in [
         ("extractors/tap-postgres", "tap-postgres", "Version: 0.10.0"),
         ("extractors/tap-github", "tap-github", "Name: tap-github"),
+        ("loaders/target-s3", "target-s3", "Name: target-s3"),
     ] {
         let program = prefix.path().join(venv).join("bin").join(executable);
         let text = run_ok(&program, &["--about"], &[]);
@@ -571,5 +572,87 @@ fn lock_requirements_writes_hashed_locks() {
         )
         .unwrap(),
         lock
+    );
+}
+
+/// A base image meltc did not pin says nothing of its Python: `image.python` is required with
+/// `image.base`, since the requirement locks are compiled for it.
+#[test]
+fn a_custom_base_needs_its_python() {
+    let copy = tempfile::tempdir().unwrap();
+    crate::support::copy_tree(&repo().join("examples/lakehouse"), copy.path());
+    let yml = copy.path().join("meltano.yml");
+    let text = fs_err::read_to_string(&yml).unwrap();
+    let base = "registry.example/python:3.12-slim@sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    fs_err::write(
+        &yml,
+        text.replacen(
+            "      python: \"3.11\"\n",
+            &format!("      base: {base}\n"),
+            1,
+        ),
+    )
+    .unwrap();
+    let run = meltc(copy.path(), &["build", "--env", "prod", "--check"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "error: prod: docker: `annotations.meltc.image.base` `{base}` is set but `annotations.meltc.image.python` is not"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("set `annotations.meltc.image.python` to the base image's Python version"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// The install script checks the image's Python against the locks' before installing: an
+/// interpreter of another version stops the image build with what to set.
+#[test]
+fn install_script_refuses_another_python() {
+    let folder = repo().join("examples/lakehouse/deploy/prod");
+    let prefix = tempfile::tempdir().unwrap();
+    // An interpreter that reports Python 3.12, as a base image with 3.12 would have.
+    let python = prefix.path().join("python3.12");
+    fs_err::write(&python, "#!/bin/sh\necho 3.12\n").unwrap();
+    fs_err::set_permissions(&python, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let output = Command::new("sh")
+        .arg(folder.join("install-plugins.sh"))
+        .arg(prefix.path().join("venvs"))
+        .arg("loaders/target-jsonl")
+        .env("PYTHON", &python)
+        .env("UV", "/nonexistent/uv")
+        .env("MELTC_LOCKS", folder.join("locks"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "install-plugins.sh: `{}` is Python 3.12, but the plugin locks are for Python 3.11: set annotations.meltc.image.python to \"3.12\" and run `meltc lock --requirements`",
+            python.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!prefix.path().join("venvs").exists(), "nothing installed");
+    // No interpreter at all.
+    let output = Command::new("sh")
+        .arg(folder.join("install-plugins.sh"))
+        .arg(prefix.path().join("venvs"))
+        .arg("loaders/target-jsonl")
+        .env("PYTHON", "/nonexistent/python3.11")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(
+            "install-plugins.sh: the image has no Python interpreter `/nonexistent/python3.11`"
+        ),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }

@@ -212,8 +212,22 @@ pub fn run(project_root: Option<&Path>, args: &BuildArgs, context: &mut Context<
         Some(out) => context.cwd.join(out),
         None => project.root.join(DEFAULT_OUT),
     };
+    let manifests: Vec<Manifest> = compiled
+        .iter()
+        .map(|compiled| {
+            let mut manifest = compiled.manifest.clone();
+            if let Some(owner) = &args.orchestrator {
+                set_orchestrator(&mut manifest, owner);
+            }
+            manifest
+        })
+        .collect();
+    let unsupported = cron_unsupported(&project, &manifests, &args.emit);
+    if !unsupported.is_empty() {
+        return report(&project.sources, unsupported, context).max_findings();
+    }
     let mut folders = Vec::new();
-    for compiled in &compiled {
+    for (compiled, manifest) in compiled.iter().zip(manifests) {
         let folder_name = compiled
             .environment
             .as_deref()
@@ -233,10 +247,6 @@ pub fn run(project_root: Option<&Path>, args: &BuildArgs, context: &mut Context<
                 return Outcome::Failure;
             }
         };
-        let mut manifest = compiled.manifest.clone();
-        if let Some(owner) = &args.orchestrator {
-            set_orchestrator(&mut manifest, owner);
-        }
         match emit::emit(&manifest, &inputs, &args.emit) {
             Ok(artifacts) => folders.push((folder, artifacts)),
             Err(problems) => {
@@ -252,6 +262,46 @@ pub fn run(project_root: Option<&Path>, args: &BuildArgs, context: &mut Context<
     } else {
         write(&folders, args.format, context)
     }
+}
+
+/// A located error for every schedule whose cron expression the owning orchestrator cannot
+/// run (`emit::schedules`), at the schedule's `interval:`.
+fn cron_unsupported(
+    project: &Project,
+    manifests: &[Manifest],
+    selected: &[String],
+) -> Vec<Diagnostic> {
+    let schedules = crate::project::model::schedules(&project.merged);
+    let mut diagnostics: Vec<Diagnostic> = manifests
+        .iter()
+        .flat_map(|manifest| emit::schedules::cannot_run(manifest, selected))
+        .filter_map(|finding| {
+            let schedule = schedules.iter().find(|s| s.name == finding.schedule)?;
+            let (span, label) = match schedule.node.get("interval") {
+                Some(interval) => (
+                    interval.span,
+                    format!("{} cannot run this", finding.orchestrator),
+                ),
+                None => (schedule.name_span, "scheduled here".to_owned()),
+            };
+            Some(
+                Diagnostic::new(
+                    &codes::BUILD_CRON_UNSUPPORTED,
+                    format!(
+                        "schedule `{}` runs `{}`, which {} cannot run: they have no {}",
+                        finding.schedule,
+                        finding.cron,
+                        finding.orchestrator,
+                        finding.unsupported.feature
+                    ),
+                )
+                .at(span, label)
+                .help(finding.unsupported.instead),
+            )
+        })
+        .collect();
+    sort_and_dedup(&mut diagnostics);
+    diagnostics
 }
 
 /// `--orchestrator`: recorded in the manifest's `annotations.meltc.orchestrator`, where the

@@ -6,12 +6,12 @@
 use std::collections::BTreeSet;
 
 use super::plugins::{env_map, object};
+use crate::cron::Interval;
 use crate::diagnostics::{Diagnostic, codes};
 use crate::manifest::blocks;
 use crate::manifest::{Job, Manifest, Schedule, Step};
 use crate::project::Project;
 use crate::project::model::{self, Named};
-use crate::validate::cron_expression;
 
 /// Fill `manifest.jobs` and `manifest.schedules` (its plugins are already there).
 ///
@@ -79,7 +79,9 @@ pub fn jobs_and_schedules(
         manifest.schedules.push(Schedule {
             name: schedule.name.to_owned(),
             job,
-            cron: cron_expression(&interval),
+            cron: Interval::parse(&interval)
+                .ok()
+                .and_then(|interval| interval.cron().map(|cron| cron.expression().to_owned())),
             interval,
             env: env_map(schedule.node.get("env")),
             annotations: object(schedule.node.get("annotations")),

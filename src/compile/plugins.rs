@@ -121,7 +121,16 @@ fn compile_plugin(
             .iter()
             .map(|mapping| Mapping {
                 name: mapping.name.to_owned(),
-                config: object(mapping.node.get("config")),
+                // Meltano deep-copies a mapping's config (`meltano_file.py`).
+                config: mapping
+                    .node
+                    .get("config")
+                    .map(|config| config.to_json_rendered(crate::yaml::Rendering::Copied))
+                    .and_then(|config| match config {
+                        Value::Object(map) => Some(map),
+                        _ => None,
+                    })
+                    .unwrap_or_default(),
             })
             .collect(),
         annotations: object(plugin.entry.entry.node.get("annotations")),

@@ -40,6 +40,8 @@ codes! {
     YAML_AMBIGUOUS_BOOL = "meltc::yaml::ambiguous-bool", Warning, "an unquoted yes/no/on/off: a string at run time, a boolean in `meltano compile`";
     YAML_AMBIGUOUS_NUMBER = "meltc::yaml::ambiguous-number", Warning, "an unquoted number that YAML 1.1 and 1.2 read differently (017, 0o17, 1:30)";
     YAML_UNQUOTED_DATE = "meltc::yaml::unquoted-date", Warning, "an unquoted date or timestamp, turned into an ISO string by Meltano's run time";
+    YAML_IMPOSSIBLE_DATE = "meltc::yaml::impossible-date", Error, "an unquoted date or timestamp that cannot exist (`2024-02-30`, hour 24); Meltano fails to load the project";
+    ENV_NOT_TEXT = "meltc::env::not-text", Error, "a plugin's or an environment's `env:` value is an unquoted number, boolean or date; `meltano run` stops with a TypeError";
     INCLUDE_OUTSIDE_ROOT = "meltc::include::outside-root", Error, "an include_paths match resolves outside the project root";
     INCLUDE_NOT_A_FILE = "meltc::include::not-a-file", Error, "an include_paths match is not a regular file";
     INCLUDE_BAD_PATTERN = "meltc::include::bad-pattern", Error, "an include_paths pattern is absolute or not a valid glob";
@@ -88,6 +90,7 @@ codes! {
     STATE_UNKNOWN_SCHEME = "meltc::state::unknown-scheme", Error, "the state backend URI has a scheme no Meltano backend provides";
     BUILD_STATE_LOST = "meltc::build::state-lost", Error, "a scheduled incremental job would keep its state where meltc-run in a pod loses it (`meltc build` refuses unless `--allow-ephemeral-state`)";
     BUILD_LEGACY_SCHEDULE_NAME = "meltc::build::legacy-schedule-name", Error, "a legacy extractor/loader schedule has the name of a job; the job meltc makes from it needs that name";
+    BUILD_CRON_UNSUPPORTED = "meltc::build::cron-unsupported", Error, "the orchestrator that owns the schedules cannot run a schedule's cron expression (`L`, `#` or seconds on Kubernetes; seconds on Dagster)";
 }
 
 /// Look a code up by name.

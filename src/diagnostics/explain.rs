@@ -41,6 +41,8 @@ texts![
     "yaml-ambiguous-bool",
     "yaml-ambiguous-number",
     "yaml-unquoted-date",
+    "yaml-impossible-date",
+    "env-not-text",
     "include-outside-root",
     "include-not-a-file",
     "include-bad-pattern",
@@ -89,6 +91,7 @@ texts![
     "state-unknown-scheme",
     "build-state-lost",
     "build-legacy-schedule-name",
+    "build-cron-unsupported",
 ];
 
 /// The heading of the bad example.

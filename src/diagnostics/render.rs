@@ -274,7 +274,24 @@ fn labeled(label: &Label) -> LabeledSpan {
 
 fn named_source(file: FileId, sources: &SourceMap) -> CharColumns {
     let file = sources.get(file);
-    CharColumns(NamedSource::new(file.name(), file.contents().to_owned()).with_language("yaml"))
+    let contents = terminal_safe(file.contents());
+    CharColumns(NamedSource::new(file.name(), contents).with_language("yaml"))
+}
+
+/// The file's text with every control character (other than tab and line breaks) replaced by a
+/// visible one of the same length in bytes and characters, so that spans and columns still
+/// match: a quoted source line must not send escape sequences to the terminal (a file with an
+/// ESC in it is reported as meltc::yaml::syntax, with that very line quoted).
+fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            '\u{0}'..='\u{1f}' | '\u{7f}' => '?',
+            '\u{80}'..='\u{9f}' => '\u{bf}',
+            '\u{fffe}' | '\u{ffff}' => '\u{fffd}',
+            _ => c,
+        })
+        .collect()
 }
 
 /// A source whose reported columns count characters, not bytes, so that the `file:line:col`

@@ -42,6 +42,21 @@ struct DefinitionsContext {
     schedules_owner: String,
     jobs: Vec<JobContext>,
     schedules: Vec<ScheduleContext>,
+    /// Schedules Dagster cannot run (Kubernetes owns them), said in a comment.
+    left_out: Vec<String>,
+}
+
+/// The `cron_schedule` of a manifest's cron expression ([`crate::cron`]).
+///
+/// # Errors
+/// What Dagster cannot run.
+pub fn dagster_schedule(cron: &str) -> Result<String, crate::cron::Unsupported> {
+    crate::cron::Cron::parse(cron)
+        .map_err(|reason| crate::cron::Unsupported {
+            feature: format!("reading of it ({reason})"),
+            instead: "write an expression croniter accepts".to_owned(),
+        })?
+        .dagster()
 }
 
 /// A Python string literal (a JSON string is one).
@@ -79,20 +94,40 @@ pub fn emit(manifest: &Manifest, _inputs: &Inputs) -> Result<Artifacts, Vec<Stri
             )),
         })
         .collect();
-    let schedules = manifest
+    let mut schedules = Vec::new();
+    let mut left_out = Vec::new();
+    for schedule in manifest
         .schedules
         .iter()
         .filter(|schedule| manifest.job(&schedule.job).is_some())
-        .filter_map(|schedule| {
-            Some(ScheduleContext {
+    {
+        let Some(cron) = &schedule.cron else {
+            continue;
+        };
+        match dagster_schedule(cron) {
+            Ok(cron) => schedules.push(ScheduleContext {
                 name: literal(&schedule_names[&schedule.name]),
                 original: literal(&schedule.name),
                 job: literal(&schedule.job),
                 interval: format!("{:?}", schedule.interval),
-                cron: literal(schedule.cron.as_ref()?),
-            })
-        })
-        .collect();
+                cron: literal(&cron),
+            }),
+            // The build stops earlier when Dagster owns the schedules (a located error).
+            Err(unsupported) if deploy.orchestrator == Orchestrator::Dagster => {
+                return Err(vec![format!(
+                    "{} cannot run `{cron}`: they have no {}; {}",
+                    crate::cron::Orchestrator::Dagster,
+                    unsupported.feature,
+                    unsupported.instead
+                )]);
+            }
+            // Kubernetes runs it; Dagster would refuse to load the whole file.
+            Err(unsupported) => left_out.push(format!(
+                "{} ({cron}): left out, Dagster has no {}",
+                schedule.name, unsupported.feature
+            )),
+        }
+    }
     let environment = manifest
         .environment
         .as_ref()
@@ -117,6 +152,7 @@ pub fn emit(manifest: &Manifest, _inputs: &Inputs) -> Result<Artifacts, Vec<Stri
         schedules_owner: schedules_owner.to_owned(),
         jobs,
         schedules,
+        left_out,
     };
     let text = templates::render(templates::DAGSTER_DEFINITIONS, &context).map_err(|e| vec![e])?;
     Ok(Artifacts::from([(FILE.to_owned(), text)]))

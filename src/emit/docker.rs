@@ -43,6 +43,8 @@ struct VenvContext {
     what: String,
     /// The interpreter, as a shell word.
     python: String,
+    /// It is the image's Python (`$python`), which the script checks against the locks'.
+    default_python: bool,
     /// `uv pip install`'s arguments after `--python`, as shell words.
     install_args: String,
     /// Executables to find in `bin/`.
@@ -62,6 +64,8 @@ struct DockerContext {
     image_name: String,
     description: String,
     base_image: String,
+    /// The image's Python (`X.Y`), which the locks are compiled for.
+    python: String,
     meltc_image: String,
     needs_git: bool,
     git_for: String,
@@ -153,6 +157,7 @@ pub fn emit(manifest: &Manifest, inputs: &Inputs) -> Result<Artifacts, Vec<Strin
                 .python
                 .as_deref()
                 .map_or_else(|| "\"$python\"".to_owned(), shell::quote),
+            default_python: first.python.is_none(),
             lock_path: lock_path(&venv),
             name: venv,
             what,
@@ -178,6 +183,7 @@ pub fn emit(manifest: &Manifest, inputs: &Inputs) -> Result<Artifacts, Vec<Strin
             deploy.name
         ),
         base_image: deploy.image.base.clone(),
+        python: deploy.image.python.clone(),
         meltc_image: deploy.image.meltc.clone(),
         needs_git: !git_for.is_empty(),
         git_for: git_for.join("; "),

@@ -14,6 +14,7 @@ pub mod drift;
 pub mod k8s;
 pub mod names;
 pub mod output;
+pub mod schedules;
 pub mod settings;
 pub mod shell;
 pub mod templates;

@@ -288,12 +288,21 @@ fn image(meltc: &Map<String, Value>, problems: &mut Problems) -> Image {
     let empty = Map::new();
     let map = object(meltc.get("image"), PATH, problems).unwrap_or(&empty);
     unknown_keys(map, IMAGE_KEYS, PATH, problems);
-    let python = text(map, "python", PATH, problems).unwrap_or_else(|| DEFAULT_PYTHON.to_owned());
+    let given_python = text(map, "python", PATH, problems);
+    let given_base = text(map, "base", PATH, problems);
+    if let (Some(base), None) = (&given_base, &given_python) {
+        // meltc knows the Python of its own pinned bases only; the locks of a custom base
+        // would be compiled for the default and install into another Python unnoticed.
+        problems.push(format!(
+            "`{PATH}.base` `{base}` is set but `{PATH}.python` is not: meltc cannot know the Python of a base image it did not pin, and the requirement locks must be compiled for it; set `{PATH}.python` to the base image's Python version (`X.Y`), then run `meltc lock --requirements`"
+        ));
+    }
+    let python = given_python.unwrap_or_else(|| DEFAULT_PYTHON.to_owned());
     let known = BASE_IMAGES
         .iter()
         .find(|(version, _)| *version == python)
         .map(|(_, image)| (*image).to_owned());
-    let base = match (text(map, "base", PATH, problems), known) {
+    let base = match (given_base, known) {
         (Some(base), _) if base.contains("@sha256:") => base,
         (Some(base), _) => {
             problems.push(format!(

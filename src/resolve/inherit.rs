@@ -113,10 +113,20 @@ pub fn custom_definition(entry: &Plugin<'_>) -> Option<Definition> {
         .filter(|key| !matches!(*key, "plugin_type" | "name" | "env"));
     for key in definition_keys {
         if let Some(value) = node.get(key) {
-            object.insert(key.to_owned(), value.to_json());
+            object.insert(key.to_owned(), definition_json(key, value));
         }
     }
     lenient_definition(entry, object)
+}
+
+/// A definition field of an entry as JSON (`settings` with their defaults as Meltano casts
+/// them).
+fn definition_json(key: &str, value: &Node) -> Value {
+    if key == "settings" {
+        super::values::settings_json(value)
+    } else {
+        value.to_json()
+    }
 }
 
 /// Parse a definition, dropping the parts that do not have the right shape (the schema check
@@ -172,7 +182,7 @@ fn entry_definition(entry: &Plugin<'_>) -> Option<Definition> {
     object.insert("namespace".to_owned(), Value::from(entry.name()));
     for key in ["capabilities", "settings", "commands"] {
         if let Some(value) = node.get(key) {
-            object.insert(key.to_owned(), value.to_json());
+            object.insert(key.to_owned(), definition_json(key, value));
         }
     }
     lenient_definition(entry, object)

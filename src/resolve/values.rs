@@ -2,19 +2,61 @@
 //! templates), and a `config:` mapping is flattened to leaf paths that remember where each leaf
 //! is written, for "where does this value come from".
 //!
-//! Unquoted dates and timestamps become the ISO text Meltano's run time gives them
-//! (spec §1.1: `2024-01-02 03:04:05` -> `2024-01-02T03:04:05`).
+//! Unquoted dates and timestamps become the ISO text Meltano's run time gives them: a
+//! `config:` value is deep-copied before it is cast ([`Rendering::Copied`]:
+//! `2024-01-02T03:04:05.5Z` -> `2024-01-02T03:04:05`), a setting's `value:` default is not
+//! ([`Rendering::Loaded`]).
 
 use indexmap::IndexMap;
 
 use super::expand::ConfigValue;
 use super::settings::flatten;
 use crate::diagnostics::Span;
-use crate::yaml::{Node, ScalarStyle, Value};
+use crate::yaml::{Node, Rendering, Value};
 
-/// A YAML node as a setting value.
+/// A YAML node under `config:` as a setting value.
 #[must_use]
 pub fn config_value(node: &Node) -> ConfigValue {
+    value_rendered(node, Rendering::Copied)
+}
+
+/// A setting definition's `value:` default: Meltano casts a timestamp written there as loaded,
+/// but copies what a mapping or list holds ([`Rendering`]).
+#[must_use]
+pub fn default_value(node: &Node) -> serde_json::Value {
+    match node.timestamp() {
+        Some(Ok(timestamp)) => serde_json::Value::String(timestamp.render(Rendering::Loaded)),
+        _ => node.to_json_rendered(Rendering::Copied),
+    }
+}
+
+/// A `settings:` list as a plugin definition reads it, with each `value:` default as
+/// [`default_value`] gives it.
+#[must_use]
+pub fn settings_json(node: &Node) -> serde_json::Value {
+    let Value::Sequence(items) = &node.value else {
+        return node.to_json();
+    };
+    let setting = |item: &Node| match item.as_mapping() {
+        Some(mapping) => serde_json::Value::Object(
+            mapping
+                .iter()
+                .map(|(key, (_, value))| {
+                    let json = if key == "value" {
+                        default_value(value)
+                    } else {
+                        value.to_json()
+                    };
+                    (key.clone(), json)
+                })
+                .collect(),
+        ),
+        None => item.to_json(),
+    };
+    serde_json::Value::Array(items.iter().map(setting).collect())
+}
+
+fn value_rendered(node: &Node, rendering: Rendering) -> ConfigValue {
     match &node.value {
         Value::Null => ConfigValue::Null,
         Value::Bool(flag) => ConfigValue::Bool(*flag),
@@ -22,19 +64,22 @@ pub fn config_value(node: &Node) -> ConfigValue {
         Value::Float(number) => {
             serde_json::Number::from_f64(*number).map_or(ConfigValue::Null, ConfigValue::Number)
         }
-        Value::String(text) => {
-            let iso = (node.style == ScalarStyle::Plain)
-                .then(|| crate::yaml::timestamp_iso(text))
-                .flatten();
-            ConfigValue::Text(super::expand::Template::parse(
-                iso.as_deref().unwrap_or(text),
-            ))
-        }
-        Value::Sequence(items) => ConfigValue::List(items.iter().map(config_value).collect()),
+        Value::String(text) => match node.timestamp() {
+            Some(Ok(timestamp)) => {
+                ConfigValue::Text(super::expand::Template::parse(&timestamp.render(rendering)))
+            }
+            _ => ConfigValue::Text(super::expand::Template::parse(text)),
+        },
+        Value::Sequence(items) => ConfigValue::List(
+            items
+                .iter()
+                .map(|item| value_rendered(item, rendering))
+                .collect(),
+        ),
         Value::Mapping(mapping) => ConfigValue::Map(
             mapping
                 .iter()
-                .map(|(key, (_, value))| (key.clone(), config_value(value)))
+                .map(|(key, (_, value))| (key.clone(), value_rendered(value, rendering)))
                 .collect(),
         ),
     }

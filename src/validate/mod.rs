@@ -24,7 +24,6 @@ mod schema;
 mod values;
 
 pub use index::ProjectIndex;
-pub use schedules::{check_interval, cron_expression};
 pub use schema::SCHEMA;
 
 use crate::diagnostics::Diagnostic;

@@ -6,10 +6,14 @@
 //! keys work. Plain scalars remember that they were plain so that checks can flag values
 //! Meltano's two code paths read differently (reference/meltano-spec.md §1.1).
 
+mod comment_overlap;
 mod node;
 mod parse;
+mod reader;
 mod scalar;
+mod timestamp;
 
 pub use node::{Mapping, Node, ScalarStyle, Value};
 pub use parse::parse;
-pub use scalar::{Ambiguity, ambiguity, timestamp_iso};
+pub use scalar::{Ambiguity, ambiguity};
+pub use timestamp::{Rendering, Timestamp, TimestampError};

@@ -2,6 +2,7 @@
 
 use indexmap::IndexMap;
 
+use super::timestamp::{Rendering, Timestamp, TimestampError};
 use crate::diagnostics::Span;
 
 /// How a scalar was written.
@@ -120,9 +121,22 @@ impl Node {
         self.value.kind_name()
     }
 
-    /// The scalar as text the way Meltano would stringify it, or `None` for collections.
+    /// The timestamp an unquoted scalar is for Meltano's reader (`None` for anything else).
+    #[must_use]
+    pub fn timestamp(&self) -> Option<Result<Timestamp, TimestampError>> {
+        match &self.value {
+            Value::String(text) if self.style == ScalarStyle::Plain => Timestamp::resolve(text),
+            _ => None,
+        }
+    }
+
+    /// The scalar as text the way Meltano would stringify it, or `None` for collections (an
+    /// unquoted timestamp as Python's `str()` writes the object it loads as).
     #[must_use]
     pub fn scalar_text(&self) -> Option<String> {
+        if let Some(Ok(timestamp)) = self.timestamp() {
+            return Some(timestamp.render(Rendering::Str));
+        }
         match &self.value {
             Value::Null => Some(String::new()),
             Value::Bool(value) => Some(value.to_string()),
@@ -152,6 +166,30 @@ impl Node {
                     .map(|(key, (_, value))| (key.clone(), value.to_json()))
                     .collect(),
             ),
+        }
+    }
+
+    /// Convert to JSON with every unquoted timestamp as the text `rendering` gives it (what
+    /// Meltano hands a plugin; [`Node::to_json`] keeps the text as written).
+    #[must_use]
+    pub fn to_json_rendered(&self, rendering: Rendering) -> serde_json::Value {
+        if let Some(Ok(timestamp)) = self.timestamp() {
+            return serde_json::Value::String(timestamp.render(rendering));
+        }
+        match &self.value {
+            Value::Sequence(items) => serde_json::Value::Array(
+                items
+                    .iter()
+                    .map(|item| item.to_json_rendered(rendering))
+                    .collect(),
+            ),
+            Value::Mapping(mapping) => serde_json::Value::Object(
+                mapping
+                    .iter()
+                    .map(|(key, (_, value))| (key.clone(), value.to_json_rendered(rendering)))
+                    .collect(),
+            ),
+            _ => self.to_json(),
         }
     }
 

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle as ParserStyle, Tag};
 
+use super::comment_overlap;
 use super::node::{Mapping, Node, ScalarStyle, Value};
+use super::reader;
 use super::scalar::resolve_plain;
 use crate::diagnostics::{Diagnostic, FileId, SourceFile, Span, codes};
 
@@ -92,7 +94,10 @@ impl<'a> Builder<'a> {
         if self.ascii {
             marker.index().min(self.source.contents().len())
         } else {
-            self.source.offset_of(marker.line(), marker.col())
+            // The parser counts a leading byte order mark in the index but not in the column.
+            let bom = marker.line() == 1 && self.source.contents().starts_with('\u{FEFF}');
+            self.source
+                .offset_of(marker.line(), marker.col() + usize::from(bom))
         }
     }
 
@@ -101,6 +106,7 @@ impl<'a> Builder<'a> {
     }
 
     fn run(&mut self) -> Result<Option<Node>, Fatal> {
+        self.check_reader()?;
         let mut parser = Parser::new_from_str(self.source.contents());
         while let Some(next) = parser.next_event() {
             let (event, span) = next.map_err(|error| {
@@ -115,6 +121,36 @@ impl<'a> Builder<'a> {
             self.event(event, span)?;
         }
         Ok(self.root.take())
+    }
+
+    /// What ruamel.yaml refuses before parsing (see [`reader`]).
+    fn check_reader(&self) -> Result<(), Fatal> {
+        let text = self.source.contents();
+        if let Some((at, character)) = reader::unprintable(text) {
+            let span = Span::new(self.file, at, at + character.len_utf8());
+            return Err(Box::new(
+                Diagnostic::new(
+                    &codes::YAML_SYNTAX,
+                    format!(
+                        "invalid YAML: the character U+{:04X} is not allowed in a YAML file",
+                        u32::from(character)
+                    ),
+                )
+                .at(span, "here")
+                .help("Meltano's YAML reader refuses control characters anywhere in the file, comments included: delete it, or write it as an escape (`\\u0007`) inside double quotes"),
+            ));
+        }
+        if let Some((start, end, version)) = reader::other_yaml_version(text) {
+            return Err(Box::new(
+                Diagnostic::new(
+                    &codes::YAML_UNSUPPORTED,
+                    format!("unsupported YAML: the `%YAML {version}` directive"),
+                )
+                .at(Span::new(self.file, start, end), "here")
+                .help("Meltano would read this file by YAML 1.1's rules (`yes` is true, `017` is 15) and meltc reads YAML 1.2 only: remove the directive (1.2 is the default)"),
+            ));
+        }
+        Ok(())
     }
 
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), Fatal> {
@@ -297,9 +333,22 @@ impl<'a> Builder<'a> {
                 entries,
                 key,
                 merges,
+                start,
                 ..
             }) => {
                 let Some(key) = key.take() else { return Ok(()) };
+                let text = self.source.contents();
+                let block = text.as_bytes().get(*start) != Some(&b'{');
+                if block && node.style == ScalarStyle::Plain && !node.span.is_empty() {
+                    let (key_end, value) = (key.span.end, node.span);
+                    if let Some(at) =
+                        comment_overlap::comment_before_value(text, key_end, value.start, value.end)
+                    {
+                        let end = text[at..].find(['\r', '\n']).map_or(text.len(), |n| at + n);
+                        self.diagnostics
+                            .push(comment_overlap_error(Span::new(self.file, at, end), &key));
+                    }
+                }
                 let text = key.scalar_text().unwrap_or_default();
                 let text = if key.is_null() {
                     "null".to_owned()
@@ -326,6 +375,21 @@ impl<'a> Builder<'a> {
         }
         Ok(())
     }
+}
+
+/// The error for [`comment_overlap`]'s shape.
+fn comment_overlap_error(comment: Span, key: &Node) -> Diagnostic {
+    let key = key.scalar_text().unwrap_or_default();
+    Diagnostic::new(
+        &codes::YAML_UNSUPPORTED,
+        format!(
+            "unsupported YAML: Meltano's YAML reader fails on a comment after `{key}:` when the value follows on the next line and an empty line after it"
+        ),
+    )
+    .at(comment, "this comment")
+    .help(format!(
+        "move the comment onto its own line above `{key}:`, or write the value on the key's line (ruamel.yaml stops with \"overlap in comment\")"
+    ))
 }
 
 /// YAML merge keys (`<<: *base` or `<<: [*a, *b]`): entries of the merged mappings are added
@@ -432,6 +496,56 @@ mod tests {
         assert_eq!(root.get("c").unwrap().value, Value::Int(17));
         assert_eq!(root.get("c").unwrap().style, ScalarStyle::Plain);
         assert_eq!(root.get("d").unwrap().value, Value::Float(1.0));
+    }
+
+    #[test]
+    fn flow_collections_indented_less_than_their_key_keep_exact_spans() {
+        let text = "a:\n  tables: [\n  {\n\t\"name\":  \"orders\",\nx: 1 }\n]\n";
+        let root = load(text).root.unwrap();
+        let name = root.at_pointer("/a/tables/0/name").0;
+        assert_eq!(&text[name.span.start..name.span.end], "\"orders\"");
+        let x = root.at_pointer("/a/tables/0/x").0;
+        assert_eq!(&text[x.span.start..x.span.end], "1");
+        let tables = root.at_pointer("/a/tables").0;
+        assert_eq!(
+            &text[tables.span.start..tables.span.end],
+            "[\n  {\n\t\"name\":  \"orders\",\nx: 1 }\n]"
+        );
+    }
+
+    #[test]
+    fn tabs_outside_flow_collections_are_errors_at_the_tab() {
+        let parsed = load("a:\n  b: 1\t# c\n");
+        assert_eq!(codes_of(&parsed), ["meltc::yaml::syntax"]);
+        let span = parsed.diagnostics[0].primary.as_ref().unwrap().span;
+        assert_eq!(span.start, 9);
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_does_not_shift_spans() {
+        let text = "\u{FEFF}name: tap-\u{e4}\n";
+        let root = load(text).root.unwrap();
+        let (key, value) = root.entry("name").unwrap();
+        assert_eq!(&text[key.span.start..key.span.end], "name");
+        assert_eq!(&text[value.span.start..value.span.end], "tap-\u{e4}");
+    }
+
+    #[test]
+    fn what_ruamel_refuses_before_parsing() {
+        let parsed = load("a: 1 # \u{1b}[0m\n");
+        assert_eq!(codes_of(&parsed), ["meltc::yaml::syntax"]);
+        assert_eq!(
+            parsed.diagnostics[0].primary.as_ref().unwrap().span.start,
+            7
+        );
+        let parsed = load("%YAML 1.1\n---\na: yes\n");
+        assert_eq!(codes_of(&parsed), ["meltc::yaml::unsupported"]);
+        let parsed = load("a: # c\n  b\n\nc: 1\n");
+        assert_eq!(codes_of(&parsed), ["meltc::yaml::unsupported"]);
+        assert_eq!(
+            parsed.diagnostics[0].primary.as_ref().unwrap().span.start,
+            3
+        );
     }
 
     #[test]

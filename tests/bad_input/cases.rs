@@ -207,6 +207,41 @@ fn cases() -> Vec<Case> {
             location: Some("extra.yml:3:9"),
             ..CASE
         },
+        // Meltano's YAML reader refuses a tab outside quotes, block scalars, comments and flow
+        // collections, in included files too (vendor/saphyr-parser/MELTC.md).
+        Case {
+            name: "included-file-tab-outside-flow",
+            args: &["validate"],
+            files: &[
+                (
+                    "meltano.yml",
+                    "include_paths: ['./extra.yml']\nplugins: {}\n",
+                ),
+                (
+                    "extra.yml",
+                    "jobs:\n- name: sync\n  tasks:\t[tap-x target-y]\n",
+                ),
+            ],
+            exit: 1,
+            message: "found a tab character that cannot start any token",
+            location: Some("extra.yml:3:9"),
+            ..CASE
+        },
+        Case {
+            name: "included-file-control-character",
+            args: &["validate"],
+            files: &[
+                (
+                    "meltano.yml",
+                    "include_paths: ['./extra.yml']\nplugins: {}\n",
+                ),
+                ("extra.yml", "jobs: # \u{7}\n- name: sync\n"),
+            ],
+            exit: 1,
+            message: "the character U+0007 is not allowed",
+            location: Some("extra.yml:1:9"),
+            ..CASE
+        },
         Case {
             name: "project-root-is-a-file",
             args: &["--project-root", "meltano.yml", "validate"],
@@ -250,6 +285,19 @@ fn cases() -> Vec<Case> {
             exit: 1,
             message: "meltc::yaml::syntax",
             location: Some("meltano.yml:4:1"),
+            ..CASE
+        },
+        Case {
+            name: "build-tab-outside-flow-keeps-previous-output",
+            args: &["build", "--env", "dev"],
+            setup: |root| {
+                built(root);
+                let text = PROJECT.replace("pip_url: tap-x", "pip_url:\ttap-x");
+                fs_err::write(root.join("meltano.yml"), text).unwrap();
+            },
+            exit: 1,
+            message: "meltc::yaml::syntax",
+            location: Some("meltano.yml:5:13"),
             ..CASE
         },
         Case {
@@ -558,6 +606,18 @@ fn cases() -> Vec<Case> {
             ..CASE
         },
         Case {
+            name: "config-yaml-1-1-directive",
+            args: &["config", "tap-x"],
+            files: &[(
+                "meltano.yml",
+                "%YAML 1.1\n---\nplugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n",
+            )],
+            exit: 1,
+            message: "meltc::yaml::unsupported",
+            location: Some("meltano.yml:1:7"),
+            ..CASE
+        },
+        Case {
             name: "config-unknown-environment",
             args: &["config", "tap-x", "--env", "prod"],
             files: &[("meltano.yml", PROJECT)],
@@ -589,6 +649,18 @@ fn cases() -> Vec<Case> {
             exit: 1,
             message: "meltc::yaml::syntax",
             location: Some("meltano.yml:4:1"),
+            ..CASE
+        },
+        Case {
+            name: "diff-comment-before-plain-value",
+            args: &["diff", "dev", "dev"],
+            files: &[(
+                "meltano.yml",
+                "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    config:\n      page_size: # rows\n        500\n\nenvironments:\n- name: dev\n",
+            )],
+            exit: 1,
+            message: "overlap in comment",
+            location: Some("meltano.yml:6:18"),
             ..CASE
         },
         // ------------------------------------------------------------ meltc-run: the manifest
@@ -974,6 +1046,73 @@ fn cases() -> Vec<Case> {
             setup: |root| tap_script(root, "#!/bin/sh\necho '{\"streams\": 5}'\n"),
             exit: 1,
             message: "`streams` is not a list",
+            ..CASE
+        },
+        // ------------------------------------------------------------ timestamps and cron
+        Case {
+            name: "impossible-date-in-an-included-file",
+            args: &["validate"],
+            files: &[
+                (
+                    "meltano.yml",
+                    "include_paths: ['./extract/*.yml']\nplugins: {}\n",
+                ),
+                (
+                    "extract/events.yml",
+                    "plugins:\n  extractors:\n  - name: tap-events\n    namespace: tap_events\n    config:\n      start_date: 2023-02-29\n",
+                ),
+            ],
+            exit: 1,
+            message: "day is out of range for month",
+            location: Some("extract/events.yml:6:19"),
+            ..CASE
+        },
+        Case {
+            name: "build-stops-on-an-impossible-hour",
+            args: &["build", "--env", "dev"],
+            files: &[(
+                "meltano.yml",
+                "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    pip_url: tap-x\n    config:\n      start_date: 2024-01-31T24:00:00Z\nenvironments:\n- name: dev\n",
+            )],
+            exit: 1,
+            message: "hour must be in 0..23",
+            location: Some("meltano.yml:7:19"),
+            ..CASE
+        },
+        Case {
+            name: "build-stops-on-a-number-in-an-environment-plugin-env",
+            args: &["build", "--env", "dev"],
+            files: &[(
+                "meltano.yml",
+                "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    pip_url: tap-x\nenvironments:\n- name: dev\n  config:\n    plugins:\n      extractors:\n      - name: tap-x\n        env: {TAP_X_PORT: 5432}\n",
+            )],
+            exit: 1,
+            message: "`TAP_X_PORT` in this `env:` is a number, not text",
+            location: Some("meltano.yml:12:27"),
+            ..CASE
+        },
+        Case {
+            name: "build-cron-last-day-on-kubernetes",
+            args: &["build", "--env", "dev"],
+            files: &[(
+                "meltano.yml",
+                "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    pip_url: tap-x\n  loaders:\n  - name: target-y\n    namespace: target_y\n    pip_url: target-y\njobs:\n- name: sync\n  tasks: [tap-x target-y]\nschedules:\n- name: month-end\n  job: sync\n  interval: 0 6 L * *\nenvironments:\n- name: dev\n",
+            )],
+            exit: 1,
+            message: "runs `0 6 L * *`, which Kubernetes CronJobs cannot run",
+            location: Some("meltano.yml:16:13"),
+            ..CASE
+        },
+        Case {
+            name: "build-cron-seconds-on-dagster",
+            args: &["build", "--env", "dev", "--orchestrator", "dagster"],
+            files: &[(
+                "meltano.yml",
+                "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    pip_url: tap-x\n  loaders:\n  - name: target-y\n    namespace: target_y\n    pip_url: target-y\njobs:\n- name: sync\n  tasks: [tap-x target-y]\nschedules:\n- name: often\n  job: sync\n  interval: 0 6 * * MON 30\nenvironments:\n- name: dev\n",
+            )],
+            exit: 1,
+            message: "which Dagster schedules cannot run",
+            location: Some("meltano.yml:16:13"),
             ..CASE
         },
     ]

@@ -139,19 +139,7 @@ impl Garage {
 
     /// Layout, bucket and key, through the garage CLI (retried until the server answers).
     fn configure(&mut self, binary: &Path, config: &Path) {
-        let cli = |args: &[&str]| -> Result<String, String> {
-            let output = Command::new(binary)
-                .arg("-c")
-                .arg(config)
-                .args(args)
-                .output()
-                .expect("garage runs");
-            if output.status.success() {
-                Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-            } else {
-                Err(String::from_utf8_lossy(&output.stderr).into_owned())
-            }
-        };
+        let cli = |args: &[&str]| cli(binary, config, args);
         let node = self.retry("garage node id", || cli(&["node", "id", "-q"]));
         let node = node.trim().split('@').next().unwrap_or_default().to_owned();
         self.retry("layout assign", || {
@@ -171,6 +159,24 @@ impl Garage {
                 "--read",
                 "--write",
                 BUCKET,
+                "--key",
+                "meltc-test",
+            ])
+        });
+    }
+
+    /// Create the bucket `name` too, readable and writable with the key.
+    pub fn add_bucket(&mut self, name: &str) {
+        let (binary, config) = (self.binary.clone(), self.folder.path().join("garage.toml"));
+        let cli = |args: &[&str]| cli(&binary, &config, args);
+        self.retry("bucket create", || cli(&["bucket", "create", name]));
+        self.retry("bucket allow", || {
+            cli(&[
+                "bucket",
+                "allow",
+                "--read",
+                "--write",
+                name,
                 "--key",
                 "meltc-test",
             ])
@@ -209,6 +215,21 @@ impl Garage {
 impl Drop for Garage {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// `garage -c CONFIG ARGS`: its stdout, or its stderr when it fails.
+fn cli(binary: &Path, config: &Path, args: &[&str]) -> Result<String, String> {
+    let output = Command::new(binary)
+        .arg("-c")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("garage runs");
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
     }
 }
 

@@ -194,6 +194,9 @@ pub fn manifest_validator() -> jsonschema::Validator {
 }
 
 pub mod garage;
+pub mod image;
+pub mod kubelet;
+pub mod pod;
 pub mod postgres;
 
 /// One command's result from [`meltano_batch`].

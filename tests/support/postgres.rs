@@ -19,6 +19,16 @@ pub struct Postgres {
 impl Postgres {
     /// Start a server (a second or two).
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Start a server that also accepts TLS (`ssl = on`, a self-signed certificate made with
+    /// `openssl`), as a production database requires (`sslmode=require`).
+    pub fn start_with_tls() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Self {
         // The server programs from their own folder: `nobody` cannot follow links under root's home.
         let bin = fs_err::canonicalize(tool("initdb"))
             .expect("initdb resolves")
@@ -64,10 +74,33 @@ impl Postgres {
                 "UTF8",
             ],
         );
-        let options = format!(
+        let mut options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             folder.path().display()
         );
+        if tls {
+            let (certificate, key) = (data.join("server.crt"), data.join("server.key"));
+            let status = Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ])
+                .args(["-subj", "/CN=postgres.test", "-keyout"])
+                .arg(&key)
+                .arg("-out")
+                .arg(&certificate)
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl runs");
+            assert!(status.success(), "openssl req (a self-signed certificate)");
+            // The server refuses a key others can read; the files belong to its user.
+            fs_err::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .expect("key mode");
+            if as_root {
+                chown_nobody(&key);
+                chown_nobody(&certificate);
+            }
+            options.push_str(" -c ssl=on");
+        }
         let log = folder.path().join("server.log");
         run(
             "pg_ctl",

@@ -130,15 +130,27 @@ fn cronjob(
     name: &str,
 ) -> Result<String, Vec<String>> {
     let settings = settings_for(deploy, job, schedule)?;
-    let (cron, manual) = match &schedule.cron {
-        Some(cron) => (
-            kubernetes_cron(cron).map_err(|problem| vec![problem])?,
-            false,
-        ),
-        // Never due; suspended anyway. Kubernetes requires a schedule.
-        None => ("0 0 1 1 *".to_owned(), true),
-    };
     let dagster_owns = deploy.orchestrator == Orchestrator::Dagster;
+    let mut cannot_run = None;
+    let (cron, manual) = match &schedule.cron {
+        Some(cron) => match kubernetes_schedule(cron) {
+            Ok(cron) => (cron, false),
+            // Dagster runs it; the suspended CronJob only serves `kubectl create job --from`.
+            Err(unsupported) if dagster_owns => {
+                cannot_run = Some(unsupported.feature);
+                (MANUAL_SCHEDULE.to_owned(), false)
+            }
+            Err(unsupported) => {
+                return Err(vec![format!(
+                    "{} cannot run `{cron}`: they have no {}; {}",
+                    crate::cron::Orchestrator::Kubernetes,
+                    unsupported.feature,
+                    unsupported.instead
+                )]);
+            }
+        },
+        None => (MANUAL_SCHEDULE.to_owned(), true),
+    };
     let suspend = manual || dagster_owns || settings.suspend;
     let starting_deadline = settings
         .starting_deadline_seconds
@@ -167,6 +179,14 @@ fn cronjob(
         ("meltc.dev/job".to_owned(), job.name.clone()),
         ("meltc.dev/interval".to_owned(), schedule.interval.clone()),
     ]);
+    if let Some(feature) = cannot_run {
+        annotations.insert(
+            "meltc.dev/runs-in".to_owned(),
+            format!(
+                "Dagster: a CronJob has no {feature}, so this suspended CronJob's schedule is a placeholder"
+            ),
+        );
+    }
     if ephemeral {
         annotations.insert(
             "meltc.dev/state".to_owned(),
@@ -192,13 +212,17 @@ fn cronjob(
                 secret_key_ref: Some(SecretKeySelector {
                     name: names.secret.clone(),
                     key: variable.clone(),
-                    optional: None,
+                    // A key missing from the Secret still starts the pod: meltc-run names it
+                    // and exits 2, which podFailurePolicy makes final. A required key would
+                    // hold the pod in CreateContainerConfigError until activeDeadlineSeconds.
+                    optional: Some(true),
                 }),
                 ..EnvVarSource::default()
             }),
             ..EnvVar::default()
         })
         .collect();
+    let reads_secrets = !env.is_empty();
     env.extend(schedule.env.iter().map(|(variable, value)| EnvVar {
         name: variable.clone(),
         value: Some(kubernetes_value(value)),
@@ -328,13 +352,23 @@ fn cronjob(
         }),
         ..CronJob::default()
     };
-    let comments = comments(
+    let mut comments = comments(
         schedule,
         manual,
         dagster_owns,
         settings.suspend,
         settings.starting_deadline_seconds.is_none(),
     );
+    if reads_secrets {
+        comments.insert(
+            "spec.jobTemplate.spec.template.spec.containers.env".to_owned(),
+            vec![
+                "Secret keys are optional so that a missing one still starts the pod: meltc-run".to_owned(),
+                "names it and exits 2, which podFailurePolicy makes final (a required key would hold".to_owned(),
+                "the pod in CreateContainerConfigError until activeDeadlineSeconds).".to_owned(),
+            ],
+        );
+    }
     let mut lines = crate::emit::header(manifest);
     lines.push(String::new());
     lines.push(format!(
@@ -406,62 +440,20 @@ fn kubernetes_value(value: &str) -> String {
         .collect()
 }
 
-/// Meltano's cron (already checked and with presets expanded) as Kubernetes reads it: the
-/// robfig/cron parser takes day-of-week 0-6 only and no wrap-around ranges, and has no `L`.
+/// Never due: Kubernetes requires a schedule, and these CronJobs are suspended.
+const MANUAL_SCHEDULE: &str = "0 0 1 1 *";
+
+/// The CronJob `schedule` of a manifest's cron expression ([`crate::cron`]).
 ///
 /// # Errors
-/// `L`, which Kubernetes has no equivalent for.
-pub fn kubernetes_cron(cron: &str) -> Result<String, String> {
-    let fields: Vec<&str> = cron.split_whitespace().collect();
-    if fields.len() != 5 {
-        return Err(format!("cron `{cron}` does not have five fields"));
-    }
-    if fields.iter().any(|field| field.eq_ignore_ascii_case("l")) {
-        return Err(format!(
-            "cron `{cron}` uses `L` (last day of the month), which Kubernetes CronJobs do not support"
-        ));
-    }
-    let day = |atom: &str| -> Option<u32> {
-        const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
-        atom.parse().ok().or_else(|| {
-            DAYS.iter()
-                .position(|d| d.eq_ignore_ascii_case(atom))
-                .and_then(|i| u32::try_from(i).ok())
-        })
-    };
-    let mut items = Vec::new();
-    for item in fields[4].split(',') {
-        match item.split_once('-') {
-            Some((from, to)) if !to.contains('/') => match (day(from), day(to)) {
-                (Some(start), Some(end)) => {
-                    let end_wraps = end == 7 || start > end;
-                    let end = if end == 7 { 6 } else { end };
-                    let start = if start == 7 { 0 } else { start };
-                    if end_wraps && start > end {
-                        items.push(format!("{start}-6"));
-                        items.push(format!("0-{end}"));
-                    } else if end_wraps {
-                        items.push(format!("{start}-{end}"));
-                        items.push("0".to_owned());
-                    } else {
-                        items.push(item.to_owned());
-                    }
-                }
-                _ => items.push(item.to_owned()),
-            },
-            None if item == "7" => items.push("0".to_owned()),
-            _ => items.push(item.to_owned()),
-        }
-    }
-    items.dedup();
-    Ok(format!(
-        "{} {} {} {} {}",
-        fields[0],
-        fields[1],
-        fields[2],
-        fields[3],
-        items.join(",")
-    ))
+/// What a CronJob cannot express.
+pub fn kubernetes_schedule(cron: &str) -> Result<String, crate::cron::Unsupported> {
+    crate::cron::Cron::parse(cron)
+        .map_err(|reason| crate::cron::Unsupported {
+            feature: format!("reading of it ({reason})"),
+            instead: "write an expression croniter accepts".to_owned(),
+        })?
+        .kubernetes()
 }
 
 /// Half the shortest gap between two runs of `cron` (looked at over its next 60 runs from a
@@ -507,22 +499,30 @@ fn compute_starting_deadline_seconds(cron: &str) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{kubernetes_cron, kubernetes_value, starting_deadline_seconds};
+    use super::{kubernetes_schedule, kubernetes_value, starting_deadline_seconds};
 
     #[test]
     fn cron_for_kubernetes() {
-        assert_eq!(kubernetes_cron("0 2 * * *").unwrap(), "0 2 * * *");
-        assert_eq!(kubernetes_cron("0 0 * * 7").unwrap(), "0 0 * * 0");
-        assert_eq!(
-            kubernetes_cron("0 0 * * fri-mon").unwrap(),
-            "0 0 * * 5-6,0-1"
-        );
-        assert_eq!(kubernetes_cron("0 0 * * 5-7").unwrap(), "0 0 * * 5-6,0");
-        assert_eq!(
-            kubernetes_cron("0 9 * jan-mar mon-fri").unwrap(),
-            "0 9 * jan-mar mon-fri"
-        );
-        assert!(kubernetes_cron("0 0 L * ?").is_err());
+        for (cron, schedule) in [
+            ("0 2 * * *", "0 2 * * *"),
+            ("0 0 * * 7", "0 0 * * 0"),
+            ("0 0 * * fri-mon", "0 0 * * 0,1,5,6"),
+            ("0 0 * * 5-7", "0 0 * * 0,5,6"),
+            ("0 9 * JAN-MAR MON-FRI", "0 9 * JAN-MAR MON-FRI"),
+            ("50-10/15 * ? * *", "6,50 * ? * *"),
+            ("0 6 5-5 * *", "0 6 1-31 * *"),
+        ] {
+            assert_eq!(kubernetes_schedule(cron).unwrap(), schedule, "{cron}");
+        }
+        for cron in [
+            "0 0 L * ?",
+            "0 0 * * 1#2",
+            "0 0 * * L5",
+            "0 0 2 * * *",
+            "R 0 * * *",
+        ] {
+            assert!(kubernetes_schedule(cron).is_err(), "{cron}");
+        }
     }
 
     #[test]

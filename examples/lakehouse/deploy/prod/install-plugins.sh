@@ -9,8 +9,9 @@
 # ROOT/<VENV> becomes the virtualenv (the image uses /opt/meltano). A plugin with a hashed
 # lock (meltc/locks/<VENV>.txt, from `meltc lock --requirements`) gets exactly that lock; the
 # others get their pip_url. Environment: MELTC_LOCKS, the folder of the locks (default
-# /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default python3);
-# UV, the uv program (default uv).
+# /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default
+# python3.11: the image's Python, which the locks are compiled for); UV, the uv program
+# (default uv).
 set -eu
 
 if [ "$#" -lt 1 ]; then
@@ -20,8 +21,22 @@ fi
 root=$1
 shift
 locks=${MELTC_LOCKS:-/meltc/locks}
-python=${PYTHON:-python3}
+python=${PYTHON:-python3.11}
 uv=${UV:-uv}
+
+# require_python: the interpreter must be Python 3.11 (annotations.meltc.image.python),
+# the version the locks were compiled for; wheels for another version install, and the plugin
+# then fails at run time on a missing module.
+require_python() {
+  if ! version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); then
+    echo "install-plugins.sh: the image has no Python interpreter \`$python\`; the plugin locks are for Python 3.11: use a base image with Python 3.11, or set annotations.meltc.image.python to the base image's Python and run \`meltc lock --requirements\`" >&2
+    exit 1
+  fi
+  if [ "$version" != "3.11" ]; then
+    echo "install-plugins.sh: \`$python\` is Python $version, but the plugin locks are for Python 3.11: set annotations.meltc.image.python to \"$version\" and run \`meltc lock --requirements\`, or use a base image with Python 3.11" >&2
+    exit 1
+  fi
+}
 
 # require_executable VENV NAME: the plugin's executable must be in its virtualenv.
 require_executable() {
@@ -35,30 +50,35 @@ install() {
   case "$1" in
     extractors/tap-github)
       # tap-github from its hashed lock of `meltanolabs-tap-github==1.30.1` (meltc/locks/extractors/tap-github.txt)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-github"
       "$uv" pip install --quiet --python "$root/extractors/tap-github/bin/python" --require-hashes --no-deps -r "$locks/extractors/tap-github.txt"
       require_executable extractors/tap-github tap-github
       ;;
     extractors/tap-postgres)
       # tap-postgres from its hashed lock of `meltanolabs-tap-postgres==0.10.0` (meltc/locks/extractors/tap-postgres.txt)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-postgres"
       "$uv" pip install --quiet --python "$root/extractors/tap-postgres/bin/python" --require-hashes --no-deps -r "$locks/extractors/tap-postgres.txt"
       require_executable extractors/tap-postgres tap-postgres
       ;;
     loaders/target-jsonl)
       # target-jsonl from its hashed lock of `target-jsonl==0.1.4` (meltc/locks/loaders/target-jsonl.txt)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/loaders/target-jsonl"
       "$uv" pip install --quiet --python "$root/loaders/target-jsonl/bin/python" --require-hashes --no-deps -r "$locks/loaders/target-jsonl.txt"
       require_executable loaders/target-jsonl target-jsonl
       ;;
     loaders/target-s3)
-      # target-s3 from pip_url `git+https://github.com/crowemi/target-s3.git@3.2.0` (not locked)
+      # target-s3 from its hashed lock of `plinxore-target-s3==0.1.7` (meltc/locks/loaders/target-s3.txt)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/loaders/target-s3"
-      "$uv" pip install --quiet --python "$root/loaders/target-s3/bin/python" git+https://github.com/crowemi/target-s3.git@3.2.0
+      "$uv" pip install --quiet --python "$root/loaders/target-s3/bin/python" --require-hashes --no-deps -r "$locks/loaders/target-s3.txt"
       require_executable loaders/target-s3 target-s3
       ;;
     utilities/dagster)
       # dagster from its hashed lock of `elt-dagster-ext==1.0.1` (meltc/locks/utilities/dagster.txt)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/utilities/dagster"
       "$uv" pip install --quiet --python "$root/utilities/dagster/bin/python" --require-hashes --no-deps -r "$locks/utilities/dagster.txt"
       require_executable utilities/dagster dagster_invoker

@@ -9,8 +9,9 @@
 # ROOT/<VENV> becomes the virtualenv (the image uses /opt/meltano). A plugin with a hashed
 # lock (meltc/locks/<VENV>.txt, from `meltc lock --requirements`) gets exactly that lock; the
 # others get their pip_url. Environment: MELTC_LOCKS, the folder of the locks (default
-# /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default python3);
-# UV, the uv program (default uv).
+# /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default
+# python3.12: the image's Python, which the locks are compiled for); UV, the uv program
+# (default uv).
 set -eu
 
 if [ "$#" -lt 1 ]; then
@@ -19,8 +20,22 @@ if [ "$#" -lt 1 ]; then
 fi
 root=$1
 shift
-python=${PYTHON:-python3}
+python=${PYTHON:-python3.12}
 uv=${UV:-uv}
+
+# require_python: the interpreter must be Python 3.12 (annotations.meltc.image.python),
+# the version the locks were compiled for; wheels for another version install, and the plugin
+# then fails at run time on a missing module.
+require_python() {
+  if ! version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); then
+    echo "install-plugins.sh: the image has no Python interpreter \`$python\`; the plugin locks are for Python 3.12: use a base image with Python 3.12, or set annotations.meltc.image.python to the base image's Python and run \`meltc lock --requirements\`" >&2
+    exit 1
+  fi
+  if [ "$version" != "3.12" ]; then
+    echo "install-plugins.sh: \`$python\` is Python $version, but the plugin locks are for Python 3.12: set annotations.meltc.image.python to \"$version\" and run \`meltc lock --requirements\`, or use a base image with Python 3.12" >&2
+    exit 1
+  fi
+}
 
 # require_executable VENV NAME: the plugin's executable must be in its virtualenv.
 require_executable() {
@@ -34,30 +49,35 @@ install() {
   case "$1" in
     extractors/tap-postgres)
       # tap-postgres from pip_url `git+https://github.com/MeltanoLabs/tap-postgres.git` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-postgres"
       "$uv" pip install --quiet --python "$root/extractors/tap-postgres/bin/python" git+https://github.com/MeltanoLabs/tap-postgres.git
       require_executable extractors/tap-postgres tap-postgres
       ;;
     loaders/target-bigquery)
       # target-bigquery from pip_url `git+https://github.com/z3z1ma/target-bigquery.git` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/loaders/target-bigquery"
       "$uv" pip install --quiet --python "$root/loaders/target-bigquery/bin/python" git+https://github.com/z3z1ma/target-bigquery.git
       require_executable loaders/target-bigquery target-bigquery
       ;;
     transformers/dbt-bigquery)
       # dbt-bigquery from pip_url `dbt-core~=1.8.0 dbt-bigquery~=1.8.0` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/transformers/dbt-bigquery"
       "$uv" pip install --quiet --python "$root/transformers/dbt-bigquery/bin/python" 'dbt-core~=1.8.0' 'dbt-bigquery~=1.8.0'
       require_executable transformers/dbt-bigquery dbt
       ;;
     utilities/airflow)
       # airflow from pip_url `git+https://github.com/meltano/airflow-ext.git@main apache-airflow[postgres]==2.10.5 apache-airflow-providers-google --constraint https://raw.githubusercontent.com/apache/airflow/constraints-2.10.5/constraints-no-providers-${MELTANO__PYTHON_VERSION}.txt` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/utilities/airflow"
       "$uv" pip install --quiet --python "$root/utilities/airflow/bin/python" git+https://github.com/meltano/airflow-ext.git@main 'apache-airflow[postgres]==2.10.5' apache-airflow-providers-google --constraint https://raw.githubusercontent.com/apache/airflow/constraints-2.10.5/constraints-no-providers-3.12.txt
       require_executable utilities/airflow airflow_invoker
       ;;
     utilities/sqlfluff)
       # sqlfluff from pip_url `sqlfluff==3.4.2 sqlfluff-templater-dbt==3.4.2 dbt-core~=1.8.0 dbt-bigquery~=1.8.0` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/utilities/sqlfluff"
       "$uv" pip install --quiet --python "$root/utilities/sqlfluff/bin/python" sqlfluff==3.4.2 sqlfluff-templater-dbt==3.4.2 'dbt-core~=1.8.0' 'dbt-bigquery~=1.8.0'
       require_executable utilities/sqlfluff sqlfluff

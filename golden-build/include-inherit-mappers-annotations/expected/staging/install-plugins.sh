@@ -9,8 +9,9 @@
 # ROOT/<VENV> becomes the virtualenv (the image uses /opt/meltano). A plugin with a hashed
 # lock (meltc/locks/<VENV>.txt, from `meltc lock --requirements`) gets exactly that lock; the
 # others get their pip_url. Environment: MELTC_LOCKS, the folder of the locks (default
-# /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default python3);
-# UV, the uv program (default uv).
+# /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default
+# python3.12: the image's Python, which the locks are compiled for); UV, the uv program
+# (default uv).
 set -eu
 
 if [ "$#" -lt 1 ]; then
@@ -19,8 +20,22 @@ if [ "$#" -lt 1 ]; then
 fi
 root=$1
 shift
-python=${PYTHON:-python3}
+python=${PYTHON:-python3.12}
 uv=${UV:-uv}
+
+# require_python: the interpreter must be Python 3.12 (annotations.meltc.image.python),
+# the version the locks were compiled for; wheels for another version install, and the plugin
+# then fails at run time on a missing module.
+require_python() {
+  if ! version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); then
+    echo "install-plugins.sh: the image has no Python interpreter \`$python\`; the plugin locks are for Python 3.12: use a base image with Python 3.12, or set annotations.meltc.image.python to the base image's Python and run \`meltc lock --requirements\`" >&2
+    exit 1
+  fi
+  if [ "$version" != "3.12" ]; then
+    echo "install-plugins.sh: \`$python\` is Python $version, but the plugin locks are for Python 3.12: set annotations.meltc.image.python to \"$version\" and run \`meltc lock --requirements\`, or use a base image with Python 3.12" >&2
+    exit 1
+  fi
+}
 
 # require_executable VENV NAME: the plugin's executable must be in its virtualenv.
 require_executable() {
@@ -34,120 +49,140 @@ install() {
   case "$1" in
     extractors/tap-cloudwatch)
       # tap-cloudwatch from pip_url `git+https://github.com/meltanolabs/tap-cloudwatch.git@0.0.1` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-cloudwatch"
       "$uv" pip install --quiet --python "$root/extractors/tap-cloudwatch/bin/python" git+https://github.com/meltanolabs/tap-cloudwatch.git@0.0.1
       require_executable extractors/tap-cloudwatch tap-cloudwatch
       ;;
     extractors/tap-github)
       # tap-github, tap-github-meltano, tap-github-search from pip_url `git+https://github.com/MeltanoLabs/tap-github@d99378778c0cebc446c12b552ee4fd386fdc2610` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-github"
       "$uv" pip install --quiet --python "$root/extractors/tap-github/bin/python" git+https://github.com/MeltanoLabs/tap-github@d99378778c0cebc446c12b552ee4fd386fdc2610
       require_executable extractors/tap-github tap-github
       ;;
     extractors/tap-gitlab)
       # tap-gitlab from pip_url `git+https://github.com/pnadolny13/tap-gitlab.git@author_usernames` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-gitlab"
       "$uv" pip install --quiet --python "$root/extractors/tap-gitlab/bin/python" git+https://github.com/pnadolny13/tap-gitlab.git@author_usernames
       require_executable extractors/tap-gitlab tap-gitlab
       ;;
     extractors/tap-google-analytics)
       # tap-google-analytics from pip_url `git+https://github.com/MeltanoLabs/tap-google-analytics.git@v0.0.4` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-google-analytics"
       "$uv" pip install --quiet --python "$root/extractors/tap-google-analytics/bin/python" git+https://github.com/MeltanoLabs/tap-google-analytics.git@v0.0.4
       require_executable extractors/tap-google-analytics tap-google-analytics
       ;;
     extractors/tap-meltanohub)
       # tap-meltanohub from pip_url `git+https://github.com/AutoIDM/tap-meltanohub.git@1b99b0ee7853b2d9db36de6afa16b15c1affce7b` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-meltanohub"
       "$uv" pip install --quiet --python "$root/extractors/tap-meltanohub/bin/python" git+https://github.com/AutoIDM/tap-meltanohub.git@1b99b0ee7853b2d9db36de6afa16b15c1affce7b
       require_executable extractors/tap-meltanohub tap-meltanohub
       ;;
     extractors/tap-slack)
       # tap-slack, tap-slack-public from pip_url `git+https://github.com/MeltanoLabs/tap-slack.git@0.1.5` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-slack"
       "$uv" pip install --quiet --python "$root/extractors/tap-slack/bin/python" git+https://github.com/MeltanoLabs/tap-slack.git@0.1.5
       require_executable extractors/tap-slack tap-slack
       ;;
     extractors/tap-snowflake)
       # tap-snowflake, tap-snowflake-metrics, tap-snowflake-audit, tap-snowflake-singer-activity from pip_url `git+https://github.com/transferwise/pipelinewise-tap-snowflake.git@15699411cc0ff87f11a3f7e637f01a2eb8cbf9da` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-snowflake"
       "$uv" pip install --quiet --python "$root/extractors/tap-snowflake/bin/python" git+https://github.com/transferwise/pipelinewise-tap-snowflake.git@15699411cc0ff87f11a3f7e637f01a2eb8cbf9da
       require_executable extractors/tap-snowflake tap-snowflake
       ;;
     extractors/tap-spreadsheets-anywhere)
       # tap-spreadsheets-anywhere from pip_url `git+https://github.com/ets/tap-spreadsheets-anywhere.git@5d9115985d3f9e7a568c6dcc68975f0c038253ff` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-spreadsheets-anywhere"
       "$uv" pip install --quiet --python "$root/extractors/tap-spreadsheets-anywhere/bin/python" git+https://github.com/ets/tap-spreadsheets-anywhere.git@5d9115985d3f9e7a568c6dcc68975f0c038253ff
       require_executable extractors/tap-spreadsheets-anywhere tap-spreadsheets-anywhere
       ;;
     loaders/target-apprise)
       # target-apprise from pip_url `target-apprise==0.0.2` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/loaders/target-apprise"
       "$uv" pip install --quiet --python "$root/loaders/target-apprise/bin/python" target-apprise==0.0.2
       require_executable loaders/target-apprise target-apprise
       ;;
     loaders/target-snowflake)
       # target-snowflake from pip_url `pipelinewise-target-snowflake==2.2.0` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/loaders/target-snowflake"
       "$uv" pip install --quiet --python "$root/loaders/target-snowflake/bin/python" pipelinewise-target-snowflake==2.2.0
       require_executable loaders/target-snowflake target-snowflake
       ;;
     loaders/target-yaml)
       # target-yaml, target-yaml-metrics, target-yaml-audit from pip_url `git+https://github.com/MeltanoLabs/target-yaml.git@20f37a2ae5a85125fed36a733afab179d0bc8a70` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/loaders/target-yaml"
       "$uv" pip install --quiet --python "$root/loaders/target-yaml/bin/python" git+https://github.com/MeltanoLabs/target-yaml.git@20f37a2ae5a85125fed36a733afab179d0bc8a70
       require_executable loaders/target-yaml target-yaml
       ;;
     mappers/meltano-map-transformer)
       # meltano-map-transformer from pip_url `meltano-map-transform==0.10.0` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/mappers/meltano-map-transformer"
       "$uv" pip install --quiet --python "$root/mappers/meltano-map-transformer/bin/python" meltano-map-transform==0.10.0
       require_executable mappers/meltano-map-transformer meltano-map-transform
       ;;
     utilities/airflow)
       # airflow from pip_url `git+https://github.com/meltano/airflow-ext.git@main apache-airflow==2.10.5 --constraint https://raw.githubusercontent.com/apache/airflow/constraints-2.3.3/constraints-no-providers-${MELTANO__PYTHON_VERSION}.txt pytest kubernetes==23.6.0 apache-airflow-providers-cncf-kubernetes==4.4.0` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/utilities/airflow"
       "$uv" pip install --quiet --python "$root/utilities/airflow/bin/python" git+https://github.com/meltano/airflow-ext.git@main apache-airflow==2.10.5 --constraint https://raw.githubusercontent.com/apache/airflow/constraints-2.3.3/constraints-no-providers-3.12.txt pytest kubernetes==23.6.0 apache-airflow-providers-cncf-kubernetes==4.4.0
       require_executable utilities/airflow airflow_invoker
       ;;
     utilities/awscli)
       # awscli from pip_url `awscli==1.21.7` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/utilities/awscli"
       "$uv" pip install --quiet --python "$root/utilities/awscli/bin/python" awscli==1.21.7
       require_executable utilities/awscli aws
       ;;
     utilities/dbt-snowflake)
       # dbt-snowflake from pip_url `dbt-core~=1.3.0 dbt-snowflake~=1.3.0 meltano-dbt-ext~=0.4.0` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/utilities/dbt-snowflake"
       "$uv" pip install --quiet --python "$root/utilities/dbt-snowflake/bin/python" 'dbt-core~=1.3.0' 'dbt-snowflake~=1.3.0' 'meltano-dbt-ext~=0.4.0'
       require_executable utilities/dbt-snowflake dbt_invoker
       ;;
     utilities/great_expectations)
       # great_expectations from pip_url `great_expectations==0.15.20; sqlalchemy==1.4.40; snowflake-sqlalchemy==1.4.1` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/utilities/great_expectations"
       "$uv" pip install --quiet --python "$root/utilities/great_expectations/bin/python" 'great_expectations==0.15.20;' 'sqlalchemy==1.4.40;' snowflake-sqlalchemy==1.4.1
       require_executable utilities/great_expectations great_expectations
       ;;
     utilities/kms)
       # kms from pip_url `git+https://github.com/meltano/kms-ext.git` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/utilities/kms"
       "$uv" pip install --quiet --python "$root/utilities/kms/bin/python" git+https://github.com/meltano/kms-ext.git
       require_executable utilities/kms kms
       ;;
     utilities/permifrost)
       # permifrost from pip_url `permifrost==0.14.0` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/utilities/permifrost"
       "$uv" pip install --quiet --python "$root/utilities/permifrost/bin/python" permifrost==0.14.0
       require_executable utilities/permifrost permifrost
       ;;
     utilities/sqlfluff)
       # sqlfluff from pip_url `sqlfluff==1.2.1; sqlfluff-templater-dbt==1.2.1; dbt-core~=1.2.0; dbt-snowflake~=1.2.0` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/utilities/sqlfluff"
       "$uv" pip install --quiet --python "$root/utilities/sqlfluff/bin/python" 'sqlfluff==1.2.1;' 'sqlfluff-templater-dbt==1.2.1;' 'dbt-core~=1.2.0;' 'dbt-snowflake~=1.2.0'
       require_executable utilities/sqlfluff sqlfluff
       ;;
     utilities/superset)
       # superset from pip_url `apache-superset==1.5.0 markupsafe==2.0.1 snowflake-sqlalchemy` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/utilities/superset"
       "$uv" pip install --quiet --python "$root/utilities/superset/bin/python" apache-superset==1.5.0 markupsafe==2.0.1 snowflake-sqlalchemy
       require_executable utilities/superset superset

@@ -9,8 +9,9 @@
 # ROOT/<VENV> becomes the virtualenv (the image uses /opt/meltano). A plugin with a hashed
 # lock (meltc/locks/<VENV>.txt, from `meltc lock --requirements`) gets exactly that lock; the
 # others get their pip_url. Environment: MELTC_LOCKS, the folder of the locks (default
-# /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default python3);
-# UV, the uv program (default uv).
+# /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default
+# python3.12: the image's Python, which the locks are compiled for); UV, the uv program
+# (default uv).
 set -eu
 
 if [ "$#" -lt 1 ]; then
@@ -19,8 +20,22 @@ if [ "$#" -lt 1 ]; then
 fi
 root=$1
 shift
-python=${PYTHON:-python3}
+python=${PYTHON:-python3.12}
 uv=${UV:-uv}
+
+# require_python: the interpreter must be Python 3.12 (annotations.meltc.image.python),
+# the version the locks were compiled for; wheels for another version install, and the plugin
+# then fails at run time on a missing module.
+require_python() {
+  if ! version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); then
+    echo "install-plugins.sh: the image has no Python interpreter \`$python\`; the plugin locks are for Python 3.12: use a base image with Python 3.12, or set annotations.meltc.image.python to the base image's Python and run \`meltc lock --requirements\`" >&2
+    exit 1
+  fi
+  if [ "$version" != "3.12" ]; then
+    echo "install-plugins.sh: \`$python\` is Python $version, but the plugin locks are for Python 3.12: set annotations.meltc.image.python to \"$version\" and run \`meltc lock --requirements\`, or use a base image with Python 3.12" >&2
+    exit 1
+  fi
+}
 
 # require_executable VENV NAME: the plugin's executable must be in its virtualenv.
 require_executable() {
@@ -34,54 +49,63 @@ install() {
   case "$1" in
     extractors/tap-covid-19)
       # tap-covid-19 from pip_url `tap-covid-19` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-covid-19"
       "$uv" pip install --quiet --python "$root/extractors/tap-covid-19/bin/python" tap-covid-19
       require_executable extractors/tap-covid-19 tap-covid-19
       ;;
     extractors/tap-gitlab)
       # tap-gitlab from pip_url `git+https://github.com/meltanolabs/tap-gitlab.git@main` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-gitlab"
       "$uv" pip install --quiet --python "$root/extractors/tap-gitlab/bin/python" git+https://github.com/meltanolabs/tap-gitlab.git@main
       require_executable extractors/tap-gitlab tap-gitlab
       ;;
     extractors/tap-salesforce)
       # tap-salesforce from pip_url `git+https://gitlab.com/meltano/tap-salesforce.git` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-salesforce"
       "$uv" pip install --quiet --python "$root/extractors/tap-salesforce/bin/python" git+https://gitlab.com/meltano/tap-salesforce.git
       require_executable extractors/tap-salesforce tap-salesforce
       ;;
     loaders/target-jsonl)
       # target-jsonl from pip_url `target-jsonl` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/loaders/target-jsonl"
       "$uv" pip install --quiet --python "$root/loaders/target-jsonl/bin/python" target-jsonl
       require_executable loaders/target-jsonl target-jsonl
       ;;
     loaders/target-postgres)
       # target-postgres from pip_url `git+https://github.com/meltano/target-postgres.git` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/loaders/target-postgres"
       "$uv" pip install --quiet --python "$root/loaders/target-postgres/bin/python" git+https://github.com/meltano/target-postgres.git
       require_executable loaders/target-postgres target-postgres
       ;;
     loaders/target-snowflake)
       # target-snowflake from pip_url `git+https://gitlab.com/meltano/target-snowflake.git` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/loaders/target-snowflake"
       "$uv" pip install --quiet --python "$root/loaders/target-snowflake/bin/python" git+https://gitlab.com/meltano/target-snowflake.git
       require_executable loaders/target-snowflake target-snowflake
       ;;
     orchestrators/airflow)
       # airflow from pip_url `apache-airflow==1.10.12 --constraint https://raw.githubusercontent.com/apache/airflow/constraints-1.10.12/constraints-3.6.txt` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/orchestrators/airflow"
       "$uv" pip install --quiet --python "$root/orchestrators/airflow/bin/python" apache-airflow==1.10.12 --constraint https://raw.githubusercontent.com/apache/airflow/constraints-1.10.12/constraints-3.6.txt
       require_executable orchestrators/airflow airflow
       ;;
     transformers/dbt)
       # dbt from pip_url `dbt-core==1.0.2 dbt-postgres==1.0.2` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/transformers/dbt"
       "$uv" pip install --quiet --python "$root/transformers/dbt/bin/python" dbt-core==1.0.2 dbt-postgres==1.0.2
       require_executable transformers/dbt dbt
       ;;
     transforms/tap-gitlab)
       # tap-gitlab from pip_url `https://gitlab.com/meltano/dbt-tap-gitlab.git@lower-permission-tier` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/transforms/tap-gitlab"
       "$uv" pip install --quiet --python "$root/transforms/tap-gitlab/bin/python" https://gitlab.com/meltano/dbt-tap-gitlab.git@lower-permission-tier
       require_executable transforms/tap-gitlab tap-gitlab

@@ -9,8 +9,9 @@
 # ROOT/<VENV> becomes the virtualenv (the image uses /opt/meltano). A plugin with a hashed
 # lock (meltc/locks/<VENV>.txt, from `meltc lock --requirements`) gets exactly that lock; the
 # others get their pip_url. Environment: MELTC_LOCKS, the folder of the locks (default
-# /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default python3);
-# UV, the uv program (default uv).
+# /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default
+# python3.12: the image's Python, which the locks are compiled for); UV, the uv program
+# (default uv).
 set -eu
 
 if [ "$#" -lt 1 ]; then
@@ -19,8 +20,22 @@ if [ "$#" -lt 1 ]; then
 fi
 root=$1
 shift
-python=${PYTHON:-python3}
+python=${PYTHON:-python3.12}
 uv=${UV:-uv}
+
+# require_python: the interpreter must be Python 3.12 (annotations.meltc.image.python),
+# the version the locks were compiled for; wheels for another version install, and the plugin
+# then fails at run time on a missing module.
+require_python() {
+  if ! version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); then
+    echo "install-plugins.sh: the image has no Python interpreter \`$python\`; the plugin locks are for Python 3.12: use a base image with Python 3.12, or set annotations.meltc.image.python to the base image's Python and run \`meltc lock --requirements\`" >&2
+    exit 1
+  fi
+  if [ "$version" != "3.12" ]; then
+    echo "install-plugins.sh: \`$python\` is Python $version, but the plugin locks are for Python 3.12: set annotations.meltc.image.python to \"$version\" and run \`meltc lock --requirements\`, or use a base image with Python 3.12" >&2
+    exit 1
+  fi
+}
 
 # require_executable VENV NAME: the plugin's executable must be in its virtualenv.
 require_executable() {
@@ -34,12 +49,14 @@ install() {
   case "$1" in
     extractors/tap-dynamodb)
       # tap-dynamodb from pip_url `git+https://github.com/MeltanoLabs/tap-dynamodb.git` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-dynamodb"
       "$uv" pip install --quiet --python "$root/extractors/tap-dynamodb/bin/python" git+https://github.com/MeltanoLabs/tap-dynamodb.git
       require_executable extractors/tap-dynamodb tap-dynamodb
       ;;
     extractors/tap-postgres)
       # tap-postgres from pip_url `meltanolabs-tap-postgres` (not locked)
+      require_python
       "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-postgres"
       "$uv" pip install --quiet --python "$root/extractors/tap-postgres/bin/python" meltanolabs-tap-postgres
       require_executable extractors/tap-postgres tap-postgres
