@@ -79,7 +79,7 @@ mod zero_copy {
     //! reads a duplicate once to count it.
 
     use std::io::{self, Read};
-    use std::os::fd::{AsFd, OwnedFd};
+    use std::os::fd::AsFd;
     use std::sync::Mutex;
 
     use rustix::io::Errno;
@@ -105,7 +105,7 @@ mod zero_copy {
         // the tap's, so one `tee` takes all it holds.
         let (copy_out, copy_in) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)?;
         let _ = rustix::pipe::fcntl_setpipe_size(&copy_in, BUFFER);
-        let mut copy_out = std::fs::File::from(OwnedFd::from(copy_out));
+        let mut copy_out = std::fs::File::from(copy_out);
         let mut first = true;
         loop {
             let length = match rustix::pipe::tee(from, &copy_in, BUFFER, SpliceFlags::empty()) {
