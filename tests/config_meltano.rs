@@ -1,7 +1,8 @@
 //! `meltc config` against the real `meltano config print` on every corpus project.
 //!
 //! For every plugin Meltano can resolve without the Hub (a custom plugin, a chain of project
-//! parents ending in one, or a lock file at the path Meltano reads), and for the base project
+//! parents ending in one, or a lock file at the path Meltano reads), each mapping of such a
+//! mapper (a mapping is a plugin too: `meltano config MAPPING`), and for the base project
 //! and every environment, the `config` object of `meltc config PLUGIN --format json
 //! --show-secrets [--env E]` must equal `meltano [--environment=E] config --unsafe print
 //! PLUGIN`, and its `env` object (the settings' variables) what `meltano config print
@@ -290,7 +291,7 @@ fn compare_project(input: &Input, python: &Path, driver: &Path) -> Outcome {
                 .chain(environments.iter().cloned().map(Some))
                 .map(|environment| Case {
                     plugin_type: plugin.plugin_type.as_str().to_owned(),
-                    plugin: plugin.name.clone(),
+                    plugin: plugin.block_name().to_owned(),
                     environment,
                 })
         })
@@ -388,6 +389,8 @@ fn offline_plugins<'r, 'p>(
         };
         if offline {
             plugins.push(plugin);
+            // A mapping is a plugin too (`meltano config MAPPING`): the mapper's definition.
+            plugins.extend(resolved.mappings_of(plugin));
         } else {
             skipped.push(format!(
                 "{} ({}): Meltano needs the Hub (no {})",

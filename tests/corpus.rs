@@ -17,9 +17,11 @@ const EXPECTED: &[Pinned] = &[
     ("02-meltano-meltano", 0, &[("meltc::ref::environment-plugin", 4), ("meltc::setting::literal-secret", 3), ("meltc::state::ephemeral", 10)]),
     // A parser fixture that Meltano never runs: `my-job` names the mapper `map-meltano-yml`
     // instead of its mapping, which `meltano run` refuses, and its 7 plugins have no
-    // namespace, lock or hub entry (SOURCES.md) while jobs and schedules run them.
-    ("03-meltano-meltano-multifile", 1, &[("meltc::job::mapper-name", 1), ("meltc::plugin::unresolved-used", 7), ("meltc::schedule::legacy", 3), ("meltc::yaml::unquoted-date", 3)]),
-    ("04-meltano-demo-project", 0, &[("meltc::key::unknown", 1), ("meltc::plugin::legacy-files", 2), ("meltc::plugin::legacy-type", 1), ("meltc::schedule::legacy", 2), ("meltc::yaml::unquoted-date", 2)]),
+    // namespace, lock or hub entry (SOURCES.md) while jobs and schedules run them; its legacy
+    // schedules carry a `start_date` Meltano 4 no longer reads.
+    ("03-meltano-meltano-multifile", 1, &[("meltc::job::mapper-name", 1), ("meltc::key::ignored", 3), ("meltc::plugin::unresolved-used", 7), ("meltc::schedule::legacy", 3), ("meltc::yaml::unquoted-date", 3)]),
+    // Legacy schedules with a `start_date` Meltano 4 no longer reads.
+    ("04-meltano-demo-project", 0, &[("meltc::key::ignored", 2), ("meltc::key::unknown", 1), ("meltc::plugin::legacy-files", 2), ("meltc::plugin::legacy-type", 1), ("meltc::schedule::legacy", 2), ("meltc::yaml::unquoted-date", 2)]),
     ("06-meltano-meltano-state-backend-postgresql", 0, &[]),
     ("07-MeltanoLabs-tap-github", 0, &[]),
     ("09-MeltanoLabs-target-postgres", 0, &[("meltc::setting::literal-secret", 1)]),
@@ -30,8 +32,9 @@ const EXPECTED: &[Pinned] = &[
     ("16-reservoir-data-tap-npm", 0, &[]),
     ("18-quantile-development-dagster-meltano", 0, &[]),
     // Job `help` runs `meltano --help` as blocks: `meltano run help` fails with "Block meltano
-    // not found" (and stops there, so `--help` is not reported).
-    ("19-quantile-development-dagster-ext", 1, &[("meltc::ref::unknown-plugin", 1), ("meltc::setting::literal-secret", 1)]),
+    // not found" (and stops there, so `--help` is not reported). `DBT_POSTGRES_PASSWORD:
+    // postgres` in the `env:` of two plugins: a literal secret each.
+    ("19-quantile-development-dagster-ext", 1, &[("meltc::env::literal-secret", 2), ("meltc::ref::unknown-plugin", 1), ("meltc::setting::literal-secret", 1)]),
     ("21-JulesHuisman-geospatial-integration", 0, &[]),
     // Matatika variants exist only in their lock files (Matatika runs its own hub).
     ("22-Matatika-example-salesforce-sensitive-data", 0, &[("meltc::plugin::lock-only-variant", 1)]),
@@ -61,10 +64,12 @@ const EXPECTED: &[Pinned] = &[
     ("54-andriichumak-gooddata-pluto-day", 0, &[]),
     ("55-caiocvelasco-project09-meltano-s3-dbt-snowflake-observability-ci-cd", 0, &[]),
     ("57-mfrachet-all-for-one", 0, &[]),
-    ("58-voxmedia-tap-elasticsearch", 0, &[]),
+    // `plugins:` with nothing under it (Meltano reads it as none; its lint rejects the null).
+    ("58-voxmedia-tap-elasticsearch", 0, &[("meltc::value::null", 1)]),
     ("61-fleetio-tap-fleetio", 0, &[]),
-    // Hub-only keys (`keywords`, `maintenance_status`) on two plugins and `default:` in three settings.
-    ("63-ajdoyl2-freelancer-data-stack", 0, &[("meltc::key::unknown", 7)]),
+    // Hub-only keys (`keywords`, `maintenance_status`) on two plugins and `default:` in three
+    // settings; an inline `cli.log_config` mapping, which Meltano ignores.
+    ("63-ajdoyl2-freelancer-data-stack", 0, &[("meltc::key::unknown", 7), ("meltc::value::type", 1)]),
     ("64-Learnfa-mag7-intel-lakehouse", 0, &[]),
 ];
 

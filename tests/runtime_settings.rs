@@ -28,8 +28,10 @@ fn runtime_config_from_the_manifest_equals_meltc_config() {
     .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
     .collect();
     let process: BTreeMap<String, String> = shell.iter().cloned().collect();
+    let literals = BTreeMap::new();
     let host = Host {
         process: &process,
+        literals: &literals,
         project_root: &root,
         user_agent: meltc::resolve::config::USER_AGENT,
     };

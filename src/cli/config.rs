@@ -150,7 +150,7 @@ fn select_environment<'p>(
     Err(Box::new(unknown_environment(&wanted, &origin, &names)))
 }
 
-/// The plugin named on the command line (first in Meltano's type order).
+/// The plugin or mapping named on the command line, as Meltano's `find_plugin` finds it.
 fn find_plugin<'r, 'p>(
     resolved: &'r Resolved<'p>,
     args: &ConfigArgs,
@@ -170,15 +170,21 @@ fn find_plugin<'r, 'p>(
         })?),
         None => None,
     };
-    let found = resolved.plugins.iter().find(|plugin| {
-        plugin.name == args.plugin && plugin_type.is_none_or(|wanted| plugin.plugin_type == wanted)
-    });
+    let found = resolved
+        .find_plugin(&args.plugin, plugin_type)
+        .map_err(|error| {
+            Box::new(
+                Diagnostic::new(&codes::UNKNOWN_PLUGIN_ARGUMENT, error.to_string())
+                    .help("rename one of the mappings: Meltano refuses the name too (`AmbiguousMappingName`)"),
+            )
+        })?;
     found.ok_or_else(|| {
         let candidates = resolved
             .plugins
             .iter()
             .filter(|plugin| plugin_type.is_none_or(|wanted| plugin.plugin_type == wanted))
-            .map(|plugin| plugin.name.as_str());
+            .chain(&resolved.mappings)
+            .map(ResolvedPlugin::block_name);
         let names: Vec<&str> = candidates.clone().collect();
         Box::new(
             Diagnostic::new(
@@ -189,7 +195,12 @@ fn find_plugin<'r, 'p>(
                 Some(if names.is_empty() {
                     "the project defines no plugins".to_owned()
                 } else {
-                    format!("its plugins are {}", names.join(", "))
+                    let noun = if resolved.mappings.is_empty() {
+                        "plugins"
+                    } else {
+                        "plugins and mappings"
+                    };
+                    format!("its {noun} are {}", names.join(", "))
                 })
             })),
         )
@@ -243,12 +254,17 @@ fn unresolved_warning(plugin: &ResolvedPlugin<'_>) -> Diagnostic {
 
 /// A setting Meltano would fail on, located when the value is written in a file.
 fn config_error(plugin: &ResolvedPlugin<'_>, error: &ConfigError) -> Diagnostic {
-    let message = format!("`{}`: {error}", plugin.name);
+    let message = match plugin.mapping {
+        Some(mapping) => format!("`{}` (mapping of `{}`): {error}", mapping.name, plugin.name),
+        None => format!("`{}`: {error}", plugin.name),
+    };
     match error {
         ConfigError::SeveralEnvVars { .. } => {
             Diagnostic::new(&codes::CONFIG_SEVERAL_ENV_VARS, message)
                 .help("unset all but one of them; Meltano refuses this too")
         }
+        // Only meltc-run reads a Secret key; listed for completeness.
+        ConfigError::SecretNotJson { .. } => Diagnostic::new(&codes::CONFIG_INVALID_VALUE, message),
         ConfigError::Conflicting { .. } => Diagnostic::new(&codes::CONFIG_INVALID_VALUE, message)
             .at(plugin.entry.entry.name_span, "written under several names")
             .help("write the setting under one name"),

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::args::{BuildFormat, DiffArgs};
 use super::build::{Selection, colored_diff, compile_for_review};
 use super::{Context, Outcome};
-use crate::manifest::Manifest;
+use crate::manifest::{EnvValue, Manifest, SecretLiteral};
 
 /// Run `meltc diff`.
 pub fn run(project_root: Option<&Path>, args: &DiffArgs, context: &mut Context<'_>) -> Outcome {
@@ -101,11 +101,11 @@ fn review_lines(manifest: &Manifest) -> BTreeMap<String, String> {
         ),
     );
     for (name, value) in &manifest.env {
-        put(format!("env.{name}"), value.clone());
+        put(format!("env.{name}"), env_value(value));
     }
     if let Some(environment) = &manifest.environment {
         for (name, value) in &environment.env {
-            put(format!("environment.env.{name}"), value.clone());
+            put(format!("environment.env.{name}"), env_value(value));
         }
         if let Some(suffix) = &environment.state_id_suffix {
             put("environment.state_id_suffix".into(), suffix.clone());
@@ -113,6 +113,18 @@ fn review_lines(manifest: &Manifest) -> BTreeMap<String, String> {
     }
     for (name, value) in &manifest.settings {
         put(format!("settings.{name}"), compact(value));
+    }
+    for (key, literal) in &manifest.secret_literals {
+        for place in literal
+            .written_at
+            .iter()
+            .filter(|place| place.starts_with("settings."))
+        {
+            put(
+                place.clone(),
+                format!("a literal secret, in the Secret key `{key}`"),
+            );
+        }
     }
     flatten(
         "annotations",
@@ -126,20 +138,26 @@ fn review_lines(manifest: &Manifest) -> BTreeMap<String, String> {
             put(format!("{prefix}.pip_url"), pip_url.clone());
         }
         put(format!("{prefix}.executable"), plugin.executable.clone());
-        for setting in plugin.settings.iter().chain(&plugin.extras) {
-            if let (Some(value), Some(source)) = (&setting.value, &setting.source) {
-                let secret = if setting.sensitive { ", secret" } else { "" };
-                put(
-                    format!("{prefix}.{}", setting.name),
-                    format!("{} ({source}{secret})", compact(value)),
-                );
-            }
+        setting_lines(
+            &prefix,
+            plugin.settings.iter().chain(&plugin.extras),
+            &mut put,
+        );
+        for mapping in &plugin.mappings {
+            // A mapping is a plugin of its own; its copy of the mapper's `mappings` list is
+            // the mapper's line already.
+            let settings = mapping.settings.iter().chain(&mapping.extras);
+            setting_lines(
+                &format!("{prefix}.mappings.{}", mapping.name),
+                settings.filter(|setting| setting.name != "_mappings"),
+                &mut put,
+            );
         }
         for block in &plugin.env {
             for (name, value) in &block.vars {
                 put(
                     format!("{prefix}.env[{}].{name}", block.from),
-                    value.clone(),
+                    env_value(value),
                 );
             }
         }
@@ -160,11 +178,33 @@ fn review_lines(manifest: &Manifest) -> BTreeMap<String, String> {
         for (name, value) in &schedule.env {
             put(
                 format!("schedules.{}.env.{name}", schedule.name),
-                value.clone(),
+                env_value(value),
             );
         }
     }
     lines
+}
+
+/// One line per setting with a value: `<prefix>.<setting> = value (source[, secret])`.
+fn setting_lines<'s>(
+    prefix: &str,
+    settings: impl Iterator<Item = &'s crate::manifest::Setting>,
+    put: &mut impl FnMut(String, String),
+) {
+    for setting in settings {
+        let value = match (&setting.value, &setting.secret_literal) {
+            (Some(value), _) => compact(value),
+            (None, Some(literal)) => in_secret(literal),
+            (None, None) => continue,
+        };
+        if let Some(source) = &setting.source {
+            let secret = if setting.sensitive { ", secret" } else { "" };
+            put(
+                format!("{prefix}.{}", setting.name),
+                format!("{value} ({source}{secret})"),
+            );
+        }
+    }
 }
 
 fn flatten(prefix: &str, value: &Value, put: &mut impl FnMut(String, String)) {
@@ -176,6 +216,19 @@ fn flatten(prefix: &str, value: &Value, put: &mut impl FnMut(String, String)) {
         }
         other => put(prefix.to_owned(), compact(other)),
     }
+}
+
+/// An `env:` value as a reviewer reads it: as written, or where a literal secret went (never
+/// its value).
+fn env_value(value: &EnvValue) -> String {
+    match value {
+        EnvValue::Written(text) => text.clone(),
+        EnvValue::Secret { secret_literal } => in_secret(secret_literal),
+    }
+}
+
+fn in_secret(literal: &SecretLiteral) -> String {
+    format!("a literal secret, in the Secret key `{}`", literal.key)
 }
 
 fn compact(value: &Value) -> String {

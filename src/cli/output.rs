@@ -55,7 +55,70 @@ impl View<'_, '_> {
     }
 
     fn is_redacted(&self, value: &SettingValue) -> bool {
-        !self.show_secrets && value.setting.sensitive && value.value.as_ref().is_some_and(truthy)
+        !self.show_secrets
+            && value.value.as_ref().is_some_and(truthy)
+            && (value.setting.sensitive || self.holds_secret(value))
+    }
+
+    /// Whether a value that is not itself secret holds one: it reads a variable a sensitive
+    /// setting reads (or whose name looks secret), or contains a sensitive setting's value. A
+    /// mapper's `_mappings` holds every mapping's config, secrets included.
+    fn holds_secret(&self, value: &SettingValue) -> bool {
+        let secret_variables = self.secret_variables();
+        if value.variables.iter().any(|variable| {
+            secret_variables.contains(&variable.name)
+                || crate::resolve::secrets::looks_secret(&variable.name)
+        }) {
+            return true;
+        }
+        let text = value
+            .value
+            .as_ref()
+            .map(Value::to_string)
+            .unwrap_or_default();
+        self.config
+            .settings
+            .iter()
+            .chain(&self.config.extras)
+            .filter(|other| other.setting.sensitive)
+            .filter_map(|other| match &other.value {
+                Some(Value::String(secret)) if !secret.is_empty() => Some(secret.as_str()),
+                _ => None,
+            })
+            .any(|secret| text.contains(secret))
+    }
+
+    /// The variables sensitive settings read: this plugin's, and those of its mapper's
+    /// mappings as written (each mapping is a plugin of its own).
+    fn secret_variables(&self) -> std::collections::BTreeSet<String> {
+        let mut names: std::collections::BTreeSet<String> = self
+            .config
+            .settings
+            .iter()
+            .chain(&self.config.extras)
+            .filter(|value| value.setting.sensitive)
+            .flat_map(|value| value.variables.iter().map(|variable| variable.name.clone()))
+            .collect();
+        let mapper = self
+            .resolved
+            .plugins
+            .iter()
+            .find(|entry| std::ptr::eq(entry.entry.entry.node, self.plugin.entry.entry.node));
+        for mapping in mapper
+            .into_iter()
+            .flat_map(|mapper| self.resolved.mappings_of(mapper))
+        {
+            let Ok(values) = crate::resolve::config::written_values(self.resolved, None, mapping)
+            else {
+                continue;
+            };
+            for written in values.iter().filter(|written| written.setting.sensitive) {
+                if let Some(value) = &written.value {
+                    names.extend(value.references().into_iter().map(str::to_owned));
+                }
+            }
+        }
+        names
     }
 
     /// What `meltano config print` shows, from redacted values unless asked.
@@ -263,11 +326,14 @@ pub fn table(view: &View<'_, '_>) -> String {
         .variant
         .as_deref()
         .map_or_else(String::new, |variant| format!(", variant {variant}"));
+    let kind = match plugin.mapping {
+        Some(_) => format!("mapping of the mapper `{}`", plugin.name),
+        None => plugin.plugin_type.singular().to_owned(),
+    };
     let _ = writeln!(
         out,
-        "{} ({}{variant}) from {}",
-        plugin.name,
-        plugin.plugin_type.singular(),
+        "{} ({kind}{variant}) from {}",
+        plugin.block_name(),
         view.definition()
     );
     let parents: Vec<&str> = view
@@ -368,7 +434,7 @@ pub fn json(view: &View<'_, '_>) -> String {
         .skip(1)
         .map(|parent| parent.name.as_str())
         .collect();
-    let document = json!({
+    let mut document = json!({
         "version": 1,
         "plugin": {
             "type": plugin.plugin_type.as_str(),
@@ -383,6 +449,10 @@ pub fn json(view: &View<'_, '_>) -> String {
         "config": view.config_object(),
         "env": view.env_vars(),
     });
+    if let (Some(mapping), Some(object)) = (plugin.mapping, document["plugin"].as_object_mut()) {
+        // A mapping plugin keeps its mapper's name (its env vars are the mapper's).
+        object.insert("mapping".to_owned(), json!(mapping.name));
+    }
     let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
     text.push('\n');
     text

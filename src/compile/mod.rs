@@ -11,6 +11,7 @@
 mod jobs;
 mod plugins;
 pub mod requirements;
+mod secret_literals;
 mod state;
 pub mod variables;
 
@@ -24,6 +25,7 @@ use crate::manifest::{
 use crate::project::model::{self, Named};
 use crate::resolve::Resolved;
 use crate::resolve::hub::HubIndex;
+use crate::resolve::secrets::SecretNames;
 use crate::yaml::Node;
 
 /// How to compile.
@@ -32,20 +34,6 @@ pub struct Options {
     /// Build an environment whose scheduled incremental jobs would lose their state.
     pub allow_ephemeral_state: bool,
 }
-
-/// Top-level keys of meltano.yml that are structure, not project settings.
-const STRUCTURE_KEYS: &[&str] = &[
-    "version",
-    "project_id",
-    "default_environment",
-    "include_paths",
-    "plugins",
-    "schedules",
-    "environments",
-    "jobs",
-    "env",
-    "annotations",
-];
 
 /// Compile `environment` (`None`: the project without one) of a project that validated
 /// without errors.
@@ -100,6 +88,7 @@ pub fn compile(
         jobs: Vec::new(),
         schedules: Vec::new(),
         variables: std::collections::BTreeMap::new(),
+        secret_literals: std::collections::BTreeMap::new(),
     };
     if let Err(problems) = jobs::jobs_and_schedules(project, &mut manifest) {
         errors.extend(problems);
@@ -110,7 +99,9 @@ pub fn compile(
     if !errors.is_empty() {
         return Err(errors);
     }
-    manifest.variables = variables::variables(&manifest);
+    let secrets = SecretNames::new(resolved);
+    secret_literals::keep_out(&mut manifest, &secrets);
+    manifest.variables = variables::variables(&manifest, &secrets);
     Ok(manifest)
 }
 
@@ -140,12 +131,8 @@ fn merge_json(base: &mut Value, over: Value) {
 /// Project settings written at the top level, flattened to dotted names, as written.
 fn project_settings(document: &Node) -> IndexMap<String, Value> {
     let mut settings = IndexMap::new();
-    if let Some(mapping) = document.as_mapping() {
-        for (key, (_, value)) in mapping {
-            if !STRUCTURE_KEYS.contains(&key.as_str()) {
-                flatten(key, value, &mut settings);
-            }
-        }
+    for (key, value) in model::project_settings(document) {
+        flatten(key, value, &mut settings);
     }
     settings
 }

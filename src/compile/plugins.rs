@@ -1,13 +1,13 @@
 //! The manifest's plugins: each resolved plugin with its settings' values chosen for the
-//! environment (as written, `${VAR}` kept), its `env:` blocks, commands and mappings.
+//! environment (as written, `${VAR}` kept), its `env:` blocks, commands and mappings (each a
+//! plugin of its own, with its own settings' values: `resolve::mapping`).
 
 use std::collections::BTreeSet;
 
-use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use crate::diagnostics::{Diagnostic, codes};
-use crate::manifest::{self, EnvBlock, Mapping};
+use crate::manifest::{self, EnvBlock, EnvMap, EnvValue, Mapping};
 use crate::project::PluginType;
 use crate::project::model::Named;
 use crate::resolve::config::{self, ConfigError, Source, WrittenValue};
@@ -35,12 +35,26 @@ pub fn plugins(
         {
             continue;
         }
+        let mut failed = Vec::new();
+        let mut mappings = Vec::new();
+        for mapping in resolved.mappings_of(plugin) {
+            match compile_mapping(resolved, environment, mapping) {
+                Ok(compiled) => mappings.push(compiled),
+                Err(problems) => failed.extend(problems),
+            }
+        }
         match config::written_values(resolved, environment, plugin) {
-            Ok(values) => plugins.push(compile_plugin(resolved, environment, plugin, values)),
+            Ok(values) if failed.is_empty() => {
+                let mut compiled = compile_plugin(resolved, environment, plugin, values);
+                compiled.mappings = mappings;
+                plugins.push(compiled);
+            }
+            Ok(_) => errors.extend(failed),
             Err(problems) => errors.extend(
                 problems
                     .into_iter()
-                    .map(|problem| config_error(plugin, &problem)),
+                    .map(|problem| config_error(plugin, &problem))
+                    .chain(failed),
             ),
         }
     }
@@ -52,15 +66,41 @@ pub fn plugins(
 }
 
 fn config_error(plugin: &ResolvedPlugin<'_>, problem: &ConfigError) -> Diagnostic {
+    let (noun, span) = match plugin.mapping {
+        Some(mapping) => ("mapping", mapping.name_span),
+        None => (plugin.plugin_type.singular(), plugin.entry.entry.name_span),
+    };
     Diagnostic::new(
         &codes::CONFIG_INVALID_VALUE,
-        format!(
-            "{} `{}`: {problem}",
-            plugin.plugin_type.singular(),
-            plugin.name
-        ),
+        format!("{noun} `{}`: {problem}", plugin.block_name()),
     )
-    .at(plugin.entry.entry.name_span, "in this plugin")
+    .at(span, format!("in this {noun}"))
+}
+
+/// A mapping with its settings' values chosen as for any plugin: the mapping plugin's own
+/// (`resolve::mapping`), in this environment.
+fn compile_mapping(
+    resolved: &Resolved<'_>,
+    environment: Option<Named<'_>>,
+    mapping: &ResolvedPlugin<'_>,
+) -> Result<Mapping, Vec<Diagnostic>> {
+    let values = config::written_values(resolved, environment, mapping).map_err(|problems| {
+        problems
+            .iter()
+            .map(|problem| config_error(mapping, problem))
+            .collect::<Vec<_>>()
+    })?;
+    let (extras, settings): (Vec<_>, Vec<_>) = values
+        .into_iter()
+        .map(setting)
+        .partition(|setting| setting.name.starts_with('_'));
+    let entry = mapping.mapping.map(|named| named.node);
+    Ok(Mapping {
+        name: mapping.block_name().to_owned(),
+        config: object(entry.and_then(|node| node.get("config"))),
+        settings,
+        extras,
+    })
 }
 
 fn compile_plugin(
@@ -115,24 +155,7 @@ fn compile_plugin(
                 )
             })
             .collect(),
-        mappings: plugin
-            .entry
-            .mapping_names()
-            .iter()
-            .map(|mapping| Mapping {
-                name: mapping.name.to_owned(),
-                // Meltano deep-copies a mapping's config (`meltano_file.py`).
-                config: mapping
-                    .node
-                    .get("config")
-                    .map(|config| config.to_json_rendered(crate::yaml::Rendering::Copied))
-                    .and_then(|config| match config {
-                        Value::Object(map) => Some(map),
-                        _ => None,
-                    })
-                    .unwrap_or_default(),
-            })
-            .collect(),
+        mappings: Vec::new(), // compiled by the caller
         annotations: object(plugin.entry.entry.node.get("annotations")),
     }
 }
@@ -159,6 +182,7 @@ fn setting(written: WrittenValue) -> manifest::Setting {
         value_post_processor: definition.value_post_processor.clone(),
         source: written.value.as_ref().map(|_| source_name(&written.source)),
         value: written.value.as_ref().map(|value| value.as_written()),
+        secret_literal: None,
         references,
     }
 }
@@ -232,12 +256,14 @@ fn env_blocks(
 }
 
 /// An `env:` mapping as written (non-scalar values are skipped: validation reports them).
-pub fn env_map(node: Option<&Node>) -> IndexMap<String, String> {
+pub fn env_map(node: Option<&Node>) -> EnvMap {
     node.and_then(Node::as_mapping)
         .map(|mapping| {
             mapping
                 .iter()
-                .filter_map(|(name, (_, value))| Some((name.clone(), value.scalar_text()?)))
+                .filter_map(|(name, (_, value))| {
+                    Some((name.clone(), EnvValue::Written(value.scalar_text()?)))
+                })
                 .collect()
         })
         .unwrap_or_default()

@@ -4,40 +4,37 @@
 //! entry that sets a sensitive setting (`TAP_X_PASSWORD: ${PG_PASSWORD}`) or a secret-looking
 //! name, when a project setting with a secret-looking name reads it
 //! (`state_backend.s3.aws_secret_access_key`), or when its own name looks like one
-//! (`PASSWORD`, `SECRET`, `TOKEN`, `API_KEY`, ...). Anything else is configuration. The
-//! emitters put secrets in a Kubernetes Secret and the rest in a ConfigMap; when unsure, the
-//! name rule errs towards secret.
+//! (`PASSWORD`, `SECRET`, `TOKEN`, `API_KEY`, ...: [`looks_secret`]). Anything else is
+//! configuration. The emitters put secrets in a Kubernetes Secret and the rest in a ConfigMap;
+//! when unsure, the name rule errs towards secret.
+//!
+//! A variable is **set by meltc-run** (no input of the pod) when every place that reads it gets
+//! it from the run itself: Meltano's own variables, a plugin's info, a project setting, or a
+//! setting with a value that an earlier block of the pipeline writes (a loader's
+//! `$MELTANO_EXTRACT__LOAD_SCHEMA`). A plugin's setting never sees the variables its own
+//! settings are written to (an extra or a command does), so `api_key: ${TARGET_X_API_KEY}` on
+//! `target-x` reads the pod's variable: the pod must be given it.
 
 use std::collections::BTreeMap;
 
-use indexmap::IndexMap;
 use serde_json::Value;
 
-use crate::manifest::{self, Manifest, Variable};
+use crate::manifest::{EnvMap, Manifest, Plugin, Variable};
 use crate::project::PluginType;
 use crate::resolve::expand::Template;
-use crate::resolve::settings::{EnvVar, to_env_var};
+use crate::resolve::secrets::{SecretNames, looks_secret};
+use crate::resolve::settings::to_env_var;
 
-/// Parts of a name that mark it as a secret.
-const SECRET_WORDS: &[&str] = &[
-    "PASSWORD",
-    "PASSWD",
-    "SECRET",
-    "TOKEN",
-    "PRIVATE",
-    "CREDENTIAL",
-    "API_KEY",
-    "APIKEY",
-    "ACCESS_KEY",
-    "AUTH",
-    "CONNECTION_STRING",
-];
-
-/// Whether a variable or setting name looks like it holds a secret.
-#[must_use]
-pub fn looks_secret(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    SECRET_WORDS.iter().any(|word| upper.contains(word))
+/// Who reads a variable at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reader {
+    /// The project (its and the environment's `env:`, its settings) or the image build: the
+    /// run sets nothing for it.
+    Project,
+    /// A plugin (its index in the manifest), and whether the place sees the variables the
+    /// plugin's own settings are written to (extras and commands do, settings and `env:` do
+    /// not).
+    Plugin(usize, bool),
 }
 
 #[derive(Default)]
@@ -45,59 +42,67 @@ struct Found {
     secret_because: Option<String>,
     defined_by: Vec<String>,
     used_by: Vec<String>,
+    readers: Vec<Reader>,
 }
 
 /// Collects references while the manifest is walked.
-#[derive(Default)]
-struct Collector {
+struct Collector<'s, 'r, 'p> {
+    secrets: &'s SecretNames<'r, 'p>,
     found: BTreeMap<String, Found>,
 }
 
-impl Collector {
-    fn reference(&mut self, name: &str, used_by: &str, secret_because: Option<&str>) {
+impl Collector<'_, '_, '_> {
+    fn reference(
+        &mut self,
+        name: &str,
+        used_by: &str,
+        reader: Reader,
+        secret_because: Option<&str>,
+    ) {
         let found = self.found.entry(name.to_owned()).or_default();
         if !found.used_by.iter().any(|known| known == used_by) {
             found.used_by.push(used_by.to_owned());
+        }
+        if !found.readers.contains(&reader) {
+            found.readers.push(reader);
         }
         if found.secret_because.is_none() {
             found.secret_because = secret_because.map(str::to_owned);
         }
     }
 
-    fn text(&mut self, text: &str, used_by: &str, secret_because: Option<&str>) {
+    fn text(&mut self, text: &str, used_by: &str, reader: Reader, secret_because: Option<&str>) {
         for name in Template::parse(text).references() {
-            self.reference(name, used_by, secret_because);
+            self.reference(name, used_by, reader, secret_because);
         }
     }
 
-    fn value(&mut self, value: &Value, used_by: &str, secret_because: Option<&str>) {
+    fn value(&mut self, value: &Value, used_by: &str, reader: Reader, because: Option<&str>) {
         match value {
-            Value::String(text) => self.text(text, used_by, secret_because),
+            Value::String(text) => self.text(text, used_by, reader, because),
             Value::Array(items) => items
                 .iter()
-                .for_each(|item| self.value(item, used_by, secret_because)),
+                .for_each(|item| self.value(item, used_by, reader, because)),
             Value::Object(map) => map
                 .values()
-                .for_each(|item| self.value(item, used_by, secret_because)),
+                .for_each(|item| self.value(item, used_by, reader, because)),
             _ => {}
         }
     }
 
-    /// An `env:` block: each entry defines its name and references what its value reads.
-    fn env_block(
-        &mut self,
-        vars: &IndexMap<String, String>,
-        place: &str,
-        names: &SettingNames<'_>,
-    ) {
+    /// An `env:` block: each entry defines its name and references what its value reads (a
+    /// secret kept out of the manifest reads nothing: its value comes from the Secret).
+    fn env_block(&mut self, vars: &EnvMap, place: &str, reader: Reader) {
         for (name, value) in vars {
-            let used_by = format!("{place}.{name}");
-            let because = (Template::parse(value).references().next().is_some())
-                .then(|| names.sensitive_reader(name))
-                .flatten()
-                .map(|setting| format!("sets the sensitive setting {setting}"))
-                .or_else(|| looks_secret(name).then(|| format!("sets `{name}`")));
-            self.text(value, &used_by, because.as_deref());
+            if let Some(text) = value.written() {
+                let used_by = format!("{place}.{name}");
+                let because = (Template::parse(text).references().next().is_some())
+                    .then(|| self.secrets.sensitive_reader(name))
+                    .flatten()
+                    .map(|setting| format!("sets the sensitive setting {setting}"))
+                    .or_else(|| looks_secret(name).then(|| format!("sets `{name}`")));
+                self.text(text, &used_by, reader, because.as_deref());
+            }
             self.define(name, place);
         }
     }
@@ -110,26 +115,20 @@ impl Collector {
     }
 }
 
-/// Answers "which setting reads or writes the variable `NAME`?" for the few names a project
-/// references, without working out the names of every setting of every plugin (thousands in
-/// a large project): only plugins whose env var prefix starts the name are asked.
-struct SettingNames<'m> {
+/// Answers "does the run itself set the variable `NAME` for this reader?" for the few names a
+/// project references, without working out the names of every setting of every plugin
+/// (thousands in a large project): only plugins whose env var prefix starts the name are asked.
+struct Written<'m> {
     manifest: &'m Manifest,
-    /// Per plugin: its read and write prefixes as env var prefixes (`TAP_X_`), and whether a
-    /// setting names its own variables (`env:`, `env_aliases`).
-    prefixes: Vec<(Vec<String>, Vec<String>, bool)>,
+    /// Per plugin: its write prefixes as env var prefixes (`TAP_X_`), and whether a setting
+    /// names its own variables (`env:`, `env_aliases`).
+    prefixes: Vec<(Vec<String>, bool)>,
     /// The project settings' variables (`MELTANO_STATE_BACKEND_URI`).
     project_settings: Vec<String>,
 }
 
-impl<'m> SettingNames<'m> {
+impl<'m> Written<'m> {
     fn new(manifest: &'m Manifest) -> Self {
-        let normalized = |prefixes: &[String]| -> Vec<String> {
-            prefixes
-                .iter()
-                .map(|prefix| format!("{}_", to_env_var(prefix, "")))
-                .collect()
-        };
         let prefixes = manifest
             .plugins
             .iter()
@@ -139,11 +138,12 @@ impl<'m> SettingNames<'m> {
                     .iter()
                     .chain(&plugin.extras)
                     .any(|setting| setting.env.is_some() || !setting.env_aliases.is_empty());
-                (
-                    normalized(&plugin.read_prefixes),
-                    normalized(&plugin.write_prefixes),
-                    own_names,
-                )
+                let written = plugin
+                    .write_prefixes
+                    .iter()
+                    .map(|prefix| format!("{}_", to_env_var(prefix, "")))
+                    .collect();
+                (written, own_names)
             })
             .collect();
         let project_settings = manifest
@@ -151,79 +151,23 @@ impl<'m> SettingNames<'m> {
             .keys()
             .map(|setting| to_env_var("meltano", setting))
             .collect();
-        SettingNames {
+        Written {
             manifest,
             prefixes,
             project_settings,
         }
     }
 
-    /// Candidate settings for `name`: of plugins with a matching prefix, or with their own
-    /// `env:` / `env_aliases`.
-    fn candidates<'a>(
-        &'a self,
-        name: &'a str,
-        write: bool,
-    ) -> impl Iterator<Item = (&'m manifest::Plugin, &'m manifest::Setting)> + 'a {
-        self.manifest
-            .plugins
-            .iter()
-            .zip(&self.prefixes)
-            .filter(move |(_, (read, written, own_names))| {
-                let prefixes = if write { written } else { read };
-                *own_names
-                    || prefixes
-                        .iter()
-                        .any(|prefix| name.starts_with(prefix.as_str()))
-            })
-            .flat_map(move |(plugin, (read, written, _))| {
-                let prefixes = if write { written } else { read };
-                let by_prefix = prefixes
-                    .iter()
-                    .any(|prefix| name.starts_with(prefix.as_str()));
-                plugin
-                    .settings
-                    .iter()
-                    .chain(&plugin.extras)
-                    .filter(move |setting| {
-                        by_prefix
-                            || setting.env.as_deref() == Some(name)
-                            || !setting.env_aliases.is_empty()
-                    })
-                    .map(move |setting| (plugin, setting))
-            })
-    }
-
-    /// The sensitive setting `name` is read from, as `type.plugin.setting`.
-    fn sensitive_reader(&self, name: &str) -> Option<String> {
-        self.candidates(name, false)
-            .filter(|(_, setting)| setting.sensitive)
-            .find(|(plugin, setting)| {
-                setting
-                    .model()
-                    .env_vars_read(&plugin.read_prefixes, plugin.read_env_aliases)
-                    .iter()
-                    .any(|var: &EnvVar| var.name == name)
-            })
-            .map(|(plugin, setting)| {
-                format!("`{}.{}.{}`", plugin.plugin_type, plugin.name, setting.name)
-            })
-    }
-
-    /// Whether meltc-run sets `name` for a plugin, as Meltano does (spec §7.4): its own
-    /// variables, a plugin's info, a setting with a value under each name it is written to
-    /// (later blocks of a pipeline see earlier blocks' variables), a project setting as
-    /// `MELTANO_<NAME>`.
-    fn set_by_runtime(&self, name: &str) -> bool {
+    /// Whether meltc-run sets `name` for every reader, as Meltano does (spec §7.4): its own
+    /// variables, a plugin's info, a project setting as `MELTANO_<NAME>`, or a setting with
+    /// a value written under that name by a plugin the reader sees the settings of.
+    fn by_runtime(&self, name: &str, readers: &[Reader]) -> bool {
         const OWN: &[&str] = &[
             "MELTANO_PROJECT_ROOT",
             "MELTANO_ENVIRONMENT",
             "MELTANO_SYS_DIR_ROOT",
             "MELTANO_USER_AGENT",
         ];
-        if OWN.contains(&name) {
-            return true;
-        }
         let info = PluginType::ALL.iter().any(|plugin_type| {
             ["NAME", "NAMESPACE", "VARIANT"].iter().any(|part| {
                 name == format!(
@@ -232,77 +176,144 @@ impl<'m> SettingNames<'m> {
                 )
             })
         });
-        info || self.project_settings.iter().any(|setting| setting == name)
-            || self
-                .candidates(name, true)
-                .filter(|(_, setting)| setting.value.is_some())
-                .any(|(plugin, setting)| {
-                    setting
-                        .model()
-                        .env_vars_written(&plugin.write_prefixes)
-                        .iter()
-                        .any(|written| written == name)
-                })
+        if OWN.contains(&name) || info || self.project_settings.iter().any(|s| s == name) {
+            return true;
+        }
+        let writers = self.writers(name);
+        !readers.is_empty()
+            && readers.iter().all(|reader| match *reader {
+                Reader::Project => false,
+                Reader::Plugin(index, sees_own) => writers.iter().any(|&writer| {
+                    (writer == index && sees_own) || self.earlier_block(writer, index)
+                }),
+            })
     }
+
+    /// The plugins (indexes) with a setting that has a value and is written to `name`, where
+    /// that value does not read `name` itself.
+    fn writers(&self, name: &str) -> Vec<usize> {
+        self.manifest
+            .plugins
+            .iter()
+            .zip(&self.prefixes)
+            .enumerate()
+            .filter(|(_, (_, (prefixes, own_names)))| {
+                *own_names
+                    || prefixes
+                        .iter()
+                        .any(|prefix| name.starts_with(prefix.as_str()))
+            })
+            .filter(|(_, (plugin, _))| writes(plugin, name))
+            .map(|(index, _)| index)
+            .collect()
+    }
+
+    /// Whether `writer` runs before `reader` in one pipeline, so that `reader` is configured
+    /// with `writer`'s variables (spec §7.4): an extractor before mappers and loaders, a
+    /// mapper before loaders and other mappers.
+    fn earlier_block(&self, writer: usize, reader: usize) -> bool {
+        let rank = |index: usize| match self.manifest.plugins[index].plugin_type.as_str() {
+            "extractors" => Some(0),
+            "mappers" => Some(1),
+            "loaders" => Some(2),
+            _ => None,
+        };
+        match (rank(writer), rank(reader)) {
+            (Some(1), Some(1)) => writer != reader,
+            (Some(writer), Some(reader)) => writer < reader,
+            _ => false,
+        }
+    }
+}
+
+/// Whether a setting of `plugin` with a value is written to `name`, from a value that does not
+/// read `name` (`api_key: ${TARGET_X_API_KEY}` gives `TARGET_X_API_KEY` nothing of its own).
+fn writes(plugin: &Plugin, name: &str) -> bool {
+    plugin
+        .settings
+        .iter()
+        .chain(&plugin.extras)
+        .filter(|setting| setting.value.is_some() || setting.secret_literal.is_some())
+        .filter(|setting| !setting.references.iter().any(|read| read == name))
+        .any(|setting| {
+            setting
+                .model()
+                .env_vars_written(&plugin.write_prefixes)
+                .iter()
+                .any(|written| written == name)
+        })
 }
 
 /// Every variable `manifest` references or defines, classified.
 #[must_use]
-pub fn variables(manifest: &Manifest) -> BTreeMap<String, Variable> {
-    let names = SettingNames::new(manifest);
-    let mut collector = Collector::default();
-    collector.env_block(&manifest.env, "env", &names);
+pub fn variables(manifest: &Manifest, secrets: &SecretNames<'_, '_>) -> BTreeMap<String, Variable> {
+    let mut collector = Collector {
+        secrets,
+        found: BTreeMap::new(),
+    };
+    collector.env_block(&manifest.env, "env", Reader::Project);
     if let Some(environment) = &manifest.environment {
-        collector.env_block(&environment.env, "environment.env", &names);
+        collector.env_block(&environment.env, "environment.env", Reader::Project);
         if let Some(suffix) = &environment.state_id_suffix {
-            collector.text(suffix, "environment.state_id_suffix", None);
+            collector.text(suffix, "environment.state_id_suffix", Reader::Project, None);
         }
     }
     for (name, value) in &manifest.settings {
         let because = looks_secret(name).then(|| format!("read by the project setting `{name}`"));
-        collector.value(value, &format!("settings.{name}"), because.as_deref());
+        let place = format!("settings.{name}");
+        collector.value(value, &place, Reader::Project, because.as_deref());
     }
-    for plugin in &manifest.plugins {
+    for (index, plugin) in manifest.plugins.iter().enumerate() {
         let place = format!("{}.{}", plugin.plugin_type, plugin.name);
         if let Some(pip_url) = &plugin.pip_url {
-            collector.text(pip_url, &format!("{place}.pip_url"), None);
+            collector.text(pip_url, &format!("{place}.pip_url"), Reader::Project, None);
         }
-        for setting in plugin.settings.iter().chain(&plugin.extras) {
-            let Some(value) = &setting.value else {
-                continue;
-            };
-            let used_by = format!("{place}.{}", setting.name);
-            let because = setting
-                .sensitive
-                .then(|| format!("read by the sensitive setting `{used_by}`"));
-            collector.value(value, &used_by, because.as_deref());
+        for setting in &plugin.settings {
+            setting_references(
+                &mut collector,
+                &place,
+                setting,
+                Reader::Plugin(index, false),
+            );
+        }
+        for extra in &plugin.extras {
+            setting_references(&mut collector, &place, extra, Reader::Plugin(index, true));
         }
         for block in &plugin.env {
-            collector.env_block(&block.vars, &format!("{place}.env"), &names);
+            collector.env_block(
+                &block.vars,
+                &format!("{place}.env"),
+                Reader::Plugin(index, false),
+            );
         }
         for (name, command) in &plugin.commands {
-            collector.text(&command.args, &format!("{place}.commands.{name}"), None);
+            let used_by = format!("{place}.commands.{name}");
+            collector.text(&command.args, &used_by, Reader::Plugin(index, true), None);
         }
         for mapping in &plugin.mappings {
-            for value in mapping.config.values() {
-                collector.value(value, &format!("{place}.mappings.{}", mapping.name), None);
+            // A mapping is a plugin of its own: its settings' values are what it reads.
+            // Its copy of the mapper's `mappings` list is the mapper's reader already.
+            let place = format!("{place}.mappings.{}", mapping.name);
+            for setting in &mapping.settings {
+                setting_references(&mut collector, &place, setting, Reader::Plugin(index, false));
+            }
+            for extra in mapping.extras.iter().filter(|extra| extra.name != "_mappings") {
+                setting_references(&mut collector, &place, extra, Reader::Plugin(index, true));
             }
         }
     }
     for schedule in &manifest.schedules {
-        collector.env_block(
-            &schedule.env,
-            &format!("schedules.{}.env", schedule.name),
-            &names,
-        );
+        let place = format!("schedules.{}.env", schedule.name);
+        collector.env_block(&schedule.env, &place, Reader::Project);
     }
+    let written = Written::new(manifest);
     collector
         .found
         .into_iter()
         // A variable an `env:` block only sets, that nothing reads, needs nothing from anyone.
         .filter(|(_, found)| !found.used_by.is_empty())
         .map(|(name, found)| {
-            let runtime = names.set_by_runtime(&name);
+            let runtime = written.by_runtime(&name, &found.readers);
             let (secret, reason) = match (&found.secret_because, runtime) {
                 (_, true) => (false, "set by meltc-run".to_owned()),
                 (Some(because), false) => (true, because.clone()),
@@ -334,31 +345,19 @@ pub fn variables(manifest: &Manifest) -> BTreeMap<String, Variable> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::looks_secret;
-
-    #[test]
-    fn secret_names() {
-        for name in [
-            "PG_PASSWORD",
-            "GITHUB_TOKEN",
-            "aws_secret_access_key",
-            "AWS_ACCESS_KEY_ID",
-            "STRIPE_API_KEY",
-            "GCP_CREDENTIALS_JSON",
-            "TAP_X_AUTH_HEADER",
-        ] {
-            assert!(looks_secret(name), "{name}");
-        }
-        for name in [
-            "PG_HOST",
-            "PG_USER",
-            "AWS_DEFAULT_REGION",
-            "START_DATE",
-            "BUCKET",
-        ] {
-            assert!(!looks_secret(name), "{name}");
-        }
-    }
+/// The variables a setting's value as written reads.
+fn setting_references(
+    collector: &mut Collector<'_, '_, '_>,
+    place: &str,
+    setting: &crate::manifest::Setting,
+    reader: Reader,
+) {
+    let Some(value) = &setting.value else {
+        return;
+    };
+    let used_by = format!("{place}.{}", setting.name);
+    let because = setting
+        .sensitive
+        .then(|| format!("read by the sensitive setting `{used_by}`"));
+    collector.value(value, &used_by, reader, because.as_deref());
 }

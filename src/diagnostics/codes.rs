@@ -50,6 +50,9 @@ codes! {
     INCLUDE_TYPE_CONFLICT = "meltc::include::type-conflict", Error, "an included file gives a key another kind of value than an earlier file (Meltano crashes, or drops the earlier value)";
     SCHEMA = "meltc::schema", Error, "the document does not match meltc's JSON Schema for meltano.yml";
     KEY_UNKNOWN = "meltc::key::unknown", Warning, "a key Meltano does not know; it is kept as an unused setting or extra";
+    KEY_IGNORED = "meltc::key::ignored", Warning, "a key Meltano ignores: `version` other than 1, a schedule's `start_date`, legacy keys beside a schedule's `job`";
+    VALUE_NULL = "meltc::value::null", Warning, "a key with no value where Meltano's schema wants one; Meltano reads it as unset";
+    VALUE_TYPE = "meltc::value::type", Warning, "a value of a type Meltano's schema rejects, which its run time converts or ignores";
     DUPLICATE_PLUGIN = "meltc::name::duplicate-plugin", Error, "two plugins of one type share a name; Meltano keeps only one";
     DUPLICATE_JOB = "meltc::name::duplicate-job", Error, "two jobs share a name; Meltano keeps only one";
     DUPLICATE_SCHEDULE = "meltc::name::duplicate-schedule", Error, "two schedules share a name; Meltano keeps only one";
@@ -67,6 +70,8 @@ codes! {
     TASK_SEQUENCE = "meltc::job::block-sequence", Error, "a job's blocks do not form extractor → mappings → loader sets";
     TASK_NESTED_JOB = "meltc::job::nested-job", Error, "a job lists another job; Meltano expands jobs one level only";
     TASK_MAPPER_NAME = "meltc::job::mapper-name", Error, "a job names a mapper plugin instead of one of its mappings";
+    MAPPING_SHADOWED = "meltc::mapping::shadowed", Error, "a mapping and a plugin answer to one name, and Meltano always finds the one listed first";
+    MAPPING_AMBIGUOUS = "meltc::mapping::ambiguous", Error, "two mappings share a name; Meltano refuses every use of it";
     TASK_UNKNOWN_COMMAND = "meltc::job::unknown-command", Error, "a `plugin:command` task names a command the plugin does not define";
     SCHEDULE_CRON = "meltc::schedule::invalid-cron", Error, "a schedule interval is not a valid cron expression";
     SCHEDULE_LEGACY = "meltc::schedule::legacy", Warning, "an extractor/loader schedule (pre-jobs); meltc runs it as a job with the schedule name as state ID";
@@ -78,6 +83,8 @@ codes! {
     PLUGIN_UNKNOWN_VARIANT = "meltc::plugin::unknown-variant", Error, "a plugin names a variant that neither the hub index nor a lock file has";
     PLUGIN_LOCK_ONLY_VARIANT = "meltc::plugin::lock-only-variant", Warning, "a variant the bundled hub index does not have (or spells differently); only its lock file defines it";
     PLUGIN_VARIANT_ALIAS = "meltc::plugin::variant-alias", Warning, "`variant: original` or `default` follows whatever the hub's default is; pin the real variant";
+    PLUGIN_CAPABILITY = "meltc::plugin::capability", Warning, "a capability that is not one of the plugin type's (copied from another plugin, or a typo); Meltano never uses it";
+    PLUGIN_LOG_PARSER = "meltc::plugin::log-parser", Warning, "a `log_parser` Meltano does not have; the plugin's log lines stay plain text";
     PLUGIN_LOCK_INVALID = "meltc::plugin::invalid-lock", Error, "a plugin lock file is not the JSON Meltano writes";
     LOCK_UNKNOWN_PLUGIN = "meltc::lock::unknown-plugin", Error, "`meltc lock` names a plugin the project does not have (Meltano ignores such a name)";
     LOCK_NO_PLUGINS = "meltc::lock::no-plugins", Error, "`meltc lock --plugin-type T` finds no plugin of that type in the project";
@@ -86,6 +93,7 @@ codes! {
     CONFIG_SEVERAL_ENV_VARS = "meltc::config::several-env-vars", Error, "a setting is set by more than one of the environment variables it is read from (Meltano refuses this)";
     CONFIG_INVALID_VALUE = "meltc::config::invalid-value", Error, "a setting's value does not fit its kind or options, or it is written under two names with different values";
     SETTING_LITERAL_SECRET = "meltc::setting::literal-secret", Warning, "a secret setting has a literal value in a committed file; use a `${VAR}` reference";
+    ENV_LITERAL_SECRET = "meltc::env::literal-secret", Warning, "an `env:` block gives a secret variable a literal value in a committed file; set the variable outside meltano.yml";
     STATE_EPHEMERAL = "meltc::state::ephemeral", Warning, "an incremental job keeps its state where a pod loses it (system database on SQLite)";
     STATE_UNKNOWN_SCHEME = "meltc::state::unknown-scheme", Error, "the state backend URI has a scheme no Meltano backend provides";
     BUILD_STATE_LOST = "meltc::build::state-lost", Error, "a scheduled incremental job would keep its state where meltc-run in a pod loses it (`meltc build` refuses unless `--allow-ephemeral-state`)";

@@ -61,6 +61,9 @@ pub struct Diagnostic {
     pub secondary: Vec<Label>,
     /// What to do about it.
     pub help: Option<String>,
+    /// Places holding a secret: a report that shows their lines shows `*` instead of their text
+    /// (in every diagnostic of the report, since another finding's context lines may show them).
+    pub secrets: Vec<Span>,
 }
 
 impl Diagnostic {
@@ -74,7 +77,15 @@ impl Diagnostic {
             primary: None,
             secondary: Vec::new(),
             help: None,
+            secrets: Vec::new(),
         }
+    }
+
+    /// Mark `span` as holding a secret (see [`Diagnostic::secrets`]).
+    #[must_use]
+    pub fn hiding(mut self, span: Span) -> Self {
+        self.secrets.push(span);
+        self
     }
 
     /// Set the primary location.

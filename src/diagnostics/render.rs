@@ -9,7 +9,7 @@ use std::fmt;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
 use serde::Serialize;
 
-use super::{Diagnostic, FileId, Label, Severity, SourceMap};
+use super::{Diagnostic, FileId, Label, Severity, SourceMap, Span};
 
 /// The output formats of `--format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -31,9 +31,14 @@ pub struct Style {
     pub width: usize,
 }
 
-/// Render `diagnostics` as a graphical report, each followed by a blank line.
+/// Render `diagnostics` as a graphical report, each followed by a blank line. The text of every
+/// span a diagnostic marks as a secret is shown as `*` in every snippet.
 #[must_use]
 pub fn human(diagnostics: &[Diagnostic], sources: &SourceMap, style: Style) -> String {
+    let secrets: Vec<Span> = diagnostics
+        .iter()
+        .flat_map(|diagnostic| diagnostic.secrets.iter().copied())
+        .collect();
     let theme = if style.color {
         GraphicalTheme::unicode()
     } else {
@@ -44,7 +49,7 @@ pub fn human(diagnostics: &[Diagnostic], sources: &SourceMap, style: Style) -> S
         .with_links(false);
     let mut out = String::new();
     for diagnostic in diagnostics {
-        let view = View::new(diagnostic, sources);
+        let view = View::new(diagnostic, sources, &secrets);
         if handler.render_report(&mut out, &view).is_err() {
             out.push_str(&plain_line(diagnostic, sources));
         }
@@ -226,7 +231,7 @@ struct View {
 }
 
 impl View {
-    fn new(diagnostic: &Diagnostic, sources: &SourceMap) -> Self {
+    fn new(diagnostic: &Diagnostic, sources: &SourceMap, secrets: &[Span]) -> Self {
         let severity = match diagnostic.severity {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
@@ -248,7 +253,7 @@ impl View {
                 code: diagnostic.code.name,
                 severity: miette::Severity::Advice,
                 help: None,
-                source: Some(named_source(label.span.file, sources)),
+                source: Some(named_source(label.span.file, sources, secrets)),
                 labels: vec![labeled(label)],
                 related: Vec::new(),
             })
@@ -258,7 +263,7 @@ impl View {
             code: diagnostic.code.name,
             severity,
             help: diagnostic.help.clone(),
-            source: file.map(|file| named_source(file, sources)),
+            source: file.map(|file| named_source(file, sources, secrets)),
             labels,
             related,
         }
@@ -272,10 +277,21 @@ fn labeled(label: &Label) -> LabeledSpan {
     )
 }
 
-fn named_source(file: FileId, sources: &SourceMap) -> CharColumns {
-    let file = sources.get(file);
-    let contents = terminal_safe(file.contents());
-    CharColumns(NamedSource::new(file.name(), contents).with_language("yaml"))
+/// The file as a report shows it: each secret's bytes replaced by `*` (line breaks kept), so
+/// every offset and line stays where it was.
+fn named_source(id: FileId, sources: &SourceMap, secrets: &[Span]) -> CharColumns {
+    let file = sources.get(id);
+    let mut bytes = file.contents().as_bytes().to_vec();
+    for span in secrets.iter().filter(|span| span.file == id) {
+        for byte in bytes.iter_mut().take(span.end).skip(span.start) {
+            if *byte != b'\n' && *byte != b'\r' {
+                *byte = b'*';
+            }
+        }
+    }
+    // Only whole characters were replaced by ASCII, so the text is still UTF-8.
+    let text = String::from_utf8(bytes).unwrap_or_else(|_| file.contents().to_owned());
+    CharColumns(NamedSource::new(file.name(), terminal_safe(&text)).with_language("yaml"))
 }
 
 /// The file's text with every control character (other than tab and line breaks) replaced by a

@@ -5,7 +5,9 @@
 //! - `cronjob-<schedule>.yaml`: one CronJob per schedule (suspended for `@manual`, `@once` and
 //!   `@none`, and for every schedule when Dagster owns them), typed with `k8s-openapi`;
 //! - `secret.example.yaml`: the Secret the pods read, every key empty, NOT a resource of the
-//!   kustomization (applying it would overwrite the real values);
+//!   kustomization (applying it would overwrite the real values): every secret variable nothing
+//!   in meltano.yml defines, and every key holding a secret meltano.yml writes literally
+//!   (kept out of the artifacts, [`crate::manifest::Manifest::secret_literals`]);
 //! - `kustomization.yaml`.
 //!
 //! The CronJob fields and their reasons are in ../shared/reference/deploy-artifacts.md §3.
@@ -28,12 +30,14 @@ use crate::manifest::{Manifest, Step};
 pub const FOLDER: &str = "k8s";
 
 /// Where a variable the pods need comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Needed {
     /// A Secret key (else a ConfigMap placeholder).
     secret: bool,
     /// What reads it, for the comment.
     used_by: Vec<String>,
+    /// The places whose literal secret the key holds, for the comment.
+    literal_of: Vec<String>,
     /// Who reads it at run time: `<type>.<plugin>`, `schedule:<name>`, or `project` (the
     /// project's and environment's `env:` and settings, read by every run).
     owners: BTreeSet<String>,
@@ -107,13 +111,37 @@ pub fn emit(manifest: &Manifest, _inputs: &Inputs) -> Result<Artifacts, Vec<Stri
     Ok(artifacts)
 }
 
-/// Variables nothing in the manifest defines, which the pods must get from the cluster.
+/// What the pods must get from the cluster: variables nothing in the manifest defines, and the
+/// Secret keys holding literal secrets of meltano.yml.
 fn external_variables(manifest: &Manifest) -> BTreeMap<String, Needed> {
     let plugins: BTreeSet<String> = manifest
         .plugins
         .iter()
         .map(|plugin| format!("{}.{}", plugin.plugin_type, plugin.name))
         .collect();
+    let mut needed = referenced_variables(manifest, &plugins);
+    for (key, literal) in &manifest.secret_literals {
+        let entry = needed.entry(key.clone()).or_default();
+        entry.secret = true;
+        entry.literal_of.clone_from(&literal.written_at);
+        // A schedule's literal is read into the schedule's own variable (`valueFrom`), never
+        // under the key's name.
+        entry.owners.extend(
+            literal
+                .written_at
+                .iter()
+                .filter(|place| !place.starts_with("schedules."))
+                .filter_map(|place| owner(place, &plugins)),
+        );
+    }
+    needed
+}
+
+/// Variables nothing in the manifest defines.
+fn referenced_variables(
+    manifest: &Manifest,
+    plugins: &BTreeSet<String>,
+) -> BTreeMap<String, Needed> {
     manifest
         .variables
         .iter()
@@ -124,13 +152,14 @@ fn external_variables(manifest: &Manifest) -> BTreeMap<String, Needed> {
                 .used_by
                 .iter()
                 .filter(|place| !is_install_time(place))
-                .filter_map(|place| owner(place, &plugins))
+                .filter_map(|place| owner(place, plugins))
                 .collect();
             (
                 name.clone(),
                 Needed {
                     secret: variable.secret,
                     used_by: variable.used_by.clone(),
+                    literal_of: Vec::new(),
                     owners,
                 },
             )
@@ -233,10 +262,17 @@ fn placeholders(
         .filter(|(_, needed)| needed.secret == secret)
     {
         data.insert(name.clone(), String::new());
-        comments.insert(
-            format!("{field}.{name}"),
-            vec![format!("{note}Read by {}.", needed.used_by.join(", "))],
-        );
+        let mut lines = Vec::new();
+        if !needed.literal_of.is_empty() {
+            lines.push(format!(
+                "{note}The value meltano.yml writes literally at {} (kept out of every artifact): put it here.",
+                needed.literal_of.join(", ")
+            ));
+        }
+        if !needed.used_by.is_empty() {
+            lines.push(format!("{note}Read by {}.", needed.used_by.join(", ")));
+        }
+        comments.insert(format!("{field}.{name}"), lines);
     }
 }
 

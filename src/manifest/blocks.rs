@@ -4,12 +4,12 @@
 //!
 //! Scanning left to right, an extractor opens an extract/load set that continues with zero or
 //! more mappings (by mapping name) and ends with one loader; any other plugin runs alone, with
-//! `plugin:command` naming a command. A name is looked up as the first plugin of that name in
-//! Meltano's type order, then as a mapping.
-
-use std::collections::BTreeMap;
+//! `plugin:command` naming a command. A name is looked up as Meltano's `find_plugin` does
+//! (`resolve::mapping`): the first plugin of that name in Meltano's type order, or a mapping
+//! listed (after its mapper) before it.
 
 use super::{Manifest, MappingRef, Plugin, Step};
+use crate::resolve::mapping::{FindError, ListIndex, Listed};
 
 /// Why a list of blocks is not a valid run (Meltano's messages, where it has one).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -48,31 +48,23 @@ enum Found<'m> {
 /// Block names looked up once per manifest (a large project has hundreds of jobs).
 pub struct Lookup<'m> {
     manifest: &'m Manifest,
-    /// The first plugin of each name, in Meltano's type order.
-    plugins: BTreeMap<&'m str, &'m Plugin>,
-    /// Each mapping name and the mappers that define it.
-    mappings: BTreeMap<&'m str, Vec<&'m Plugin>>,
+    /// Meltano's plugin list (`resolve::mapping`): each plugin, each mapper followed by its
+    /// mappings.
+    listed: Vec<(Listed<'m>, super::Found<'m>)>,
+    /// The list's names, indexed.
+    index: ListIndex,
 }
 
 impl<'m> Lookup<'m> {
     /// Index `manifest`'s plugins and mappings.
     #[must_use]
     pub fn new(manifest: &'m Manifest) -> Self {
-        let mut plugins = BTreeMap::new();
-        let mut mappings: BTreeMap<&str, Vec<&Plugin>> = BTreeMap::new();
-        for plugin in &manifest.plugins {
-            plugins.entry(plugin.name.as_str()).or_insert(plugin);
-            for mapping in &plugin.mappings {
-                let mappers = mappings.entry(mapping.name.as_str()).or_default();
-                if !mappers.iter().any(|known| known.name == plugin.name) {
-                    mappers.push(plugin);
-                }
-            }
-        }
+        let listed = manifest.listed();
+        let items: Vec<Listed<'m>> = listed.iter().map(|(item, _)| *item).collect();
         Lookup {
             manifest,
-            plugins,
-            mappings,
+            index: ListIndex::new(&items),
+            listed,
         }
     }
 
@@ -83,6 +75,16 @@ impl<'m> Lookup<'m> {
     pub fn parse(&self, blocks: &[String]) -> Result<Vec<Step>, BlockError> {
         parse_with(self, blocks)
     }
+
+    /// What `name` finds, as Meltano's `find_plugin`.
+    fn find_name(&self, name: &str) -> Result<Option<super::Found<'m>>, BlockError> {
+        match self.index.find(name) {
+            Ok(found) => Ok(found.map(|position| self.listed[position].1)),
+            Err(FindError::AmbiguousMapping { name, mappers }) => {
+                Err(BlockError::AmbiguousMapping(name, mappers.join(", ")))
+            }
+        }
+    }
 }
 
 fn find<'m>(lookup: &Lookup<'m>, block: &'m str) -> Result<Found<'m>, BlockError> {
@@ -91,24 +93,13 @@ fn find<'m>(lookup: &Lookup<'m>, block: &'m str) -> Result<Found<'m>, BlockError
         (Some(name), Some(command), None) => (name, Some(command)),
         _ => (block, None),
     };
-    if let Some(plugin) = lookup.plugins.get(name) {
-        return Ok(Found::Plugin(plugin, command));
-    }
-    if command.is_none() {
-        let mappers = lookup.mappings.get(block).map_or(&[][..], Vec::as_slice);
-        match mappers {
-            [mapper] => return Ok(Found::Mapping(mapper, block)),
-            [] => {}
-            several => {
-                let names: Vec<&str> = several.iter().map(|p| p.name.as_str()).collect();
-                return Err(BlockError::AmbiguousMapping(
-                    block.to_owned(),
-                    names.join(", "),
-                ));
-            }
+    match lookup.find_name(name)? {
+        Some(super::Found::Plugin(plugin)) => Ok(Found::Plugin(plugin, command)),
+        Some(super::Found::Mapping(mapper, mapping)) if command.is_none() => {
+            Ok(Found::Mapping(mapper, &mapping.name))
         }
+        _ => Err(BlockError::NotFound(block.to_owned())),
     }
-    Err(BlockError::NotFound(block.to_owned()))
 }
 
 /// The state ID of an extract/load set in the manifest's environment (none without one).

@@ -5,7 +5,9 @@
 //! Values are kept **as written** in meltano.yml: a string may hold `${VAR}` references
 //! (Meltano's grammar, [`crate::resolve::expand`]), which the runtime expands from its own
 //! environment. No value of an environment variable ever reaches a manifest; each referenced
-//! variable is listed in [`Manifest::variables`] with whether it is a secret.
+//! variable is listed in [`Manifest::variables`] with whether it is a secret. Nor does a
+//! secret written literally in meltano.yml: the value is replaced by a [`SecretLiteral`], a key
+//! of the Secret listed in [`Manifest::secret_literals`], which meltc-run reads from the pod.
 //!
 //! The JSON form is described by `schemas/manifest.schema.json`, generated from these types
 //! (`meltc dev manifest-schema`) and checked in; a test keeps the two equal. Bump
@@ -19,6 +21,9 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::project::PluginType;
+use crate::resolve::mapping::{FindError, Listed, find_listed};
 
 /// The manifest format's version; a reader refuses any other.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -44,7 +49,7 @@ pub struct Manifest {
     pub annotations: serde_json::Map<String, Value>,
     /// The project's top-level `env:`, as written (values may reference variables).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub env: IndexMap<String, String>,
+    pub env: EnvMap,
     /// Project settings written in meltano.yml (`state_backend.uri`, `elt.buffer_size`...),
     /// flattened to dotted names, as written. The runtime exports them as `MELTANO_<NAME>`.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -59,6 +64,10 @@ pub struct Manifest {
     pub schedules: Vec<Schedule>,
     /// Every variable referenced anywhere, by name.
     pub variables: BTreeMap<String, Variable>,
+    /// The Secret keys that hold a secret meltano.yml writes literally, by key: each place
+    /// that held the literal names its key ([`SecretLiteral`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_literals: BTreeMap<String, LiteralKey>,
 }
 
 /// Who wrote the manifest.
@@ -91,7 +100,7 @@ pub struct EnvironmentInfo {
     pub name: String,
     /// Its `env:`, as written; layered over the project's.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub env: IndexMap<String, String>,
+    pub env: EnvMap,
     /// `state_id_suffix`, as written (expanded at run time; `--state-id-suffix` wins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_id_suffix: Option<String>,
@@ -226,9 +235,14 @@ pub struct Setting {
     /// Meltano's processor applied to the final value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_post_processor: Option<String>,
-    /// The value as written (strings may reference variables); absent when unset.
+    /// The value as written (strings may reference variables); absent when unset, or when
+    /// the value is a secret written literally (then `secret_literal` says where it is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
+    /// A secret value meltano.yml writes literally, kept out of the manifest: the Secret key
+    /// that holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_literal: Option<SecretLiteral>,
     /// Where the value comes from: `default`, `meltano.yml`, `environment`, or
     /// `inherited:<parent>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -245,7 +259,70 @@ pub struct EnvBlock {
     /// Whose block: a plugin name, or `environment:<plugin>` for the environment's entry.
     pub from: String,
     /// The variables, as written.
-    pub vars: IndexMap<String, String>,
+    pub vars: EnvMap,
+}
+
+/// An `env:` block: each variable's value as written, in file order (a later entry may
+/// reference an earlier one).
+pub type EnvMap = IndexMap<String, EnvValue>;
+
+/// The value of one `env:` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum EnvValue {
+    /// As written (it may reference variables).
+    Written(String),
+    /// A secret written literally, kept out of the manifest.
+    Secret {
+        /// The Secret key that holds it.
+        secret_literal: SecretLiteral,
+    },
+}
+
+impl EnvValue {
+    /// The text as written; `None` for a secret kept out of the manifest.
+    #[must_use]
+    pub fn written(&self) -> Option<&str> {
+        match self {
+            EnvValue::Written(text) => Some(text),
+            EnvValue::Secret { .. } => None,
+        }
+    }
+
+    /// The Secret key holding the value, for a secret kept out of the manifest.
+    #[must_use]
+    pub fn secret_literal(&self) -> Option<&SecretLiteral> {
+        match self {
+            EnvValue::Written(_) => None,
+            EnvValue::Secret { secret_literal } => Some(secret_literal),
+        }
+    }
+}
+
+/// Where a secret that meltano.yml writes literally went: a key of the Secret. The pod gets it
+/// as the variable `key`; meltc-run takes it out of the process environment the plugins see
+/// and hands it over exactly where meltano.yml wrote the literal, as if it were written there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretLiteral {
+    /// The Secret key (and the pod's variable).
+    pub key: String,
+    /// The literal was not a string (a number, a mapping): the key holds its JSON, which
+    /// meltc-run parses (and expands, as a value written in meltano.yml) instead of taking the
+    /// text.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub json: bool,
+}
+
+/// A Secret key that holds a literal secret of meltano.yml.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiteralKey {
+    /// Why the value is a secret.
+    pub reason: String,
+    /// The places whose literal it holds (`extractors.tap-x.env.TAP_X_PASSWORD`,
+    /// `loaders.target-y.api_key`, `schedules.nightly.env.TOKEN`), sorted.
+    pub written_at: Vec<String>,
 }
 
 /// A plugin command.
@@ -262,15 +339,25 @@ pub struct Command {
     pub description: Option<String>,
 }
 
-/// A mapping of a mapper: the mapper run with this config only.
+/// A mapping of a mapper: a plugin of its own (a copy of the mapper whose `config` is the
+/// mapping's, `resolve::mapping`), run as the mapper with its own settings' values.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Mapping {
     /// The name blocks use.
     pub name: String,
-    /// Its config, as written.
+    /// Its config, as written. At run time its top-level keys are written over the config file
+    /// once more (Meltano's `SingerMapper.before_configure`).
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub config: serde_json::Map<String, Value>,
+    /// Every setting of the mapping plugin, with its value chosen from the environment's
+    /// entry for the mapper, the mapping's `config`, the mapper's parent or the default (the
+    /// mapper's own `config` is replaced, never merged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<Setting>,
+    /// Its extras, likewise (`_mapping`, `_mapping_name` among them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extras: Vec<Setting>,
 }
 
 /// A job: steps run in series; the first failing step stops it.
@@ -347,7 +434,7 @@ pub struct Schedule {
     pub cron: Option<String>,
     /// Extra variables for the run, as written.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub env: IndexMap<String, String>,
+    pub env: EnvMap,
     /// The schedule's `annotations`.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub annotations: serde_json::Map<String, Value>,
@@ -436,10 +523,73 @@ impl Manifest {
         self.plugins.iter().find(|plugin| plugin.name == name)
     }
 
+    /// Meltano's plugin list (`resolve::mapping`): every plugin, each mapper followed by its
+    /// mappings.
+    #[must_use]
+    pub fn listed(&self) -> Vec<(Listed<'_>, Found<'_>)> {
+        let mut listed = Vec::new();
+        for plugin in &self.plugins {
+            let plugin_type =
+                PluginType::parse(&plugin.plugin_type).unwrap_or(PluginType::Utilities);
+            listed.push((
+                Listed {
+                    plugin_type,
+                    name: &plugin.name,
+                    mapping: None,
+                },
+                Found::Plugin(plugin),
+            ));
+            for mapping in &plugin.mappings {
+                listed.push((
+                    Listed {
+                        plugin_type,
+                        name: &plugin.name,
+                        mapping: Some(&mapping.name),
+                    },
+                    Found::Mapping(plugin, mapping),
+                ));
+            }
+        }
+        listed
+    }
+
+    /// The plugin or mapping a command line names, as Meltano's `find_plugin` finds it.
+    ///
+    /// # Errors
+    /// The name finds a mapping that another mapping shares.
+    pub fn find_plugin(&self, name: &str) -> Result<Option<Found<'_>>, FindError> {
+        let listed = self.listed();
+        let items: Vec<Listed<'_>> = listed.iter().map(|(item, _)| *item).collect();
+        Ok(find_listed(&items, name, None)?.map(|position| listed[position].1))
+    }
+
     /// The job named `name`.
     #[must_use]
     pub fn job(&self, name: &str) -> Option<&Job> {
         self.jobs.iter().find(|job| job.name == name)
+    }
+}
+
+/// What a plugin name finds in a manifest.
+#[derive(Clone, Copy, Debug)]
+pub enum Found<'m> {
+    /// A plugin.
+    Plugin(&'m Plugin),
+    /// A mapping of the mapper.
+    Mapping(&'m Plugin, &'m Mapping),
+}
+
+impl Plugin {
+    /// The plugin Meltano runs for `mapping` of this mapper: the mapper with the mapping's
+    /// settings and extras (`resolve::mapping`).
+    #[must_use]
+    pub fn mapping_plugin(&self, mapping: &Mapping) -> Plugin {
+        Plugin {
+            settings: mapping.settings.clone(),
+            extras: mapping.extras.clone(),
+            mappings: Vec::new(),
+            ..self.clone()
+        }
     }
 }
 

@@ -116,6 +116,31 @@ pub fn plugins_under(plugins: Option<&Node>) -> Vec<Plugin<'_>> {
     found
 }
 
+/// Top-level keys of meltano.yml that are structure, not project settings.
+pub const STRUCTURE_KEYS: &[&str] = &[
+    "version",
+    "project_id",
+    "default_environment",
+    "include_paths",
+    "plugins",
+    "schedules",
+    "environments",
+    "jobs",
+    "env",
+    "annotations",
+];
+
+/// The project settings written at the top level (`state_backend`, `elt`, ...): every key that
+/// is not structure, with its value.
+pub fn project_settings(document: &Node) -> impl Iterator<Item = (&str, &Node)> {
+    document
+        .as_mapping()
+        .into_iter()
+        .flat_map(|mapping| mapping.iter())
+        .filter(|(key, _)| !STRUCTURE_KEYS.contains(&key.as_str()))
+        .map(|(key, (_, value))| (key.as_str(), value))
+}
+
 /// `jobs`.
 #[must_use]
 pub fn jobs(document: &Node) -> Vec<Named<'_>> {

@@ -91,6 +91,17 @@ pub enum ConfigError {
         /// The names written.
         names: Vec<String>,
     },
+    /// A literal secret that was not a string (a number, a mapping) comes from a Secret key
+    /// that holds no JSON (the value is never shown).
+    #[error(
+        "setting `{setting}` comes from the Secret key `{key}`, which does not hold JSON (the value meltano.yml wrote there was not a string)"
+    )]
+    SecretNotJson {
+        /// The setting.
+        setting: String,
+        /// The Secret key.
+        key: String,
+    },
     /// The value does not fit the kind.
     #[error("the value of setting `{setting}` {problem}")]
     Cast {
@@ -350,7 +361,7 @@ impl<'a, 'p> Context<'a, 'p> {
             environment_entry(&environment, plugin).map(|entry| {
                 (
                     environment.name.to_owned(),
-                    config_with_extras(&entry, true),
+                    config_with_extras(&entry, None, true),
                 )
             })
         });
@@ -385,7 +396,7 @@ impl<'a, 'p> Context<'a, 'p> {
                 inputs.plugin_env(plugin)
             },
             dotenv: &scope.shell.dotenv,
-            yml: config_with_extras(&plugin.entry, false),
+            yml: config_with_extras(&plugin.entry, plugin.mapping, false),
             environment,
             parent,
             hermetic,
@@ -657,12 +668,18 @@ fn from_flat(
 }
 
 /// An entry's `config` with its extras as `_<key>`, flattened (Meltano's
-/// `config_with_extras`). An environment's entry has only `config` and `env` as named keys.
-fn config_with_extras(entry: &Plugin<'_>, environment: bool) -> FlatConfig {
+/// `config_with_extras`); for a mapping plugin, the mapping's `config` and the mapper's extras
+/// with the mapping's. An environment's entry has only `config` and `env` as named keys.
+fn config_with_extras<'p>(
+    entry: &Plugin<'p>,
+    mapping: Option<Named<'p>>,
+    environment: bool,
+) -> FlatConfig {
     let node = entry.entry.node;
     let mut values = IndexMap::new();
     let mut nodes: Vec<(String, &Node)> = Vec::new();
-    if let Some(mapping) = node.get("config").and_then(Node::as_mapping) {
+    let config = super::mapping::config_node(entry, mapping);
+    if let Some(mapping) = config.and_then(Node::as_mapping) {
         for (key, (_, value)) in mapping {
             values.insert(key.clone(), config_value(value));
             nodes.push((key.clone(), value));
@@ -687,6 +704,11 @@ fn config_with_extras(entry: &Plugin<'_>, environment: bool) -> FlatConfig {
         let key = format!("_{key}");
         values.insert(key.clone(), config_value(value));
         nodes.push((key, value));
+    }
+    for (key, value, node) in super::mapping::added_extras(mapping) {
+        let key = format!("_{key}");
+        values.insert(key.clone(), value);
+        nodes.push((key, node));
     }
     FlatConfig::new(&values, &nodes)
 }

@@ -21,7 +21,7 @@ use super::settings::{
 };
 use super::values::mapping_values;
 use super::{Command, Definition};
-use crate::project::model::Plugin;
+use crate::project::model::{Named, Plugin};
 use crate::yaml::Node;
 
 /// What an entry is merged over.
@@ -284,13 +284,15 @@ fn settings_of(definitions: &[SettingDefinition], declared: &Declared) -> Vec<Ar
         .collect()
 }
 
-/// Merge `entry` over `base` into the resolved plugin.
+/// Merge `entry` over `base` into the resolved plugin; with `mapping`, into the plugin Meltano
+/// makes of that mapping of the mapper `entry` ([`super::mapping`]).
 #[must_use]
 pub fn merge<'p>(
     entry: Plugin<'p>,
     origin: Origin,
     base: &Base<'_, 'p>,
     parent: Option<usize>,
+    mapping: Option<Named<'p>>,
 ) -> ResolvedPlugin<'p> {
     let inherited = inherited(&entry, base);
     let own = entry_definition(&entry);
@@ -319,9 +321,13 @@ pub fn merge<'p>(
             .map(|setting| Setting::from_definition(setting, declared.clone()))
             .collect()
     };
-    let config = mapping_values(node.get("config"));
+    let config = mapping_values(super::mapping::config_node(&entry, mapping));
     let settings = merge_settings(&inherited.settings, own_settings, &config, &name);
-    let extras = merge_extras(&inherited.extras, &entry_extras(&entry), &name);
+    let extras = merge_extras(
+        &inherited.extras,
+        &super::mapping::entry_extras(&entry, mapping),
+        &name,
+    );
     let mut commands = (*inherited.commands).clone();
     commands.extend(own_commands);
     let read_prefixes = unique(vec![name.clone(), namespace.clone()]);
@@ -375,6 +381,7 @@ pub fn merge<'p>(
         class: inherited.class,
         read_prefixes,
         write_prefixes: unique(write_prefixes),
+        mapping,
     }
 }
 

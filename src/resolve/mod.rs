@@ -5,7 +5,8 @@
 //!    plugin's own entry, a project parent (`inherit_from`), a lock file ([`lockfile`]), the
 //!    bundled hub index ([`hub`]); the entry merged over it ([`inherit`]) into a
 //!    [`ResolvedPlugin`] (origin, variant, namespace, executable, capabilities, settings,
-//!    extras, commands, env var prefixes).
+//!    extras, commands, env var prefixes); every mapping of a mapper becomes a plugin of its
+//!    own ([`mapping`]), and names are looked up as Meltano does ([`Resolved::find_plugin`]).
 //! 2. [`settings`]: the setting model (declared, implicit per config leaf, built-in and
 //!    definition extras) and the env var names each setting is read from and written to.
 //! 3. [`config`]: the effective value of every setting in one environment with its source,
@@ -27,9 +28,11 @@ pub mod hub;
 pub mod inherit;
 pub mod lock;
 pub mod lockfile;
+pub mod mapping;
 pub mod plugin;
 pub mod plugin_env;
 pub mod python_json;
+pub mod secrets;
 pub mod settings;
 pub mod shell;
 pub mod shell_words;

@@ -14,10 +14,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::hub::{HubIndex, HubPlugin, VariantMatch};
-use super::inherit::{self, Base};
+use super::inherit::Base;
+use super::mapping::{FindError, ListIndex, Listed, find_listed, merge_with_mappings};
 use super::settings::Setting;
-use super::{Command, Definition, lockfile};
-use crate::project::model::{self, Plugin};
+use super::{Command, Definition, inherit, lockfile};
+use crate::project::model::{self, Named, Plugin};
 use crate::project::{PluginType, Project};
 
 /// Where a plugin's definition comes from.
@@ -93,6 +94,9 @@ pub struct ResolvedPlugin<'p> {
     pub read_prefixes: Vec<String>,
     /// Env var prefixes settings are written to: name, namespace, the parents', `meltano_<verb>`.
     pub write_prefixes: Vec<String>,
+    /// For a mapping plugin (a copy of its mapper, [`super::mapping`]): the mapping's entry
+    /// under the mapper's `mappings:`. `name` stays the mapper's, as in Meltano.
+    pub mapping: Option<Named<'p>>,
 }
 
 impl ResolvedPlugin<'_> {
@@ -100,6 +104,13 @@ impl ResolvedPlugin<'_> {
     #[must_use]
     pub fn inherits(&self) -> bool {
         self.entry.inherit_from().is_some()
+    }
+
+    /// The name a command line or a job block uses: the mapping's for a mapping plugin.
+    #[must_use]
+    pub fn block_name(&self) -> &str {
+        self.mapping
+            .map_or(self.name.as_str(), |mapping| mapping.name)
     }
 
     /// The setting (or extra) called `name` or with that alias.
@@ -120,6 +131,25 @@ pub struct Resolved<'p> {
     pub project: &'p Project,
     /// Every plugin entry, in Meltano's type order then file order (duplicates included).
     pub plugins: Vec<ResolvedPlugin<'p>>,
+    /// Every mapping of every mapper entry, as the plugin Meltano makes of it
+    /// ([`super::mapping`]), in file order. Not in `plugins`: a mapping is installed, locked
+    /// and checked as its mapper; it is found by name through [`Resolved::find_plugin`].
+    pub mappings: Vec<ResolvedPlugin<'p>>,
+    /// Where the mappings of `plugins[i]` are in `mappings`.
+    mapping_ranges: Vec<std::ops::Range<usize>>,
+    /// Meltano's plugin list: `plugins` in order, each mapper followed by its mappings.
+    order: Vec<Listing>,
+    /// The list's names, indexed.
+    names: ListIndex,
+}
+
+/// An item of Meltano's plugin list.
+#[derive(Clone, Copy, Debug)]
+enum Listing {
+    /// `plugins[i]`.
+    Plugin(usize),
+    /// `mappings[i]`.
+    Mapping(usize),
 }
 
 impl<'p> Resolved<'p> {
@@ -135,6 +165,60 @@ impl<'p> Resolved<'p> {
         self.plugins
             .iter()
             .find(|plugin| plugin.plugin_type == plugin_type && plugin.name == name)
+    }
+
+    /// What `name` names on a command line or in a job, as Meltano's `find_plugin` looks it
+    /// up: a plugin (of `plugin_type`, when given) or a mapping ([`super::mapping`]).
+    ///
+    /// # Errors
+    /// The name finds a mapping that another mapping shares.
+    pub fn find_plugin(
+        &self,
+        name: &str,
+        plugin_type: Option<PluginType>,
+    ) -> Result<Option<&ResolvedPlugin<'p>>, FindError> {
+        let found = match plugin_type {
+            None => self.names.find(name)?,
+            Some(_) => find_listed(&self.listed(), name, plugin_type)?,
+        };
+        Ok(found.map(|position| self.listed_plugin(position)))
+    }
+
+    /// Meltano's plugin list: every plugin in type order, each mapper followed by its mappings.
+    #[must_use]
+    pub fn listed(&self) -> Vec<Listed<'_>> {
+        (0..self.plugins.len() + self.mappings.len())
+            .map(|position| {
+                let plugin = self.listed_plugin(position);
+                Listed {
+                    plugin_type: plugin.plugin_type,
+                    name: &plugin.name,
+                    mapping: plugin.mapping.map(|mapping| mapping.name),
+                }
+            })
+            .collect()
+    }
+
+    /// The plugin at `position` of Meltano's list.
+    #[must_use]
+    pub fn listed_plugin(&self, position: usize) -> &ResolvedPlugin<'p> {
+        match self.order[position] {
+            Listing::Plugin(index) => &self.plugins[index],
+            Listing::Mapping(index) => &self.mappings[index],
+        }
+    }
+
+    /// The mapping plugins of the mapper entry `plugin`, in file order.
+    pub fn mappings_of<'r>(
+        &'r self,
+        plugin: &'r ResolvedPlugin<'p>,
+    ) -> impl Iterator<Item = &'r ResolvedPlugin<'p>> + 'r {
+        let range = self
+            .plugins
+            .iter()
+            .position(|entry| std::ptr::eq(entry, plugin))
+            .map_or(0..0, |index| self.mapping_ranges[index].clone());
+        self.mappings[range].iter()
     }
 
     /// The project parent of `plugin`.
@@ -166,15 +250,33 @@ pub fn resolve(project: &Project) -> Resolved<'_> {
         entries: &entries,
         done: vec![None; entries.len()],
         in_progress: vec![false; entries.len()],
+        mappings: vec![Vec::new(); entries.len()],
         hub_cache: BTreeMap::new(),
     };
     for index in 0..entries.len() {
         resolver.resolve(index);
     }
-    Resolved {
-        project,
-        plugins: resolver.done.into_iter().flatten().collect(),
+    let plugins: Vec<ResolvedPlugin<'_>> = resolver.done.into_iter().flatten().collect();
+    let mut mappings = Vec::new();
+    let mut mapping_ranges = Vec::with_capacity(plugins.len());
+    let mut order = Vec::new();
+    for (index, of_entry) in resolver.mappings.into_iter().enumerate() {
+        order.push(Listing::Plugin(index));
+        let start = mappings.len();
+        order.extend((start..start + of_entry.len()).map(Listing::Mapping));
+        mappings.extend(of_entry);
+        mapping_ranges.push(start..mappings.len());
     }
+    let mut resolved = Resolved {
+        project,
+        plugins,
+        mappings,
+        mapping_ranges,
+        order,
+        names: ListIndex::default(),
+    };
+    resolved.names = ListIndex::new(&resolved.listed());
+    resolved
 }
 
 struct Resolver<'r, 'p> {
@@ -182,6 +284,8 @@ struct Resolver<'r, 'p> {
     entries: &'r [Plugin<'p>],
     done: Vec<Option<ResolvedPlugin<'p>>>,
     in_progress: Vec<bool>,
+    /// The mapping plugins of each entry (none but for mappers).
+    mappings: Vec<Vec<ResolvedPlugin<'p>>>,
     hub_cache: BTreeMap<(PluginType, String, String), Option<Arc<Definition>>>,
 }
 
@@ -192,20 +296,20 @@ impl<'p> Resolver<'_, 'p> {
         }
         self.in_progress[index] = true;
         let entry = self.entries[index];
-        let resolved = match self.project_parent(&entry) {
+        let (resolved, mappings) = match self.project_parent(&entry) {
             Some(parent) if self.in_progress[parent] => {
-                inherit::merge(entry, Origin::Cycle, &Base::Missing, None)
+                merge_with_mappings(entry, &Origin::Cycle, &Base::Missing, None)
             }
             Some(parent) => {
                 self.resolve(parent);
                 match &self.done[parent] {
-                    Some(parent_plugin) => inherit::merge(
+                    Some(parent_plugin) => merge_with_mappings(
                         entry,
-                        Origin::Parent(parent_plugin.name.clone()),
+                        &Origin::Parent(parent_plugin.name.clone()),
                         &Base::Project(parent_plugin),
                         Some(parent),
                     ),
-                    None => inherit::merge(entry, Origin::Cycle, &Base::Missing, None),
+                    None => merge_with_mappings(entry, &Origin::Cycle, &Base::Missing, None),
                 }
             }
             None => {
@@ -213,11 +317,12 @@ impl<'p> Resolver<'_, 'p> {
                 let base = definition
                     .as_deref()
                     .map_or(Base::Missing, Base::Definition);
-                inherit::merge(entry, origin, &base, None)
+                merge_with_mappings(entry, &origin, &base, None)
             }
         };
         self.in_progress[index] = false;
         self.done[index] = Some(resolved);
+        self.mappings[index] = mappings;
     }
 
     /// The project plugin `entry` inherits from: only without `variant` (spec §9.1).

@@ -198,9 +198,11 @@ pub fn main() -> ExitCode {
         .clone()
         .or_else(|| std::env::current_dir().ok())
         .unwrap_or_else(|| PathBuf::from("."));
+    let (process, literals) = super::settings::split_literals(&manifest, process);
     let runtime = Runtime {
         manifest: &manifest,
         process,
+        literals,
         project_root,
         plugins_dir: cli.plugins_dir.clone(),
         logger: &logger,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::settings::Prepared;
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, Plugin};
 use crate::resolve::expand::Template;
 
 /// One secret reference that nothing sets.
@@ -87,6 +87,48 @@ pub fn state_backend_secrets(
                 missing.push(Missing {
                     variable: variable.to_owned(),
                     setting: name.clone(),
+                });
+            }
+        }
+    }
+    missing
+}
+
+/// The literal secrets of meltano.yml that `plugin` needs and the pod lacks: the keys of the
+/// `env:` blocks it sees (the project's, the environment's, its own). Its settings' keys are
+/// among [`plugin_secrets`]' (a setting with a literal secret is sensitive).
+#[must_use]
+pub fn literal_secrets(
+    manifest: &Manifest,
+    plugin: &Plugin,
+    literals: &BTreeMap<String, String>,
+) -> Vec<Missing> {
+    let place = format!("{}.{}", plugin.plugin_type, plugin.name);
+    let blocks = std::iter::once(("env".to_owned(), &manifest.env))
+        .chain(
+            manifest
+                .environment
+                .iter()
+                .map(|environment| ("environment.env".to_owned(), &environment.env)),
+        )
+        .chain(
+            plugin
+                .env
+                .iter()
+                .map(|block| (format!("{place}.env"), &block.vars)),
+        );
+    let mut missing: Vec<Missing> = Vec::new();
+    for (block, vars) in blocks {
+        for (name, value) in vars {
+            let Some(literal) = value.secret_literal() else {
+                continue;
+            };
+            let unset = literals.get(&literal.key).is_none_or(String::is_empty);
+            let setting = format!("{block}.{name}");
+            if unset && !missing.iter().any(|m| m.setting == setting) {
+                missing.push(Missing {
+                    variable: literal.key.clone(),
+                    setting,
                 });
             }
         }

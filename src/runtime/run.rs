@@ -9,6 +9,7 @@
 //! [`StepResult`] as it goes (exit codes, records per stream, state before and after), on
 //! failure too.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -25,11 +26,11 @@ use super::log::{Level, Logger};
 use super::pipe::{self, PluginKind};
 use super::required;
 use super::run_results::StepResult;
-use super::settings::{Host, Prepared, prepare, project_variables};
+use super::settings::{Host, Prepared, mapping_config, prepare, project_variables};
 use super::state::{StateBackendSettings, StateId, StateIdParts, StateStore, StateStrategy};
-use crate::manifest::{Manifest, MappingRef, Plugin, Step};
+use crate::manifest::{Found, Manifest, Mapping, MappingRef, Plugin, Step};
 use crate::project::PluginType;
-use crate::resolve::expand::{ConfigValue, Template};
+use crate::resolve::expand::Template;
 use crate::resolve::settings::PluginClass;
 
 /// How to run (`meltano run`'s options).
@@ -55,8 +56,10 @@ pub struct RunOptions {
 pub struct Runtime<'a> {
     /// The manifest.
     pub manifest: &'a Manifest,
-    /// The process environment.
+    /// The process environment, without the literal secrets' keys.
     pub process: BTreeMap<String, String>,
+    /// The literal secrets of meltano.yml, by Secret key ([`super::settings::split_literals`]).
+    pub literals: BTreeMap<String, String>,
     /// `MELTANO_PROJECT_ROOT` (relative `executable`s and `catalog:` paths are under it).
     pub project_root: PathBuf,
     /// Where the virtualenvs are (`<dir>/<type>/<venv>/bin/<executable>`).
@@ -113,6 +116,7 @@ impl Runtime<'_> {
     fn host(&self) -> Host<'_> {
         Host {
             process: &self.process,
+            literals: &self.literals,
             project_root: self.project_root.to_str().unwrap_or("."),
             user_agent: crate::resolve::config::USER_AGENT,
         }
@@ -173,6 +177,25 @@ impl Runtime<'_> {
             .ok_or_else(|| RunError::Blocks(format!("the manifest has no {plugin_type} `{name}`")))
     }
 
+    /// The plugin Meltano runs for `mapping` of `mapper` (`resolve::mapping`), and the mapping.
+    fn mapping_plugin<'m>(
+        &self,
+        mapper: &'m Plugin,
+        mapping: &str,
+    ) -> Result<(Plugin, &'m Mapping), RunError> {
+        let entry = mapper
+            .mappings
+            .iter()
+            .find(|entry| entry.name == mapping)
+            .ok_or_else(|| {
+                RunError::Blocks(format!(
+                    "the mapper `{}` has no mapping `{mapping}`",
+                    mapper.name
+                ))
+            })?;
+        Ok((mapper.mapping_plugin(entry), entry))
+    }
+
     fn prepare(
         &self,
         plugin: &Plugin,
@@ -191,7 +214,12 @@ impl Runtime<'_> {
                     .collect::<Vec<_>>()
                     .join("; "),
             })?;
-        let missing = required::plugin_secrets(self.manifest, &prepared);
+        let mut missing = required::plugin_secrets(self.manifest, &prepared);
+        missing.extend(required::literal_secrets(
+            self.manifest,
+            plugin,
+            &self.literals,
+        ));
         if missing.is_empty() {
             Ok(prepared)
         } else {
@@ -269,18 +297,14 @@ impl Runtime<'_> {
             .collect::<BTreeMap<_, _>>();
         for mapping in mappings {
             let mapper = self.plugin("mappers", &mapping.mapper)?;
-            let prepared = self.prepare(mapper, &seen)?;
-            let config = mapper
-                .mappings
-                .iter()
-                .find(|m| m.name == mapping.mapping)
-                .map(|m| ConfigValue::from_json(&Value::Object(m.config.clone())))
-                .map_or(Value::Object(serde_json::Map::new()), |value| {
-                    value.expand(&|var| prepared.env.get(var).map(String::as_str))
-                });
-            let path = dir.write_json(&mapping.mapping, FileKind::Config, &config)?;
+            let (plugin, entry) = self.mapping_plugin(mapper, &mapping.mapping)?;
+            let prepared = self.prepare(&plugin, &seen)?;
+            // The mapping's own keys see the process, not the earlier blocks' variables.
+            let config = mapping_config(self.manifest, entry, &prepared, &self.host());
+            let path =
+                dir.write_json(&mapping.mapping, FileKind::Config, &Value::Object(config))?;
             let mut process = self.process_of(
-                mapper,
+                &plugin,
                 &prepared,
                 PluginKind::Mapper,
                 vec!["--config".into(), path.into_os_string()],
@@ -583,10 +607,19 @@ impl Runtime<'_> {
         command: Option<&str>,
         args: &[String],
     ) -> Result<(String, ExitStatus), RunError> {
-        let plugin = self
+        let found = self
             .manifest
-            .plugin(name)
+            .find_plugin(name)
+            .map_err(|error| RunError::Blocks(error.to_string()))?
             .ok_or_else(|| RunError::Blocks(format!("the manifest has no plugin `{name}`")))?;
+        // A mapping runs as the plugin Meltano makes of it (`resolve::mapping`).
+        let (plugin, mapping) = match found {
+            Found::Plugin(plugin) => (Cow::Borrowed(plugin), None),
+            Found::Mapping(mapper, mapping) => {
+                (Cow::Owned(mapper.mapping_plugin(mapping)), Some(mapping))
+            }
+        };
+        let plugin = plugin.as_ref();
         let prepared = self.prepare(plugin, &self.process)?;
         let (executable, mut words) = match command {
             Some(command) => {
@@ -629,11 +662,11 @@ impl Runtime<'_> {
             .then(RunDir::create)
             .transpose()?;
         if let Some(dir) = &dir {
-            let config = dir.write_json(
-                &plugin.name,
-                FileKind::Config,
-                &Value::Object(prepared.config.clone()),
-            )?;
+            let content = match mapping {
+                Some(mapping) => mapping_config(self.manifest, mapping, &prepared, &self.host()),
+                None => prepared.config.clone(),
+            };
+            let config = dir.write_json(name, FileKind::Config, &Value::Object(content))?;
             words.splice(0..0, ["--config".to_owned(), config.display().to_string()]);
         }
         words.extend(args.iter().cloned());

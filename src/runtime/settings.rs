@@ -12,6 +12,12 @@
 //! variables (an extra also sees the plugin's settings as variables); a value that expands to
 //! nothing is unset; then cast to the setting's kind. Two of its env vars set is an error, as in
 //! Meltano.
+//!
+//! A secret that meltano.yml writes literally is not in the manifest: the pod has it under a
+//! key of the Secret ([`crate::manifest::SecretLiteral`]). [`split_literals`] takes those keys
+//! out of the process environment, and the value goes exactly where meltano.yml wrote it (an
+//! `env:` entry, a setting's value), so each plugin gets the variables and the configuration
+//! Meltano would give it, and no other.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,7 +25,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use crate::manifest::{self, Manifest, Plugin};
+use crate::manifest::{self, EnvMap, EnvValue, Manifest, Plugin};
 use crate::project::PluginType;
 use crate::resolve::cast;
 use crate::resolve::config::{
@@ -34,8 +40,10 @@ use crate::resolve::settings::{PluginClass, to_env_var};
 /// Where the run happens.
 #[derive(Clone, Debug)]
 pub struct Host<'a> {
-    /// The process environment.
+    /// The process environment, without the keys of [`Host::literals`].
     pub process: &'a BTreeMap<String, String>,
+    /// The literal secrets of meltano.yml, by Secret key ([`split_literals`]).
+    pub literals: &'a BTreeMap<String, String>,
     /// The project root in the image (`MELTANO_PROJECT_ROOT`).
     pub project_root: &'a str,
     /// `MELTANO_USER_AGENT`.
@@ -64,20 +72,78 @@ impl Prepared {
     }
 }
 
-/// Expand each entry of `block` against `below` and the block's earlier entries, into `out`.
+/// The Secret keys that hold literal secrets of meltano.yml and that the plugins do not see as
+/// variables: those of the `env:` blocks of the project, the environment and the plugins, and
+/// of settings (a schedule's are variables of the pod; a project setting's is its own
+/// `MELTANO_<SETTING>`, read from the process as Meltano reads it).
+#[must_use]
+pub fn literal_keys(manifest: &Manifest) -> Vec<&str> {
+    let blocks = std::iter::once(&manifest.env)
+        .chain(
+            manifest
+                .environment
+                .iter()
+                .map(|environment| &environment.env),
+        )
+        .chain(
+            manifest
+                .plugins
+                .iter()
+                .flat_map(|plugin| plugin.env.iter().map(|block| &block.vars)),
+        );
+    let in_blocks = blocks
+        .flat_map(|block| block.values())
+        .filter_map(EnvValue::secret_literal);
+    let in_settings = manifest
+        .plugins
+        .iter()
+        .flat_map(|plugin| plugin.settings.iter().chain(&plugin.extras))
+        .filter_map(|setting| setting.secret_literal.as_ref());
+    let mut keys: Vec<&str> = in_blocks
+        .chain(in_settings)
+        .map(|literal| literal.key.as_str())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// Split the pod's environment in two: the variables the plugins see, and the literal secrets
+/// ([`literal_keys`]) that are handed over only where meltano.yml writes them.
+#[must_use]
+pub fn split_literals(
+    manifest: &Manifest,
+    mut process: BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let literals = literal_keys(manifest)
+        .into_iter()
+        .filter_map(|key| process.remove_entry(key))
+        .collect();
+    (process, literals)
+}
+
+/// Expand each entry of `block` against `below` and the block's earlier entries, into `out`;
+/// a literal secret is the Secret's value as it is (unset when the pod lacks the key).
 fn layer(
-    block: &IndexMap<String, String>,
+    block: &EnvMap,
     below: &IndexMap<String, String>,
+    literals: &BTreeMap<String, String>,
     out: &mut IndexMap<String, String>,
 ) {
     let mut expanded: IndexMap<String, String> = IndexMap::new();
-    for (name, text) in block {
-        let value = Template::parse(text).expand(&|var| {
-            expanded
-                .get(var)
-                .or_else(|| below.get(var))
-                .map(String::as_str)
-        });
+    for (name, value) in block {
+        let value = match value {
+            EnvValue::Written(text) => Template::parse(text).expand(&|var| {
+                expanded
+                    .get(var)
+                    .or_else(|| below.get(var))
+                    .map(String::as_str)
+            }),
+            EnvValue::Secret { secret_literal } => match literals.get(&secret_literal.key) {
+                Some(value) => value.clone(),
+                None => continue,
+            },
+        };
         expanded.insert(name.clone(), value);
     }
     out.extend(expanded);
@@ -123,7 +189,7 @@ fn below_plugins(manifest: &Manifest, host: &Host<'_>) -> IndexMap<String, Strin
         env.insert(var, text);
     }
     let below = env.clone();
-    layer(&manifest.env, &below, &mut env);
+    layer(&manifest.env, &below, host.literals, &mut env);
     env
 }
 
@@ -134,7 +200,7 @@ pub fn project_variables(manifest: &Manifest, host: &Host<'_>) -> IndexMap<Strin
     let mut env = below_plugins(manifest, host);
     if let Some(environment) = &manifest.environment {
         let below = env.clone();
-        layer(&environment.env, &below, &mut env);
+        layer(&environment.env, &below, host.literals, &mut env);
     }
     env
 }
@@ -162,7 +228,7 @@ pub fn plugin_variables(
     // The environment's env: ranks above the plugins' blocks but is also visible to them.
     let mut environment_env = IndexMap::new();
     if let Some(environment) = &manifest.environment {
-        layer(&environment.env, &env, &mut environment_env);
+        layer(&environment.env, &env, host.literals, &mut environment_env);
     }
     let (from_environment, own): (Vec<_>, Vec<_>) = plugin
         .env
@@ -173,13 +239,13 @@ pub fn plugin_variables(
         let mut below = env.clone();
         below.extend(plugin_env.clone());
         below.extend(environment_env.clone());
-        layer(&block.vars, &below, &mut plugin_env);
+        layer(&block.vars, &below, host.literals, &mut plugin_env);
     }
     env.extend(plugin_env);
     env.extend(environment_env);
     for block in from_environment {
         let below = env.clone();
-        layer(&block.vars, &below, &mut env);
+        layer(&block.vars, &below, host.literals, &mut env);
     }
     env
 }
@@ -199,12 +265,18 @@ pub fn prepare(
     let settings = values(
         plugin,
         &plugin.settings,
-        &env,
+        (&env, host.literals),
         &IndexMap::new(),
         &mut errors,
     );
     let written = written_env(&plugin.write_prefixes, &settings);
-    let extras = values(plugin, &plugin.extras, &env, &written, &mut errors);
+    let extras = values(
+        plugin,
+        &plugin.extras,
+        (&env, host.literals),
+        &written,
+        &mut errors,
+    );
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -223,16 +295,41 @@ pub fn prepare(
     })
 }
 
+/// The plugin's variables, and the literal secrets by key.
+type Variables<'a> = (&'a IndexMap<String, String>, &'a BTreeMap<String, String>);
+
+/// The config file of a mapping: its plugin's configuration (`prepared`), with each
+/// top-level key of the mapping's `config` written over it once more, expanded against the
+/// process and the project's `env:` only (Meltano's `SingerMapper.before_configure`, which
+/// expands it against `.env` and the project settings' environment, so a variable that only
+/// a plugin's or the environment's `env:` sets is empty there).
+#[must_use]
+pub fn mapping_config(
+    manifest: &Manifest,
+    mapping: &manifest::Mapping,
+    prepared: &Prepared,
+    host: &Host<'_>,
+) -> Map<String, Value> {
+    let project = below_plugins(manifest, host);
+    let mut config = prepared.config.clone();
+    for (key, value) in &mapping.config {
+        let expanded =
+            ConfigValue::from_json(value).expand(&|var| project.get(var).map(String::as_str));
+        config.insert(key.clone(), expanded);
+    }
+    config
+}
+
 fn values(
     plugin: &Plugin,
     settings: &[manifest::Setting],
-    env: &IndexMap<String, String>,
+    variables: Variables<'_>,
     extra: &IndexMap<String, String>,
     errors: &mut Vec<ConfigError>,
 ) -> Vec<SettingValue> {
     settings
         .iter()
-        .filter_map(|setting| match value(plugin, setting, env, extra) {
+        .filter_map(|setting| match value(plugin, setting, variables, extra) {
             Ok(value) => Some(value),
             Err(error) => {
                 errors.push(error);
@@ -245,7 +342,7 @@ fn values(
 fn value(
     plugin: &Plugin,
     written: &manifest::Setting,
-    env: &IndexMap<String, String>,
+    (env, literals): Variables<'_>,
     extra: &IndexMap<String, String>,
 ) -> Result<SettingValue, ConfigError> {
     let setting = Arc::new(written.model());
@@ -271,6 +368,15 @@ fn value(
             Some(Value::String(text)),
             Source::EnvVar(var.name.clone(), EnvSource::Process),
         )
+    } else if let Some(literal) = &written.secret_literal {
+        let (raw, present) = secret_literal(&setting.name, literal, literals, &|var| {
+            extra.get(var).or_else(|| env.get(var)).map(String::as_str)
+        })?;
+        variables = vec![Variable {
+            name: literal.key.clone(),
+            origin: present.then_some(VariableOrigin::Env(EnvSource::Process)),
+        }];
+        (raw, Source::MeltanoYml(None))
     } else {
         let expanded = written.value.as_ref().and_then(|as_written| {
             let template = ConfigValue::from_json(as_written);
@@ -314,4 +420,32 @@ fn value(
         written: None,
         variables,
     })
+}
+
+/// A setting's literal secret from the Secret key that holds it, as if written in meltano.yml:
+/// a string as it is, JSON parsed and expanded like any value written there. Also whether the
+/// pod has it (an empty key counts as missing: the literal was never empty).
+///
+/// # Errors
+/// The key of a literal that was not a string holds no JSON.
+fn secret_literal<'v>(
+    setting: &str,
+    literal: &manifest::SecretLiteral,
+    literals: &BTreeMap<String, String>,
+    variables: &impl Fn(&str) -> Option<&'v str>,
+) -> Result<(Option<Value>, bool), ConfigError> {
+    let Some(text) = literals.get(&literal.key).filter(|text| !text.is_empty()) else {
+        return Ok((None, false));
+    };
+    if !literal.json {
+        return Ok((Some(Value::String(text.clone())), true));
+    }
+    let parsed: Value = serde_json::from_str(text).map_err(|_| ConfigError::SecretNotJson {
+        setting: setting.to_owned(),
+        key: literal.key.clone(),
+    })?;
+    Ok((
+        Some(ConfigValue::from_json(&parsed).expand(variables)),
+        true,
+    ))
 }

@@ -1,16 +1,14 @@
-//! Environments: `default_environment`, plugins configured per environment, state that a pod
-//! would lose, and literal secrets.
+//! Environments: `default_environment`, plugins configured per environment (and their literal
+//! secrets, [`super::secrets`]), state that a pod would lose.
 
 use std::collections::BTreeMap;
 
 use super::ProjectIndex;
 use crate::diagnostics::{Diagnostic, Span, codes, suggest};
 use crate::project::PluginType;
-use crate::project::env_ref::env_var_part;
 use crate::project::model::{self, Named, Plugin};
 use crate::resolve::expand::has_reference;
 use crate::resolve::state_backend::{StateBackend, state_backend};
-use crate::yaml::{Node, Value};
 
 /// Run the environment checks for `selected` environments (and the base project's secrets).
 pub fn check(index: &ProjectIndex<'_>, selected: &[Named<'_>], diagnostics: &mut Vec<Diagnostic>) {
@@ -50,14 +48,22 @@ pub fn check(index: &ProjectIndex<'_>, selected: &[Named<'_>], diagnostics: &mut
         }
     }
     for plugin in &index.plugins {
-        literal_secrets(index, plugin, plugin.entry.node.get("config"), diagnostics);
+        super::secrets::config_literals(
+            index,
+            plugin,
+            plugin.entry.node.get("config"),
+            diagnostics,
+        );
     }
     for environment in selected {
         for entry in model::environment_plugins(environment) {
             match index.plugin_of_type(entry.plugin_type, entry.name()) {
-                Some(plugin) => {
-                    literal_secrets(index, &plugin, entry.entry.node.get("config"), diagnostics)
-                }
+                Some(plugin) => super::secrets::config_literals(
+                    index,
+                    &plugin,
+                    entry.entry.node.get("config"),
+                    diagnostics,
+                ),
                 None => {
                     let candidates = index
                         .plugins
@@ -74,52 +80,6 @@ pub fn check(index: &ProjectIndex<'_>, selected: &[Named<'_>], diagnostics: &mut
         }
     }
     ephemeral_state(index, selected, diagnostics);
-}
-
-/// A literal, non-empty value for a secret setting.
-fn literal_secrets<'a>(
-    index: &ProjectIndex<'a>,
-    plugin: &Plugin<'a>,
-    config: Option<&Node>,
-    diagnostics: &mut Vec<Diagnostic>,
-) {
-    let Some(config) = config.and_then(Node::as_mapping) else {
-        return;
-    };
-    let secrets = &index.facts(plugin).secret_settings;
-    if secrets.is_empty() {
-        return;
-    }
-    let mut leaves = Vec::new();
-    for (key, (_, value)) in config {
-        flatten(key, value, &mut leaves);
-    }
-    for (name, value) in leaves {
-        let literal = match &value.value {
-            Value::String(text) => !text.is_empty() && !has_reference(text),
-            Value::Int(_) | Value::Float(_) => true,
-            _ => false,
-        };
-        if literal && secrets.contains(&name) {
-            let variable = format!("{}_{}", env_var_part(plugin.name()), env_var_part(&name));
-            diagnostics.push(
-                Diagnostic::new(&codes::SETTING_LITERAL_SECRET, format!("the secret setting `{name}` of `{}` has a literal value", plugin.name()))
-                    .at(value.span, "secret written in the file")
-                    .help(format!("commit a reference instead, e.g. `{name}: ${{{variable}}}`, and keep the value in a Kubernetes Secret or `.env`")),
-            );
-        }
-    }
-}
-
-fn flatten<'a>(prefix: &str, node: &'a Node, out: &mut Vec<(String, &'a Node)>) {
-    match node.as_mapping() {
-        Some(mapping) if !mapping.is_empty() => {
-            for (key, (_, value)) in mapping {
-                flatten(&format!("{prefix}.{key}"), value, out);
-            }
-        }
-        _ => out.push((prefix.to_owned(), node)),
-    }
 }
 
 /// Incremental jobs whose state would stay in the system database on SQLite, which a pod

@@ -165,14 +165,19 @@ fn resolve<'a>(
         );
         return None;
     }
-    if let Some(plugin) = index.plugin(name) {
-        if let Some(command) = command {
-            check_command(index, job, token, &plugin, command, diagnostics);
+    // Meltano's `find_plugin` (`resolve::mapping`): a plugin, or a mapping listed before it.
+    match index.resolved.find_plugin(name, None) {
+        Ok(Some(found)) if found.mapping.is_none() => {
+            let plugin = found.entry;
+            if let Some(command) = command {
+                check_command(index, job, token, &plugin, command, diagnostics);
+            }
+            return Some(Block::Plugin(plugin));
         }
-        return Some(Block::Plugin(plugin));
-    }
-    if let Some(mapper) = index.mappings.get(name).filter(|_| command.is_none()) {
-        return Some(Block::Mapping(*mapper));
+        Ok(Some(found)) if command.is_none() => return Some(Block::Mapping(found.entry)),
+        // Reported where the mappings are defined (`mappings.rs`).
+        Err(_) => return None,
+        _ => {}
     }
     diagnostics.push(
         Diagnostic::new(

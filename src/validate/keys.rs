@@ -94,7 +94,7 @@ fn plugin_extras(plugin_type: PluginType) -> &'static [&'static str] {
     }
 }
 
-const SCHEDULE: &[&str] = &[
+pub(super) const SCHEDULE: &[&str] = &[
     "name",
     "job",
     "interval",
@@ -106,7 +106,7 @@ const SCHEDULE: &[&str] = &[
     "start_date",
 ];
 
-const SETTING: &[&str] = &[
+pub(super) const SETTING: &[&str] = &[
     "name",
     "aliases",
     "label",
@@ -168,9 +168,16 @@ pub fn check(index: &ProjectIndex<'_>, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Whether `key` is one Meltano knows in a project plugin entry of `plugin_type`.
+pub(super) fn is_plugin_key(plugin_type: PluginType, key: &str) -> bool {
+    PLUGIN_COMMON.contains(&key) || plugin_extras(plugin_type).contains(&key)
+}
+
 fn check_plugin(plugin: &Plugin<'_>, in_environment: bool, diagnostics: &mut Vec<Diagnostic>) {
     let mut known: Vec<&str> = if in_environment {
-        vec!["name", "config", "env"]
+        // `EnvironmentPluginConfig(name, config, env, **extras)`; annotations are Meltano's
+        // schema's too.
+        vec!["name", "config", "env", "annotations"]
     } else {
         PLUGIN_COMMON.to_vec()
     };

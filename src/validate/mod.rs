@@ -3,24 +3,32 @@
 //! 1. `schema`: each file against meltc's JSON Schema (schemas/meltano.schema.json), errors
 //!    mapped back to file:line:column.
 //! 2. `values`: plain scalars that Meltano's two YAML readers disagree on.
-//! 3. `keys`: keys Meltano does not know (warnings, with did-you-mean).
+//! 3. `keys`: keys Meltano does not know (warnings, with did-you-mean); `lint` and
+//!    `capabilities`: what Meltano's own lint (`meltano compile --lint`) reports that meltc's
+//!    schema accepts (warnings).
 //! 4. `names`: duplicate plugins, jobs, schedules and environments across all files.
-//! 5. `plugins`: legacy types, `inherit_from` parents and cycles.
+//! 5. `plugins`: legacy types, `inherit_from` parents and cycles; `mappings`: mapping names
+//!    that never find their mapping (a mapping is a plugin too).
 //! 6. `jobs` and `schedules`: task references and block grammar, cron expressions.
 //! 7. `environments`: `default_environment`, environment plugin entries, state that a pod would
-//!    lose, literal secrets.
+//!    lose.
+//! 8. `secrets`: secrets written literally in `config:`, project settings and `env:` blocks.
 //!
 //! Checks read the project and return diagnostics; none of them stops the others.
 
+mod capabilities;
 mod environments;
 mod facts;
 mod index;
 mod jobs;
 mod keys;
+mod lint;
+mod mappings;
 mod names;
 mod plugins;
 mod schedules;
 mod schema;
+mod secrets;
 mod values;
 
 pub use index::ProjectIndex;
@@ -42,10 +50,12 @@ pub fn validate(project: &Project, options: &Options) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     schema::check(project, &mut diagnostics);
     values::check(project, &mut diagnostics);
+    lint::check(project, &mut diagnostics);
     names::check(project, &mut diagnostics);
     let index = ProjectIndex::new(project);
     keys::check(&index, &mut diagnostics);
     plugins::check(&index, &mut diagnostics);
+    mappings::check(&index, &mut diagnostics);
     jobs::check(&index, &mut diagnostics);
     schedules::check(&index, &mut diagnostics);
     let environments = model::environments(&project.merged);
@@ -60,6 +70,7 @@ pub fn validate(project: &Project, options: &Options) -> Vec<Diagnostic> {
         .copied()
         .collect();
     environments::check(&index, &selected, &mut diagnostics);
+    secrets::check(&index, &selected, &mut diagnostics);
     diagnostics
 }
 

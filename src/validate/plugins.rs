@@ -35,11 +35,8 @@ fn used_plugins<'a>(index: &ProjectIndex<'a>) -> BTreeSet<(PluginType, &'a str)>
     for job in index.jobs.values() {
         for token in &index.blocks(job) {
             let name = token.text.split(':').next().unwrap_or_default();
-            if let Some(plugin) = index
-                .plugin(name)
-                .or_else(|| index.mappings.get(name).copied())
-            {
-                used.insert((plugin.plugin_type, plugin.name()));
+            if let Ok(Some(plugin)) = index.resolved.find_plugin(name, None) {
+                used.insert((plugin.plugin_type, plugin.entry.name()));
             }
         }
     }

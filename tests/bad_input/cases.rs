@@ -10,6 +10,9 @@ use super::table::{CASE, Case, Tool, built_fixture, immutable, run_all};
 
 const PROJECT: &str = "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    pip_url: tap-x\n  loaders:\n  - name: target-y\n    namespace: target_y\n    pip_url: target-y\njobs:\n- name: sync\n  tasks: [tap-x target-y]\nenvironments:\n- name: dev\n";
 const BROKEN_YAML: &str = "plugins:\n  extractors:\n  - name: [tap-x\n";
+/// A mapper with a mapping (a mapping is a plugin too): `clean` gives the mapper's integer
+/// setting a word.
+const MAPPER_PROJECT: &str = "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    pip_url: tap-x\n  loaders:\n  - name: target-y\n    namespace: target_y\n    pip_url: target-y\n  mappers:\n  - name: mapper-z\n    namespace: mapper_z\n    pip_url: mapper-z\n    settings:\n    - {name: batch_size, kind: integer}\n    mappings:\n    - name: clean\n      config: {batch_size: many}\njobs:\n- name: sync\n  tasks: [tap-x clean target-y]\nenvironments:\n- name: dev\n";
 const HUB_PROJECT: &str = "plugins:\n  loaders:\n  - name: target-jsonl\n    variant: andyh1203\n";
 const LOCK: &str = "plugins/loaders/target-jsonl--andyh1203.lock";
 const STATE: &str = "state/dev:tap-fake-to-target-fake/state.json";
@@ -810,6 +813,64 @@ fn cases() -> Vec<Case> {
             message: "the secret variable FAKE_TOKEN (read by `token`) is not set",
             ..CASE
         },
+        // A literal secret of meltano.yml is a key of the Secret: without it, nothing starts.
+        Case {
+            name: "run-missing-literal-secret",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| {
+                crate::support::copy_tree(
+                    &crate::support::repo().join("tests/fixtures/runtime-fake"),
+                    root,
+                );
+                let yml = root.join("meltano.yml");
+                let text = fs_err::read_to_string(&yml).unwrap();
+                fs_err::write(&yml, format!("env:\n  WAREHOUSE_TOKEN: lit-3a9f\n{text}")).unwrap();
+                let run = crate::support::meltc(root, &["build", "--env", "dev"]);
+                assert_eq!(run.code, 0, "{}", run.stderr);
+            },
+            exit: 2,
+            message: "tap-fake: the secret variable WAREHOUSE_TOKEN (read by `env.WAREHOUSE_TOKEN`) is not set",
+            ..CASE
+        },
+        Case {
+            name: "run-literal-secret-key-holds-no-json",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: &[
+                ("STATE_URI", "file://{project}/state"),
+                ("OUT_FILE", "{project}/out.jsonl"),
+                ("TAP_FAKE_TOKEN", "not json {"),
+            ],
+            setup: |root| {
+                manifest(root, |m| {
+                    let token = &mut m["plugins"][0]["settings"][1];
+                    assert_eq!(token["name"], "token");
+                    token.as_object_mut().unwrap().remove("value");
+                    token.as_object_mut().unwrap().remove("references");
+                    token["secret_literal"] =
+                        serde_json::json!({"key": "TAP_FAKE_TOKEN", "json": true});
+                });
+            },
+            exit: 2,
+            message: "setting `token` comes from the Secret key `TAP_FAKE_TOKEN`, which does not hold JSON",
+            ..CASE
+        },
+        Case {
+            name: "run-manifest-secret-literal-unknown-field",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| {
+                manifest(root, |m| {
+                    m["env"] = serde_json::json!({"X_TOKEN": {"secret_literal": {"key": "X_TOKEN", "value": "leak"}}});
+                });
+            },
+            exit: 2,
+            message: "not a meltc manifest",
+            ..CASE
+        },
         Case {
             name: "run-unknown-block",
             tool: Tool::Run,
@@ -1036,6 +1097,97 @@ fn cases() -> Vec<Case> {
             setup: |root| tap_script(root, "#!/bin/sh\necho 'no access' >&2\nexit 4\n"),
             exit: 1,
             message: "tap-fake",
+            ..CASE
+        },
+        // ------------------------------------------------------------ mappings (a plugin too)
+        Case {
+            name: "config-mapping-value-of-the-wrong-kind",
+            args: &["config", "clean"],
+            files: &[("meltano.yml", MAPPER_PROJECT)],
+            exit: 1,
+            message: "`clean` (mapping of `mapper-z`): the value of setting `batch_size` is not an integer",
+            location: Some("meltano.yml:18:28"),
+            ..CASE
+        },
+        Case {
+            name: "build-mapping-shadowed-by-an-extractor",
+            args: &["build", "--env", "dev"],
+            files: &[(
+                "meltano.yml",
+                "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n  mappers:\n  - name: mapper-z\n    namespace: mapper_z\n    mappings:\n    - name: tap-x\nenvironments:\n- name: dev\n",
+            )],
+            exit: 1,
+            message: "meltc::mapping::shadowed",
+            location: Some("meltano.yml:9:13"),
+            ..CASE
+        },
+        Case {
+            name: "config-mapping-name-shared",
+            args: &["config", "clean"],
+            files: &[(
+                "meltano.yml",
+                "plugins:\n  mappers:\n  - name: mapper-a\n    namespace: mapper_a\n    mappings: [{name: clean}]\n  - name: mapper-b\n    namespace: mapper_b\n    mappings: [{name: clean}]\n",
+            )],
+            exit: 2,
+            message: "mapping `clean` is defined more than once (by `mapper-a`, `mapper-b`)",
+            ..CASE
+        },
+        Case {
+            name: "validate-deny-warnings-lint-capability",
+            args: &["validate", "--deny-warnings"],
+            files: &[(
+                "meltano.yml",
+                "plugins:\n  loaders:\n  - name: target-y\n    namespace: target_y\n    capabilities: [about, state]\n",
+            )],
+            exit: 1,
+            message: "`state` is an extractor capability",
+            location: Some("meltano.yml:5:27"),
+            ..CASE
+        },
+        Case {
+            name: "run-invoke-mapping-value-of-the-wrong-kind",
+            tool: Tool::Run,
+            args: &["invoke", "clean"],
+            setup: |root| {
+                fs_err::write(root.join("meltano.yml"), MAPPER_PROJECT).unwrap();
+                let run = crate::support::meltc(root, &["build", "--env", "dev"]);
+                assert_eq!(run.code, 0, "{}", run.stderr);
+            },
+            exit: 2,
+            message: "batch_size",
+            ..CASE
+        },
+        Case {
+            name: "run-invoke-mapping-name-shared-in-the-manifest",
+            tool: Tool::Run,
+            args: &["invoke", "clean"],
+            setup: |root| {
+                fs_err::write(root.join("meltano.yml"), MAPPER_PROJECT).unwrap();
+                let run = crate::support::meltc(root, &["build", "--env", "dev"]);
+                assert_eq!(run.code, 0, "{}", run.stderr);
+                let path = root.join("deploy/dev/manifest.json");
+                let mut manifest: serde_json::Value =
+                    serde_json::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap();
+                let mapper = &mut manifest["plugins"][2];
+                let copy = mapper["mappings"][0].clone();
+                mapper["mappings"].as_array_mut().unwrap().push(copy);
+                fs_err::write(path, serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+            },
+            exit: 2,
+            message: "mapping `clean` is defined more than once",
+            ..CASE
+        },
+        Case {
+            name: "run-invoke-unknown-mapping",
+            tool: Tool::Run,
+            args: &["invoke", "cleen"],
+            setup: |root| {
+                fs_err::write(root.join("meltano.yml"), MAPPER_PROJECT).unwrap();
+                let run = crate::support::meltc(root, &["build", "--env", "dev"]);
+                assert_eq!(run.code, 0, "{}", run.stderr);
+            },
+            exit: 2,
+            message: "the manifest has no plugin `cleen`",
             ..CASE
         },
         Case {

@@ -19,7 +19,7 @@ use super::{Names, Needed, metadata, needed_by, to_value};
 use crate::emit::names::{cronjob_names, label_value};
 use crate::emit::settings::{Deploy, Kubernetes, Orchestrator};
 use crate::emit::yaml::{self, Comments};
-use crate::manifest::{Job, Manifest, Schedule, Step};
+use crate::manifest::{EnvValue, Job, Manifest, Schedule, Step};
 use crate::resolve::expand::{Part, Template};
 
 /// The uid and gid of the image's user (`USER 10001:10001` in the Dockerfile).
@@ -222,12 +222,28 @@ fn cronjob(
             ..EnvVar::default()
         })
         .collect();
-    let reads_secrets = !env.is_empty();
-    env.extend(schedule.env.iter().map(|(variable, value)| EnvVar {
-        name: variable.clone(),
-        value: Some(kubernetes_value(value)),
-        ..EnvVar::default()
+    env.extend(schedule.env.iter().map(|(variable, value)| match value {
+        EnvValue::Written(text) => EnvVar {
+            name: variable.clone(),
+            value: Some(kubernetes_value(text)),
+            ..EnvVar::default()
+        },
+        // A literal secret of the schedule: its value is in the Secret, never in this file.
+        EnvValue::Secret { secret_literal } => EnvVar {
+            name: variable.clone(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: names.secret.clone(),
+                    key: secret_literal.key.clone(),
+                    // Optional for the reason above: meltc-run names a missing key.
+                    optional: Some(true),
+                }),
+                ..EnvVarSource::default()
+            }),
+            ..EnvVar::default()
+        },
     }));
+    let reads_secrets = env.iter().any(|variable| variable.value_from.is_some());
     let quantities = |map: &BTreeMap<String, String>| {
         Some(
             map.iter()
