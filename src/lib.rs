@@ -23,6 +23,8 @@ pub mod diagnostics;
 pub mod emit;
 pub mod graph;
 pub mod manifest;
+pub mod meltano;
+pub mod plan;
 pub mod project;
 pub mod resolve;
 pub mod runtime;

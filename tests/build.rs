@@ -76,8 +76,10 @@ fn example_deploy_folder_has_no_drift() {
     );
 }
 
-/// Golden builds: `golden-build/<case>/source` names a project under `../shared`, `args` adds
-/// flags, `expected/` is the whole reviewed output folder of `meltc build --all-envs`.
+/// Golden builds: `golden-build/<case>/source` names a project under `../shared` (with
+/// `overlay/` adding what the corpus leaves out of the real project), or `project/` holds one;
+/// `args` adds flags, `expected/` is the whole reviewed output folder of `meltc build
+/// --all-envs`.
 #[test]
 fn golden_builds() {
     let root = repo().join("golden-build");
@@ -91,20 +93,29 @@ fn golden_builds() {
     assert!(cases.len() >= 8, "expected at least 8 golden builds");
     let mut failures = String::new();
     for case in &cases {
-        let source = fs_err::read_to_string(case.join("source")).unwrap();
-        let project = shared().join(source.trim());
         let extra = fs_err::read_to_string(case.join("args")).unwrap_or_default();
         let out = tempfile::tempdir().unwrap();
-        let out_arg = out.path().to_string_lossy().into_owned();
-        let mut args = vec!["build", "--all-envs", "--out", out_arg.as_str()];
+        // Built in a copy, into its default `deploy/`: an image that installs a plugin from the
+        // project is built from the project root, so its output folder must be inside it.
+        let project = match fs_err::read_to_string(case.join("source")) {
+            Ok(source) => shared().join(source.trim()),
+            Err(_) => case.join("project"),
+        };
+        copy_tree(&project, out.path());
+        // What the corpus leaves out of a real project (its plugins' own folders).
+        if case.join("overlay").is_dir() {
+            copy_tree(&case.join("overlay"), out.path());
+        }
+        let mut args = vec!["build", "--all-envs"];
         args.extend(extra.split_whitespace());
-        let run = meltc(&project, &args);
+        let run = meltc(out.path(), &args);
+        let built = out.path().join("deploy");
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         if run.code != 0 {
             failures.push_str(&format!("=== {name}: exit {}\n{}\n", run.code, run.stderr));
             continue;
         }
-        let actual = read_tree(out.path());
+        let actual = read_tree(&built);
         let expected_dir = case.join("expected");
         if bless() {
             let _ = fs_err::remove_dir_all(&expected_dir);

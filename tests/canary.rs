@@ -167,7 +167,7 @@ fn no_secret_value_reaches_any_output_log_or_file() {
         search.text(&format!("{label} stdout"), &stdout);
         search.text(&format!("{label} stderr"), &stderr);
     };
-    let commands: [(&[&str], i32); 15] = [
+    let commands: [(&[&str], i32); 18] = [
         (&["validate"], 0),
         (&["validate", "--format", "json"], 0),
         (&["validate", "--format", "github"], 0),
@@ -185,6 +185,32 @@ fn no_secret_value_reaches_any_output_log_or_file() {
         ),
         (&["config", "target-fake", "--env", "dev"], 0),
         (&["diff", "dev", "prod"], 1),
+        // The dev deploy as what prod would replace: every value differs, none may show.
+        (&["plan", "--env", "prod", "--against", "deploy/dev"], 1),
+        (
+            &[
+                "plan",
+                "--env",
+                "prod",
+                "--against",
+                "deploy/dev",
+                "--format",
+                "json",
+            ],
+            1,
+        ),
+        (
+            &[
+                "plan",
+                "--env",
+                "prod",
+                "--against",
+                "deploy/dev/manifest.json",
+                "--format",
+                "markdown",
+            ],
+            1,
+        ),
         (&["lock"], 0),
         (&["config", "tap-nope"], 2),
         (&["build", "--env", "nope"], 2),
@@ -395,7 +421,8 @@ fn no_secret_of_a_mapping_reaches_any_output_log_or_file() {
         shown.2
     );
     let runner = env!("CARGO_BIN_EXE_meltc-run");
-    let env = [
+    // The pod's variables: the Secret's keys of the project's literal secrets included.
+    let mut env = vec![
         (
             "MELTC_MANIFEST",
             root.join("deploy/dev/manifest.json").display().to_string(),
@@ -414,6 +441,7 @@ fn no_secret_of_a_mapping_reaches_any_output_log_or_file() {
         ),
         key[0].clone(),
     ];
+    env.extend(LITERALS.map(|(key, value)| (key, value.to_owned())));
     for args in [
         &["job", "sync-masked"][..],
         &["--log-format", "json", "invoke", "mask"],
@@ -432,7 +460,8 @@ fn no_secret_of_a_mapping_reaches_any_output_log_or_file() {
     search.tree(&tmp);
     assert!(
         fs_err::read_to_string(dir.path().join("out.jsonl")).is_ok_and(|out| !out.is_empty()),
-        "the masked job copied no record"
+        "the masked job copied no record: {:?}",
+        search.hits
     );
     println!(
         "canary (mapping): {} places checked, {} hits",

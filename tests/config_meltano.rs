@@ -177,6 +177,10 @@ fn inputs() -> Vec<Input> {
             });
         }
     }
+    // `MELTC_CONFIG_INPUTS=180` compares only the inputs whose name contains it.
+    if let Ok(only) = std::env::var("MELTC_CONFIG_INPUTS") {
+        inputs.retain(|input| input.name.contains(&only));
+    }
     inputs.sort_by(|a, b| a.name.cmp(&b.name));
     inputs
 }
@@ -243,9 +247,12 @@ fn report(projects: &[String], results: &BTreeMap<String, Outcome>) {
         .filter(|(p, n, e, _)| !listed.contains(&(p.as_str(), n.as_str(), e.as_str())))
         .map(|(p, n, e, detail)| format!("{p} {n} [{e}]:\n{detail}"))
         .collect();
-    let stale: Vec<_> = listed.difference(&found).collect();
+    let stale: Vec<_> = listed
+        .difference(&found)
+        .filter(|(project, _, _)| results.contains_key(*project))
+        .collect();
     assert!(
-        compared >= 700,
+        compared >= 700 || std::env::var_os("MELTC_CONFIG_INPUTS").is_some(),
         "only {compared} comparisons: did the corpus shrink?"
     );
     assert!(
@@ -296,6 +303,13 @@ fn compare_project(input: &Input, python: &Path, driver: &Path) -> Outcome {
                 })
         })
         .collect();
+    // Meltano rewrites a meltano.yml without `project_id` on its first command, and ruamel's
+    // dump changes its timestamps: give it one, so every command reads what meltc reads.
+    let file = root.join("meltano.yml");
+    let text = fs_err::read_to_string(&file).expect("meltano.yml");
+    if !text.lines().any(|line| line.starts_with("project_id:")) {
+        fs_err::write(&file, format!("project_id: meltc-config-test\n{text}")).expect("write");
+    }
     let argv: Vec<Vec<String>> = cases.iter().flat_map(Case::meltano_args).collect();
     let printed = run_meltano(&root, &env, &argv, python, driver);
     let meltano = printed.chunks(2).map(|pair| match pair {

@@ -13,7 +13,10 @@ type Pinned = (&'static str, i32, &'static [(&'static str, usize)]);
 
 #[rustfmt::skip]
 const EXPECTED: &[Pinned] = &[
-    ("01-meltano-squared", 0, &[("meltc::plugin::lock-only-variant", 1), ("meltc::ref::environment-plugin", 1), ("meltc::setting::literal-secret", 1), ("meltc::state::ephemeral", 13)]),
+    // The corpus keeps meltano.yml, included files and plugins/ only: a folder or requirements
+    // file a plugin installs from (`pip_url: -e ./x`, `-r x.txt`) is in the real repository,
+    // not here, so it is `local-path` (unused) or `local-path-used` (a job runs it) below.
+    ("01-meltano-squared", 1, &[("meltc::plugin::local-path-used", 1), ("meltc::plugin::lock-only-variant", 1), ("meltc::ref::environment-plugin", 1), ("meltc::setting::literal-secret", 1), ("meltc::state::ephemeral", 13)]),
     ("02-meltano-meltano", 0, &[("meltc::ref::environment-plugin", 4), ("meltc::setting::literal-secret", 3), ("meltc::state::ephemeral", 10)]),
     // A parser fixture that Meltano never runs: `my-job` names the mapper `map-meltano-yml`
     // instead of its mapping, which `meltano run` refuses, and its 7 plugins have no
@@ -23,25 +26,28 @@ const EXPECTED: &[Pinned] = &[
     // Legacy schedules with a `start_date` Meltano 4 no longer reads.
     ("04-meltano-demo-project", 0, &[("meltc::key::ignored", 2), ("meltc::key::unknown", 1), ("meltc::plugin::legacy-files", 2), ("meltc::plugin::legacy-type", 1), ("meltc::schedule::legacy", 2), ("meltc::yaml::unquoted-date", 2)]),
     ("06-meltano-meltano-state-backend-postgresql", 0, &[]),
-    ("07-MeltanoLabs-tap-github", 0, &[]),
-    ("09-MeltanoLabs-target-postgres", 0, &[("meltc::setting::literal-secret", 1)]),
+    ("07-MeltanoLabs-tap-github", 0, &[("meltc::plugin::local-path", 1)]),
+    ("09-MeltanoLabs-target-postgres", 0, &[("meltc::plugin::local-path", 1), ("meltc::setting::literal-secret", 1)]),
     ("10-MeltanoLabs-meltano-map-transform", 0, &[]),
-    ("12-MeltanoLabs-tap-pulumi-cloud", 0, &[]),
-    ("13-DouweM-pixbyt", 0, &[]),
-    ("15-edgarrmondragon-meltano-dogfood", 0, &[("meltc::state::ephemeral", 3)]),
-    ("16-reservoir-data-tap-npm", 0, &[]),
-    ("18-quantile-development-dagster-meltano", 0, &[]),
+    ("12-MeltanoLabs-tap-pulumi-cloud", 0, &[("meltc::plugin::local-path", 1)]),
+    ("13-DouweM-pixbyt", 1, &[("meltc::plugin::local-path-used", 1)]),
+    ("15-edgarrmondragon-meltano-dogfood", 1, &[("meltc::plugin::local-path", 3), ("meltc::plugin::local-path-used", 5), ("meltc::state::ephemeral", 3)]),
+    ("16-reservoir-data-tap-npm", 0, &[("meltc::plugin::local-path", 1)]),
+    // `dagster` installs `-e ${MELTANO_PROJECT_ROOT}/..`, the repository above the project:
+    // no image built from the project can carry it, and a job runs it (an error here too).
+    ("18-quantile-development-dagster-meltano", 1, &[("meltc::plugin::local-path-used", 1)]),
     // Job `help` runs `meltano --help` as blocks: `meltano run help` fails with "Block meltano
-    // not found" (and stops there, so `--help` is not reported). `DBT_POSTGRES_PASSWORD:
-    // postgres` in the `env:` of two plugins: a literal secret each.
-    ("19-quantile-development-dagster-ext", 1, &[("meltc::env::literal-secret", 2), ("meltc::ref::unknown-plugin", 1), ("meltc::setting::literal-secret", 1)]),
+    // not found" (and stops there, so `--help` is not reported). `-e /workspace` is a dev
+    // container's mount: an absolute path no image build can carry (no job runs it).
+    // `DBT_POSTGRES_PASSWORD: postgres` in the `env:` of two plugins: a literal secret each.
+    ("19-quantile-development-dagster-ext", 1, &[("meltc::env::literal-secret", 2), ("meltc::plugin::local-path", 1), ("meltc::ref::unknown-plugin", 1), ("meltc::setting::literal-secret", 1)]),
     ("21-JulesHuisman-geospatial-integration", 0, &[]),
     // Matatika variants exist only in their lock files (Matatika runs its own hub).
     ("22-Matatika-example-salesforce-sensitive-data", 0, &[("meltc::plugin::lock-only-variant", 1)]),
     ("24-MatatikaBytes-5X-Sandbox-cuisrqm", 0, &[("meltc::plugin::lock-only-variant", 2)]),
     ("25-MatatikaBytes-Meltano-jyiczzd", 0, &[("meltc::plugin::legacy-files", 1), ("meltc::plugin::legacy-type", 1), ("meltc::plugin::lock-only-variant", 2)]),
-    ("27-GaloyMoney-lana-bank", 0, &[("meltc::setting::literal-secret", 1), ("meltc::state::ephemeral", 1)]),
-    ("28-linuxfoundation-lfx-v1-sync-helper", 0, &[]),
+    ("27-GaloyMoney-lana-bank", 1, &[("meltc::plugin::local-path-used", 3), ("meltc::setting::literal-secret", 1), ("meltc::state::ephemeral", 1)]),
+    ("28-linuxfoundation-lfx-v1-sync-helper", 0, &[("meltc::plugin::local-path", 1)]),
     ("30-Widen-dagster-meltano-example", 0, &[]),
     ("31-alfredosa-dagster-meltano", 0, &[("meltc::state::ephemeral", 1)]),
     // `target-snowflake-ssb`: no namespace, no lock, not on the hub (SOURCES.md).
@@ -55,18 +61,18 @@ const EXPECTED: &[Pinned] = &[
     ("42-FreshConsulting-meltano-in-astronomer", 0, &[]),
     ("43-jdavredbeard-dora-dashboard-example", 0, &[]),
     ("45-miroslawsteblik-patients-data-pipeline", 0, &[]),
-    ("46-archdotdev-tap-adp", 0, &[("meltc::setting::literal-secret", 1), ("meltc::yaml::unquoted-date", 1)]),
+    ("46-archdotdev-tap-adp", 0, &[("meltc::plugin::local-path", 1), ("meltc::setting::literal-secret", 1), ("meltc::yaml::unquoted-date", 1)]),
     ("48-pnadolny13-meltano_example_implementations", 0, &[("meltc::plugin::legacy-files", 1)]),
     ("49-matsonj-nba-monte-carlo", 0, &[]),
     // `:pip_url` (a typo Meltano silently keeps as an extra).
     ("51-archiewood-meltano-evidence-monorepo", 0, &[("meltc::key::unknown", 1)]),
     ("52-sbalnojan-vscode-ext-demo", 0, &[]),
-    ("54-andriichumak-gooddata-pluto-day", 0, &[]),
+    ("54-andriichumak-gooddata-pluto-day", 0, &[("meltc::plugin::local-path", 1)]),
     ("55-caiocvelasco-project09-meltano-s3-dbt-snowflake-observability-ci-cd", 0, &[]),
     ("57-mfrachet-all-for-one", 0, &[]),
     // `plugins:` with nothing under it (Meltano reads it as none; its lint rejects the null).
     ("58-voxmedia-tap-elasticsearch", 0, &[("meltc::value::null", 1)]),
-    ("61-fleetio-tap-fleetio", 0, &[]),
+    ("61-fleetio-tap-fleetio", 0, &[("meltc::plugin::local-path", 1)]),
     // Hub-only keys (`keywords`, `maintenance_status`) on two plugins and `default:` in three
     // settings; an inline `cli.log_config` mapping, which Meltano ignores.
     ("63-ajdoyl2-freelancer-data-stack", 0, &[("meltc::key::unknown", 7), ("meltc::value::type", 1)]),

@@ -65,9 +65,16 @@ fn files_named(name: &str) -> Vec<String> {
 #[test]
 fn every_folder_has_every_artifact() {
     for folder in environment_folders() {
+        // The allow-list is the folder's own, or beside the Dockerfile when the image is built
+        // from the project root (a plugin installs from the project's own folder).
+        assert!(
+            folder.join(".dockerignore").is_file()
+                != folder.join("Dockerfile.dockerignore").is_file(),
+            "{} needs exactly one of .dockerignore and Dockerfile.dockerignore",
+            folder.display()
+        );
         for file in [
             "Dockerfile",
-            ".dockerignore",
             "install-plugins.sh",
             "k8s/kustomization.yaml",
             "k8s/configmap.yaml",
@@ -405,6 +412,112 @@ fn install_script_makes_working_virtualenvs() {
     for line in freeze.lines().filter(|line| line.contains("==")) {
         assert!(lock.contains(line), "{line} is not in the lock");
     }
+}
+
+/// Plugins installed from the project's own folders (golden-build/local-plugins): the install
+/// script, run with uv as the image's build stage runs it (the folders where the Dockerfile
+/// copies them, `MELTC_SOURCES`), installs each folder as a package, not editable, after the
+/// hashed lock of its dependencies; meltc-run then runs the scheduled job with those
+/// virtualenvs as the pod would (another working directory, only the pod's variables), twice,
+/// the second run incremental.
+#[test]
+fn plugins_from_the_projects_folders_install_and_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    crate::support::copy_tree(&repo().join("golden-build/local-plugins/project"), &project);
+    let build = meltc(&project, &["build", "--env", "prod"]);
+    assert_eq!(build.code, 0, "{}", build.stderr);
+    let folder = project.join("deploy/prod");
+    let dockerfile = fs_err::read_to_string(folder.join("Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("COPY tap-internal /meltc/project/tap-internal\n"),
+        "{dockerfile}"
+    );
+    // As the Dockerfile's COPY lines and allow-list carry them: the folders, no hidden files.
+    let sources = dir.path().join("sources");
+    for path in ["tap-internal", "plugins-src/target-internal"] {
+        crate::support::copy_tree(&project.join(path), &sources.join(path));
+    }
+    fs_err::remove_file(sources.join("tap-internal/.env")).unwrap();
+    let prefix = dir.path().join("opt-meltano");
+    let uv = test_home().join("venvs/_bootstrap/bin/uv");
+    let script = folder.join("install-plugins.sh");
+    run_ok(
+        Path::new("sh"),
+        &[&script.to_string_lossy(), &prefix.to_string_lossy()],
+        &[
+            ("UV", &uv.to_string_lossy()),
+            (
+                "UV_CACHE_DIR",
+                &test_home().join("cache/uv").to_string_lossy(),
+            ),
+            ("MELTC_LOCKS", &folder.join("locks").to_string_lossy()),
+            ("MELTC_SOURCES", &sources.to_string_lossy()),
+            ("PYTHON", "python3"),
+            ("UV_PYTHON_DOWNLOADS", "never"),
+        ],
+    );
+    let freeze = |venv: &str| {
+        run_ok(
+            &uv,
+            &[
+                "pip",
+                "freeze",
+                "--python",
+                &prefix.join(venv).join("bin/python").to_string_lossy(),
+            ],
+            &[],
+        )
+    };
+    let tap = freeze("extractors/tap-internal");
+    assert!(tap.contains("six==1.16.0\n"), "{tap}");
+    assert!(
+        tap.lines()
+            .any(|line| line.starts_with("tap-internal @ file://")),
+        "installed from the copy: {tap}"
+    );
+    assert!(!tap.contains("-e "), "never editable: {tap}");
+    assert!(freeze("loaders/target-internal").contains("target-internal @ file://"));
+    assert!(!prefix.join("extractors/tap-sandbox").exists(), "left out");
+
+    // The pod: its own working directory, the plugins where the image has them.
+    let pod = dir.path().join("pod");
+    fs_err::create_dir_all(&pod).unwrap();
+    let out = dir.path().join("out.jsonl");
+    let state = dir.path().join("state");
+    let run = |job: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_meltc-run"))
+            .args(["job", job])
+            .current_dir(&pod)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("MELTC_MANIFEST", folder.join("manifest.json"))
+            .env("MELTC_PLUGINS_DIR", &prefix)
+            .env("TMPDIR", &pod)
+            .env("STATE_URI", format!("file://{}", state.display()))
+            .env("OUT_FILE", &out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{job}: {stderr}");
+    };
+    run("sync");
+    run("sync");
+    run("sync-eu");
+    let records: Vec<u64> = fs_err::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        records,
+        [1, 2, 3, 4, 5, 6, 1, 2],
+        "incremental, then the inheriting tap"
+    );
 }
 
 /// `--emit` picks emitters (the manifest is always written); an unknown name is a usage error.

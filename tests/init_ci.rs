@@ -328,3 +328,108 @@ fn files_are_replaced_only_with_force() {
     assert!(none.stderr.contains("no meltano.yml"), "{}", none.stderr);
     assert!(fs_err::read_dir(elsewhere.path()).unwrap().next().is_none());
 }
+
+/// The `run:` text of the workflow step named `name` in job `job`, read with meltc's YAML
+/// parser (the text GitHub hands the runner's shell).
+fn step_script(workflow: &str, job: &str, name: &str) -> String {
+    let source = meltc::diagnostics::SourceFile::new(WORKFLOW, WORKFLOW, workflow);
+    let parsed = meltc::yaml::parse(meltc::diagnostics::FileId(0), &source);
+    let document = parsed.root.expect("the workflow is YAML").to_json();
+    document["jobs"][job]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|step| step["name"] == name)
+        .and_then(|step| step["run"].as_str())
+        .unwrap_or_else(|| panic!("no step `{name}` in job `{job}`"))
+        .to_owned()
+}
+
+#[test]
+fn the_workflow_plans_every_deployed_environment_against_the_base_revision() {
+    let dir = repository();
+    let root = dir.path();
+    let run = meltc(root, &["-C", "meltano", "init-ci"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for args in [&["add", "-A"][..], &["commit", "-q", "-m", "base"]] {
+        let output = git(root, args);
+        assert!(output.status.success(), "{}", text(&output));
+    }
+    let base = String::from_utf8(git(root, &["rev-parse", "HEAD"]).stdout).unwrap();
+    // The pull request: the nightly schedule moves from 2:00 to 4:00.
+    let meltano_yml = root.join("meltano/meltano.yml");
+    let project = fs_err::read_to_string(&meltano_yml).unwrap();
+    assert!(project.contains("interval: 0 2 * * *"));
+    fs_err::write(
+        &meltano_yml,
+        project.replace("interval: 0 2 * * *", "interval: 0 4 * * *"),
+    )
+    .unwrap();
+
+    let workflow = fs_err::read_to_string(root.join(WORKFLOW)).unwrap();
+    let script = step_script(&workflow, "plan", "meltc plan against the base branch");
+    let runner = tempfile::tempdir().unwrap();
+    let summary = runner.path().join("summary.md");
+    fs_err::write(&summary, "").unwrap();
+    // GitHub runs `run:` with `bash -e`; the text is POSIX, so dash runs it too.
+    for shell in ["bash", "sh"] {
+        let hooks = HookEnv::new();
+        let output = hooks.output(
+            Command::new(shell)
+                .args(["-e", "-c", &script])
+                .current_dir(root)
+                .env("BASE", base.trim())
+                .env("RUNNER_TEMP", runner.path())
+                .env("GITHUB_STEP_SUMMARY", &summary),
+        );
+        assert!(output.status.success(), "{shell}: {}", text(&output));
+    }
+    let plan = fs_err::read_to_string(runner.path().join("meltc-plan.md")).unwrap();
+    for environment in ["dev", "prod", "staging"] {
+        assert!(
+            plan.contains(&format!("<!-- meltc-plan:{environment} -->\n### meltc plan: environment `{environment}` against `{}` (git revision)", base.trim())),
+            "{plan}"
+        );
+    }
+    assert_eq!(
+        plan.matches("| changed | `postgres-nightly` | `job postgres-to-lake at 0 2 * * *` | `job postgres-to-lake at 0 4 * * *` |").count(),
+        3,
+        "{plan}"
+    );
+    // The job summary got each run's plan.
+    let summary = fs_err::read_to_string(&summary).unwrap();
+    assert_eq!(summary, plan.repeat(2));
+    // shellcheck reads the step as the POSIX script it is.
+    let checked = Command::new("shellcheck")
+        .args(["-s", "sh", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child.stdin.take().unwrap().write_all(script.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(checked.status.success(), "{}", text(&checked));
+
+    // An environment the base revision deploys but the project no longer has is an error:
+    // the step fails after writing the other plans.
+    let renamed = fs_err::read_to_string(&meltano_yml)
+        .unwrap()
+        .replace("- name: staging", "- name: preprod");
+    fs_err::write(&meltano_yml, renamed).unwrap();
+    let hooks = HookEnv::new();
+    let output = hooks.output(
+        Command::new("sh")
+            .args(["-e", "-c", &script])
+            .current_dir(root)
+            .env("BASE", base.trim())
+            .env("RUNNER_TEMP", runner.path())
+            .env("GITHUB_STEP_SUMMARY", runner.path().join("summary-2.md")),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let plan = fs_err::read_to_string(runner.path().join("meltc-plan.md")).unwrap();
+    assert!(plan.contains("<!-- meltc-plan:prod -->"), "{plan}");
+}

@@ -812,3 +812,25 @@ for line in sys.stdin:
     assert!(!Path::new(&dir).exists(), "{dir} is still there");
     lab.assert_no_process_left();
 }
+
+/// A tap closes its stdout a moment before it exits, so a mapper that reads to the end of its
+/// input exits first: that is the ordinary end of a run, not a mapper that stopped early (the
+/// race the mapping canary once lost under load).
+#[test]
+fn a_mapper_ending_with_its_input_before_the_tap_exits_is_success() {
+    let lab = Lab::new();
+    let tap = lab.plugin(
+        "tap-lingers",
+        PluginKind::Extractor,
+        r#"#!/bin/sh
+echo '{"type": "STATE", "value": {"bookmark": 1}}'
+exec 1>&-
+sleep 0.5
+"#,
+        &[],
+    );
+    let mapper = lab.plugin("mapper-a", PluginKind::Mapper, MAPPER, &[]);
+    let (report, states, log) = run(&[tap, mapper, target(&lab, &[])]);
+    assert_eq!(report.outcome, Outcome::Success, "{log}");
+    assert_eq!(bookmarks(&states), [1]);
+}

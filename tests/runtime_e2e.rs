@@ -258,6 +258,22 @@ fn incremental_runs_shared_with_meltano(lab: &Lakehouse, postgres: &Postgres) {
     assert_eq!(lab.order_ids(), [25, 26]);
     let (code, log) = lab.meltc_run(&["state", "get", STATE_ID]);
     assert_eq!(code, 0, "{log}");
+
+    // Each meltc-run run kept the state it replaced beside state.json; Meltano still lists
+    // the one state ID. A rollback puts back the bookmark from before the last run (Meltano's),
+    // Meltano reads it, and the next run resumes from it: the same rows again.
+    let (code, log) = lab.meltc_run(&["state", "rollback", STATE_ID]);
+    assert_eq!(code, 0, "{log}");
+    let read = lab.meltano(&[
+        &["--environment", "dev", "state", "list"],
+        &["--environment", "dev", "state", "get", STATE_ID],
+    ]);
+    assert_eq!(read[0].code, 0, "{}", read[0].stderr);
+    assert_eq!(read[0].stdout.trim_end(), STATE_ID);
+    assert_eq!(bookmark(&read[1].stdout), meltano_bookmark);
+    let (code, log) = lab.meltc_run(&["job", JOB]);
+    assert_eq!(code, 0, "{log}");
+    assert_eq!(lab.order_ids(), [25, 26]);
 }
 
 #[test]

@@ -207,3 +207,132 @@ fn invoke_hands_a_singer_plugin_its_config_file() {
         "the config file is removed afterwards"
     );
 }
+
+/// Every file under `folder` (relative paths), for "nothing else was written".
+fn files_under(folder: &Path) -> Vec<String> {
+    let mut files: Vec<String> = walkdir::WalkDir::new(folder)
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry.file_type().is_file())
+        .map(|entry| {
+            entry
+                .path()
+                .strip_prefix(folder)
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// `--allow-ephemeral-state`, both halves: the build refuses a scheduled incremental job on the
+/// default `systemdb` (and on an explicit one) without the flag; with it, the manifest marks
+/// the job, the CronJob says every run is a full sync, and meltc-run, run as the pod runs it
+/// (a clean environment with only the pod's variables, `TMPDIR` its own), runs it as a full
+/// sync twice, says so in its log, and writes no state anywhere. A backend the pod's own
+/// environment names wins (state kept there); a job the build did not mark is refused.
+#[test]
+fn an_ephemeral_build_runs_full_syncs_and_keeps_no_state() {
+    for backend in ["", "state_backend:\n  uri: systemdb\n"] {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("project");
+        copy_fixture(&project);
+        let yml = fs_err::read_to_string(project.join("meltano.yml")).unwrap();
+        let yml = yml.replace("state_backend:\n  uri: ${STATE_URI}\n", backend);
+        fs_err::write(project.join("meltano.yml"), &yml).unwrap();
+
+        let refused = meltc(&project, &["build", "--env", "dev"]);
+        assert_eq!(refused.code, 1, "{}", refused.stderr);
+        assert!(
+            refused.stderr.contains("meltc::build::state-lost"),
+            "{}",
+            refused.stderr
+        );
+        let build = meltc(
+            &project,
+            &["build", "--env", "dev", "--allow-ephemeral-state"],
+        );
+        assert_eq!(build.code, 0, "{}", build.stderr);
+        let manifest = meltc::manifest::Manifest::from_json(
+            &fs_err::read_to_string(project.join("deploy/dev/manifest.json")).unwrap(),
+        )
+        .unwrap();
+        assert!(!manifest.state.persistent);
+        assert!(manifest.job("sync").unwrap().ephemeral_state);
+        let cronjob =
+            fs_err::read_to_string(project.join("deploy/dev/k8s/cronjob-sync-hourly.yaml"))
+                .unwrap();
+        assert!(cronjob.contains("EVERY RUN IS A FULL SYNC"), "{cronjob}");
+
+        let tmp = dir.path().join("tmp");
+        fs_err::create_dir_all(&tmp).unwrap();
+        let out = dir.path().join("out.jsonl");
+        let pod = [
+            ("OUT_FILE", out.display().to_string()),
+            ("FAKE_TOKEN", "t0k3n-value".to_owned()),
+            ("TMPDIR", tmp.display().to_string()),
+        ];
+        let before = files_under(&project);
+        for run in 1..=2 {
+            let ran = meltc_run(&project, &["job", "sync"], &pod);
+            assert_eq!(ran.code, 0, "run {run}: {}", ran.stderr);
+            assert!(
+                ran.stderr.contains(
+                    "job `sync` was built with --allow-ephemeral-state: environment `dev` keeps state in `systemdb`, which this pod loses, so `tap-fake` runs as a full sync and no state is read or written"
+                ),
+                "{}",
+                ran.stderr
+            );
+            assert!(
+                ran.stderr
+                    .contains("tap-fake -> target-fake: 1 state received, none stored"),
+                "{}",
+                ran.stderr
+            );
+        }
+        assert_eq!(records(&out), [1, 2, 3, 1, 2, 3], "two full syncs");
+        assert_eq!(files_under(&project), before, "no state file anywhere");
+        assert_eq!(fs_err::read_dir(&tmp).unwrap().count(), 0);
+
+        // The pod's own MELTANO_STATE_BACKEND_URI wins over meltano.yml: state is kept there.
+        let state_dir = dir.path().join("state");
+        let mut kept = pod.to_vec();
+        kept.push((
+            "MELTANO_STATE_BACKEND_URI",
+            format!("file://{}", state_dir.display()),
+        ));
+        for _ in 0..2 {
+            let ran = meltc_run(&project, &["job", "sync"], &kept);
+            assert_eq!(ran.code, 0, "{}", ran.stderr);
+            assert!(!ran.stderr.contains("state_ephemeral"), "{}", ran.stderr);
+        }
+        assert_eq!(records(&out)[6..], [1, 2, 3, 4, 5, 6], "incremental again");
+        assert!(
+            state_dir
+                .join("dev:tap-fake-to-target-fake/state.json")
+                .is_file()
+        );
+
+        // A build that did not allow it (no cron schedule, so nothing to refuse) marks no
+        // job: meltc-run refuses the backend instead of a silent full sync.
+        fs_err::write(
+            project.join("meltano.yml"),
+            yml.replace("  interval: '@hourly'", "  interval: '@manual'"),
+        )
+        .unwrap();
+        let build = meltc(&project, &["build", "--env", "dev"]);
+        assert_eq!(build.code, 0, "{}", build.stderr);
+        let refused = meltc_run(&project, &["job", "sync"], &pod);
+        assert_eq!(refused.code, 1, "{}", refused.stderr);
+        assert!(
+            refused
+                .stderr
+                .contains("or build with --allow-ephemeral-state to run its jobs as full syncs"),
+            "{}",
+            refused.stderr
+        );
+        assert_eq!(records(&out).len(), 12, "nothing ran");
+    }
+}

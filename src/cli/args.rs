@@ -60,6 +60,19 @@ pub enum Command {
     /// Example: `meltc diff staging prod`. Exits 0 when they are the same, 1 when they differ.
     Diff(DiffArgs),
 
+    /// Show what a deploy of one environment would change, compared with what is deployed:
+    /// jobs, schedules, plugins and settings, images, Secret keys, ConfigMap values, and the
+    /// state IDs a deploy starts fresh (a full resync) or orphans.
+    ///
+    /// `--against` is a manifest file, a build output folder (`deploy/prod/`) or a git
+    /// revision of it (`origin/main`, or `REV:PATH`). Nothing is written and no state backend
+    /// is read unless `--read-state` asks for it.
+    ///
+    /// Example: `meltc plan --env prod --against origin/main --format markdown` in a
+    /// pull request. Exits 0 when there is nothing to deploy, 1 when there are changes, 2 on
+    /// errors.
+    Plan(PlanArgs),
+
     /// Write plugin lock files (`plugins/<type>/<name>--<variant>.lock`) from the bundled hub
     /// index, byte for byte as `meltano lock` writes them.
     ///
@@ -140,6 +153,14 @@ pub enum DevCommand {
         hub: PathBuf,
         /// Where to write the index.
         #[arg(long, default_value = "data/hub")]
+        out: PathBuf,
+    },
+
+    /// Write the JSON Schema of `meltc plan --format json` (schemas/plan.schema.json),
+    /// generated from its types.
+    PlanSchema {
+        /// Where to write it.
+        #[arg(long, default_value = "schemas/plan.schema.json")]
         out: PathBuf,
     },
 
@@ -261,6 +282,49 @@ pub struct DiffArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = BuildFormat::Human)]
     pub format: BuildFormat,
+}
+
+/// `meltc plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The environment to plan (needed when the project has environments).
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
+
+    /// What is deployed: a manifest file, a build output folder, or a git revision of the
+    /// build output folder (`REV` for this environment's `deploy/<env>/`, `REV:PATH` for
+    /// another path).
+    #[arg(long, value_name = "WHAT")]
+    pub against: String,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+
+    /// Read which state IDs hold state from the state backend, as meltc-run does (its
+    /// `MELTANO_STATE_BACKEND_*` variables from this process), instead of assuming that every
+    /// deployed incremental state ID has bookmarks.
+    #[arg(long)]
+    pub read_state: bool,
+
+    /// The artifacts compared, as `meltc build --emit` (default: all).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_emitter)]
+    pub emit: Vec<String>,
+
+    /// Who owns the schedules, as `meltc build --orchestrator`.
+    #[arg(long, value_name = "OWNER", value_parser = ["k8s", "dagster"])]
+    pub orchestrator: Option<String>,
+}
+
+/// `meltc plan --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// Lists and a summary for people.
+    Human,
+    /// One JSON document (`schemas/plan.schema.json`), for policy checks.
+    Json,
+    /// A pull-request comment.
+    Markdown,
 }
 
 /// `meltc lock`.

@@ -240,7 +240,7 @@ pub fn run(project_root: Option<&Path>, args: &BuildArgs, context: &mut Context<
             return Outcome::Findings;
         }
         let folder = out.join(folder_name);
-        let inputs = match inputs_of(&project.root, &compiled.manifest) {
+        let inputs = match inputs_of(&project.root, &folder, &compiled.manifest) {
             Ok(inputs) => inputs,
             Err(error) => {
                 let _ = writeln!(context.stderr, "error: {error}");
@@ -306,7 +306,7 @@ fn cron_unsupported(
 
 /// `--orchestrator`: recorded in the manifest's `annotations.meltc.orchestrator`, where the
 /// emitters (and a reader of manifest.json) find it.
-fn set_orchestrator(manifest: &mut Manifest, owner: &str) {
+pub(super) fn set_orchestrator(manifest: &mut Manifest, owner: &str) {
     let meltc = manifest
         .annotations
         .entry("meltc")
@@ -319,9 +319,17 @@ fn set_orchestrator(manifest: &mut Manifest, owner: &str) {
     }
 }
 
-/// The project files the emitters copy: the requirement locks the manifest names.
-fn inputs_of(root: &Path, manifest: &Manifest) -> std::io::Result<emit::Inputs> {
-    let mut inputs = emit::Inputs::default();
+/// What the emitters need of the project: the requirement locks the manifest names, where the
+/// output folder sits in the project, and the project's paths that plugins install from.
+pub(super) fn inputs_of(
+    root: &Path,
+    folder: &Path,
+    manifest: &Manifest,
+) -> std::io::Result<emit::Inputs> {
+    let mut inputs = emit::Inputs {
+        folder_in_project: folder_in_project(root, folder),
+        ..emit::Inputs::default()
+    };
     for lock in manifest
         .plugins
         .iter()
@@ -332,7 +340,63 @@ fn inputs_of(root: &Path, manifest: &Manifest) -> std::io::Result<emit::Inputs> 
             inputs.locks.insert(lock.path.clone(), text);
         }
     }
+    for plugin in &manifest.plugins {
+        let (Some(venv), Some(pip_url)) = (&plugin.venv, &plugin.pip_url) else {
+            continue;
+        };
+        // Paths do not depend on the Python version the pip_url may name.
+        let Ok(parsed) = resolve::pip_url::parse(pip_url, "3") else {
+            continue; // the docker emitter reports it
+        };
+        let paths = parsed.paths();
+        for path in &paths {
+            inputs.project_paths.insert(
+                (*path).to_owned(),
+                resolve::pip_url::check_path(root, path).map_err(|problem| problem.to_string()),
+            );
+        }
+        if let Some(digest) = crate::compile::requirements::metadata_digest(root, &paths) {
+            inputs.metadata.insert(venv.clone(), digest);
+        }
+    }
     Ok(inputs)
+}
+
+/// `folder` relative to the project `root`, `/`-separated, when it is inside it (compared as
+/// written, then with links resolved).
+fn folder_in_project(root: &Path, folder: &Path) -> Option<String> {
+    let relative = |root: &Path, folder: &Path| -> Option<String> {
+        let rest = folder.strip_prefix(root).ok()?;
+        let parts: Vec<String> = rest
+            .components()
+            .map(|part| match part {
+                std::path::Component::Normal(name) => name.to_str().map(str::to_owned),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        (!parts.is_empty()).then(|| parts.join("/"))
+    };
+    let lexical = |path: &Path| -> PathBuf {
+        let mut clean = PathBuf::new();
+        for part in path.components() {
+            match part {
+                std::path::Component::CurDir => {}
+                std::path::Component::ParentDir => {
+                    clean.pop();
+                }
+                other => clean.push(other),
+            }
+        }
+        clean
+    };
+    relative(&lexical(root), &lexical(folder)).or_else(|| {
+        // The folder may not exist yet: resolve its nearest existing ancestor.
+        let root = root.canonicalize().ok()?;
+        let folder = lexical(folder);
+        let existing = folder.ancestors().find(|dir| dir.exists())?;
+        let rest = folder.strip_prefix(existing).ok()?;
+        relative(&root, &existing.canonicalize().ok()?.join(rest))
+    })
 }
 
 impl Outcome {

@@ -5,9 +5,12 @@
 //! exactly that lock with `--require-hashes --no-deps`.
 //!
 //! A VCS requirement (`git+https://...@ref`) is locked only when its ref is a commit (a tag or
-//! branch can move): then it has no hash, and its lock says `hashes: false`. Anything else it
-//! cannot lock (a ref that is not a commit, a folder of the project, a variable, a pip option)
-//! is reported, with the reason, and left to install from its `pip_url`.
+//! branch can move): then it has no hash, and its lock says `hashes: false`. A folder of the
+//! project (`-e ./tap-internal`) is locked by its dependencies: uv compiles the folder, the
+//! folder's own line (a path, no hash) is left out, and the header records a digest of its
+//! `pyproject.toml`/`setup.py`/`setup.cfg` (see [`crate::compile::requirements`]). Anything
+//! else it cannot lock (a ref that is not a commit, a variable, a pip option) is reported, with
+//! the reason, and left to install from its `pip_url`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,9 +21,9 @@ use super::args::LockArgs;
 use super::build::{Selection, compile_selected};
 use super::{Context, Outcome};
 use crate::compile::Options;
-use crate::compile::requirements::{Header, lock_path};
-use crate::emit::docker::pip_words;
+use crate::compile::requirements::{Header, lock_path, metadata_digest};
 use crate::emit::settings;
+use crate::resolve::pip_url::{self, PipArg, PipUrl};
 
 /// What one virtualenv is locked from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,12 +153,27 @@ fn lock_one(
     uv: &str,
     update: bool,
 ) -> (&'static str, String) {
-    let words = match pip_words(&want.pip_url, &want.python) {
+    let args = match pip_url::parse(&want.pip_url, &want.python) {
         Err(error) => return ("failed", format!("pip_url: {error}")),
-        Ok(Err(reason)) => return ("skipped", reason),
-        Ok(Ok(words)) => words,
+        Ok(PipUrl::NotInstallable(reason)) => return ("skipped", reason.to_string()),
+        Ok(PipUrl::Args(args)) => args,
     };
-    let lines = match requirement_lines(&words) {
+    let paths: Vec<&str> = args
+        .iter()
+        .filter_map(|arg| match arg {
+            PipArg::Path(path) => Some(path.as_str()),
+            PipArg::Word(_) => None,
+        })
+        .collect();
+    for path in &paths {
+        if let Err(problem) = pip_url::check_path(root, path) {
+            return (
+                "skipped",
+                format!("it installs from {}, {problem}", pip_url::describe(path)),
+            );
+        }
+    }
+    let lines = match requirement_lines(&args) {
         Ok(lines) => lines,
         Err(reason) => return ("flagged", reason),
     };
@@ -164,6 +182,7 @@ fn lock_one(
         python: Some(want.python.clone()),
         platform: Some(want.platform.clone()),
         hashes: !lines.iter().any(|line| is_vcs(line)),
+        metadata: metadata_digest(root, &paths),
     };
     let relative = lock_path(venv);
     let path = root.join(&relative);
@@ -173,10 +192,23 @@ fn lock_one(
             return ("unchanged", relative);
         }
     }
-    let compiled = match compile(uv, &lines, want) {
+    let compiled = match compile(uv, root, &lines, want) {
         Ok(compiled) => compiled,
         Err(error) => return ("failed", error),
     };
+    // The project's own paths are installed from the project, after the lock (`--no-deps`).
+    let own: Vec<String> = paths.iter().map(|path| path_line(path)).collect();
+    let compiled: String = compiled
+        .lines()
+        .filter(|line| !own.iter().any(|path| line.trim() == path))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    if compiled.contains("file://") {
+        return (
+            "failed",
+            "uv wrote a `file://` requirement, which no image can install: lock the plugin's dependencies by hand or publish it".to_owned(),
+        );
+    }
     let text = format!("{}{compiled}", header.text(venv));
     if current.as_deref() == Some(text.as_str()) {
         return ("unchanged", relative);
@@ -194,10 +226,22 @@ fn lock_one(
     }
 }
 
-/// The requirements file lines of a pip_url's words; `Err` says why it is not lockable.
-fn requirement_lines(words: &[String]) -> Result<Vec<String>, String> {
+/// A path of the project as a requirements line, relative to the project root where uv runs.
+fn path_line(path: &str) -> String {
+    if path == "." {
+        ".".to_owned()
+    } else {
+        format!("./{path}")
+    }
+}
+
+/// The requirements file lines of a pip_url's arguments; `Err` says why it is not lockable.
+fn requirement_lines(args: &[PipArg]) -> Result<Vec<String>, String> {
     let mut lines = Vec::new();
-    let mut words = words.iter();
+    let mut words = args.iter().map(|arg| match arg {
+        PipArg::Word(word) => word.clone(),
+        PipArg::Path(path) => path_line(path),
+    });
     while let Some(word) = words.next() {
         if matches!(word.as_str(), "-c" | "--constraint") {
             let Some(file) = words.next() else {
@@ -206,8 +250,8 @@ fn requirement_lines(words: &[String]) -> Result<Vec<String>, String> {
             lines.push(format!("-c {file}"));
         } else if word.starts_with('-') {
             return Err(format!("the pip option `{word}` cannot be locked"));
-        } else if is_vcs(word) {
-            match vcs_ref(word) {
+        } else if is_vcs(&word) {
+            match vcs_ref(&word) {
                 Some(reference) if is_commit(reference) => lines.push(word.clone()),
                 Some(reference) => {
                     return Err(format!(
@@ -246,9 +290,11 @@ fn is_commit(reference: &str) -> bool {
     reference.len() == 40 && reference.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// `uv pip compile --generate-hashes` of `lines`, its output without uv's header.
-fn compile(uv: &str, lines: &[String], want: &Wanted) -> Result<String, String> {
+/// `uv pip compile --generate-hashes` of `lines`, run in the project root (where a path of the
+/// project is read from, as by `meltano install`), its output without uv's header.
+fn compile(uv: &str, root: &Path, lines: &[String], want: &Wanted) -> Result<String, String> {
     let mut child = Command::new(uv)
+        .current_dir(root)
         .args([
             "pip",
             "compile",
@@ -294,6 +340,14 @@ fn compile(uv: &str, lines: &[String], want: &Wanted) -> Result<String, String> 
 #[cfg(test)]
 mod tests {
     use super::{requirement_lines, vcs_ref};
+    use crate::resolve::pip_url::PipArg;
+
+    fn words(words: &[&str]) -> Vec<PipArg> {
+        words
+            .iter()
+            .map(|word| PipArg::Word((*word).to_owned()))
+            .collect()
+    }
 
     #[test]
     fn vcs_requirements_must_pin_a_commit() {
@@ -301,18 +355,18 @@ mod tests {
         let word = format!("git+https://github.com/ets/tap-x.git@{sha}");
         assert_eq!(vcs_ref(&word), Some(sha));
         assert_eq!(
-            requirement_lines(std::slice::from_ref(&word)).unwrap(),
-            [word]
+            requirement_lines(&words(&[&word])).unwrap(),
+            [word.as_str()]
         );
-        let tag = "git+https://github.com/crowemi/target-s3.git@3.2.0".to_owned();
+        let tag = "git+https://github.com/crowemi/target-s3.git@3.2.0";
         assert!(
-            requirement_lines(&[tag])
+            requirement_lines(&words(&[tag]))
                 .unwrap_err()
                 .contains("`3.2.0`, not a commit")
         );
-        let bare = "git+https://github.com/x/y.git".to_owned();
+        let bare = "git+https://github.com/x/y.git";
         assert!(
-            requirement_lines(&[bare])
+            requirement_lines(&words(&[bare]))
                 .unwrap_err()
                 .contains("pins no commit")
         );
@@ -322,13 +376,28 @@ mod tests {
 
     #[test]
     fn constraints_pass_options_do_not() {
-        let words: Vec<String> = ["apache-airflow==2.8.1", "--constraint", "https://c/x.txt"]
-            .map(str::to_owned)
-            .to_vec();
         assert_eq!(
-            requirement_lines(&words).unwrap(),
+            requirement_lines(&words(&[
+                "apache-airflow==2.8.1",
+                "--constraint",
+                "https://c/x.txt"
+            ]))
+            .unwrap(),
             ["apache-airflow==2.8.1", "-c https://c/x.txt"]
         );
-        assert!(requirement_lines(&["--pre".to_owned()]).is_err());
+        assert!(requirement_lines(&words(&["--pre"])).is_err());
+    }
+
+    #[test]
+    fn a_project_path_is_a_relative_line_read_from_the_project_root() {
+        let args = [
+            PipArg::Path("tap-internal".to_owned()),
+            PipArg::Path(".".to_owned()),
+            PipArg::Word("six==1.16.0".to_owned()),
+        ];
+        assert_eq!(
+            requirement_lines(&args).unwrap(),
+            ["./tap-internal", ".", "six==1.16.0"]
+        );
     }
 }

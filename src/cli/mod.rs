@@ -13,6 +13,7 @@ mod lock;
 mod lock_requirements;
 mod open;
 mod output;
+mod plan;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -127,11 +128,21 @@ pub fn run(cli: Cli, context: &mut Context<'_>) -> Outcome {
         Command::Lock(args) => lock::run(cli.project_root.as_deref(), &args, context),
         Command::InitCi(args) => init_ci::run(cli.project_root.as_deref(), &args, context),
         Command::Graph(args) => graph::run(cli.project_root.as_deref(), &args, context),
+        Command::Plan(args) => plan::run(cli.project_root.as_deref(), &args, context),
         Command::Completions { shell } => completions(shell, context),
         Command::Man => man_page(context),
         Command::Explain(args) => explain::run(&args, context),
         Command::Config(args) => config::run(cli.project_root.as_deref(), &args, context),
         Command::Dev(DevCommand::ImportHub { hub, out }) => import_hub(&hub, &out, context),
+        Command::Dev(DevCommand::PlanSchema { out }) => {
+            match fs_err::write(&out, crate::plan::schema_json()) {
+                Ok(()) => Outcome::Clean,
+                Err(error) => {
+                    let _ = writeln!(context.stderr, "error: {error}");
+                    Outcome::Failure
+                }
+            }
+        }
         Command::Dev(DevCommand::ManifestSchema { out }) => {
             write_schema(&out, &crate::manifest::schema_json(), context)
         }

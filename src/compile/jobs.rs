@@ -43,6 +43,7 @@ pub fn jobs_and_schedules(
                 blocks,
                 steps,
                 legacy_schedule: false,
+                ephemeral_state: false,
                 annotations: object(job.node.get("annotations")),
             }),
             Err(error) => errors.push(
@@ -134,6 +135,7 @@ fn legacy_job(
             incremental: tap.capabilities.iter().any(|c| c == "state"),
         }],
         legacy_schedule: true,
+        ephemeral_state: false,
         annotations: serde_json::Map::new(),
     }))
 }

@@ -93,8 +93,12 @@ pub fn compile(
     if let Err(problems) = jobs::jobs_and_schedules(project, &mut manifest) {
         errors.extend(problems);
     }
-    if environment.is_some() && !options.allow_ephemeral_state {
-        errors.extend(state::lost_state(project, &manifest, &backend));
+    if environment.is_some() {
+        if options.allow_ephemeral_state {
+            state::mark_ephemeral(&mut manifest);
+        } else {
+            errors.extend(state::lost_state(project, &manifest, &backend));
+        }
     }
     if !errors.is_empty() {
         return Err(errors);

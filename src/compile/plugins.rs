@@ -113,9 +113,14 @@ fn compile_plugin(
         .into_iter()
         .map(setting)
         .partition(|setting| setting.name.starts_with('_'));
+    // A legacy `transforms:` plugin's pip_url is a dbt package (a git URL), never a Python
+    // requirement: Meltano's `install_dbt_plugin` (core/plugin/dbt/base.py) only writes it into
+    // `transform/packages.yml` when the plugin is added, and `DbtTransformPlugin.is_invokable`
+    // is false, so nothing installs or runs it. It gets no virtualenv, so no image step.
     let venv = plugin
         .pip_url
         .as_ref()
+        .filter(|_| plugin.plugin_type != PluginType::Transforms)
         .map(|_| format!("{}/{}", plugin.plugin_type, venv_name(resolved, plugin)));
     manifest::Plugin {
         plugin_type: plugin.plugin_type.as_str().to_owned(),

@@ -5,10 +5,20 @@
 //! (`name==version \ --hash=sha256:...`) under a header of `# key: value` lines recording what
 //! it was compiled from, so that a build can tell a lock that no longer matches meltano.yml
 //! (another `pip_url`) or the image (another Python).
+//!
+//! A plugin installed from a folder of the project (`pip_url: -e ./tap-internal`) is locked by
+//! its dependencies: the folder itself is the project's own source, reviewed in git, and has no
+//! hash to pin, so its line is left out of the lock, the image installs the hashed lock and then
+//! the folder with `--no-deps`, and the header records a digest of the folder's
+//! `pyproject.toml`, `setup.py` and `setup.cfg` (where its dependencies are declared) so that a
+//! build can tell when the lock no longer matches them.
 
 use std::path::Path;
 
+use sha1::{Digest, Sha1};
+
 use crate::manifest::RequirementsLock;
+use crate::resolve::pip_url::PROJECT_FILES;
 
 /// The folder of the locks, relative to the project root.
 pub const LOCKS_DIR: &str = "meltc/locks";
@@ -31,6 +41,8 @@ pub struct Header {
     pub platform: Option<String>,
     /// Whether every requirement carries hashes (`false` when it pins a VCS commit).
     pub hashes: bool,
+    /// [`metadata_digest`] of the project paths it installs from, when there are any.
+    pub metadata: Option<String>,
 }
 
 impl Header {
@@ -45,6 +57,7 @@ impl Header {
             ("pip_url", &self.pip_url),
             ("python", &self.python),
             ("platform", &self.platform),
+            ("metadata", &self.metadata),
         ] {
             if let Some(value) = value {
                 text.push_str(&format!("# {key}: {value}\n"));
@@ -67,6 +80,7 @@ impl Header {
                 "pip_url" => header.pip_url = Some(value),
                 "python" => header.python = Some(value),
                 "platform" => header.platform = Some(value),
+                "metadata" => header.metadata = Some(value),
                 "hashes" => header.hashes = value == "true",
                 _ => {}
             }
@@ -92,7 +106,44 @@ pub fn find(root: &Path, venv: &str) -> Option<RequirementsLock> {
         pip_url: header.pip_url,
         python: header.python,
         hashes: header.hashes,
+        metadata: header.metadata,
     })
+}
+
+/// What the dependencies of the project paths `paths` (from a `pip_url`, relative to `root`)
+/// are declared in, as `sha1:<hex>`: each path, then for a folder the text of its
+/// `pyproject.toml`, `setup.py` and `setup.cfg` (those that exist), for a file (a wheel) its
+/// bytes. A change detector for stale locks, not a security boundary: the lock's own hashes pin
+/// every dependency. `None` without paths.
+#[must_use]
+pub fn metadata_digest(root: &Path, paths: &[&str]) -> Option<String> {
+    if paths.is_empty() {
+        return None;
+    }
+    let mut hasher = Sha1::new();
+    for path in paths {
+        hasher.update(path.as_bytes());
+        hasher.update([0]);
+        let full = root.join(path);
+        if full.is_file() {
+            hasher.update(fs_err::read(&full).unwrap_or_default());
+            continue;
+        }
+        for name in PROJECT_FILES.iter().chain(&["setup.cfg"]) {
+            if let Ok(bytes) = fs_err::read(full.join(name)) {
+                hasher.update(name.as_bytes());
+                hasher.update([0]);
+                hasher.update(&bytes);
+                hasher.update([0]);
+            }
+        }
+    }
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    Some(format!("sha1:{hex}"))
 }
 
 #[cfg(test)]
@@ -106,6 +157,7 @@ mod tests {
             python: Some("3.11".to_owned()),
             platform: Some("x86_64-manylinux_2_28".to_owned()),
             hashes: true,
+            metadata: Some("sha1:00".to_owned()),
         };
         let text = format!(
             "{}target-jsonl==0.1.4 \\\n    --hash=sha256:00\n",

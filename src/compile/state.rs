@@ -22,6 +22,26 @@ pub fn persistent(backend: &StateBackend<'_>) -> bool {
     }
 }
 
+/// `--allow-ephemeral-state`: when state does not survive the pod, mark every job that runs an
+/// incremental extractor, so that meltc-run runs it as the full sync the build promised
+/// instead of refusing the backend (and never does so for a job the build did not allow).
+pub fn mark_ephemeral(manifest: &mut Manifest) {
+    if manifest.state.persistent {
+        return;
+    }
+    for job in &mut manifest.jobs {
+        job.ephemeral_state = job.steps.iter().any(|step| {
+            matches!(
+                step,
+                Step::ExtractLoad {
+                    incremental: true,
+                    ..
+                }
+            )
+        });
+    }
+}
+
 /// One error per cron schedule whose job runs an incremental extract/load set while state is
 /// not persistent.
 pub fn lost_state(

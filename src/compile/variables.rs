@@ -295,9 +295,18 @@ pub fn variables(manifest: &Manifest, secrets: &SecretNames<'_, '_>) -> BTreeMap
             // Its copy of the mapper's `mappings` list is the mapper's reader already.
             let place = format!("{place}.mappings.{}", mapping.name);
             for setting in &mapping.settings {
-                setting_references(&mut collector, &place, setting, Reader::Plugin(index, false));
+                setting_references(
+                    &mut collector,
+                    &place,
+                    setting,
+                    Reader::Plugin(index, false),
+                );
             }
-            for extra in mapping.extras.iter().filter(|extra| extra.name != "_mappings") {
+            for extra in mapping
+                .extras
+                .iter()
+                .filter(|extra| extra.name != "_mappings")
+            {
                 setting_references(&mut collector, &place, extra, Reader::Plugin(index, true));
             }
         }

@@ -70,6 +70,7 @@ codes! {
     TASK_SEQUENCE = "meltc::job::block-sequence", Error, "a job's blocks do not form extractor → mappings → loader sets";
     TASK_NESTED_JOB = "meltc::job::nested-job", Error, "a job lists another job; Meltano expands jobs one level only";
     TASK_MAPPER_NAME = "meltc::job::mapper-name", Error, "a job names a mapper plugin instead of one of its mappings";
+    TASK_NOT_INVOKABLE = "meltc::job::not-invokable", Error, "a job task names a plugin Meltano cannot run: a legacy `transforms:` dbt package or a `files:` bundle";
     MAPPING_SHADOWED = "meltc::mapping::shadowed", Error, "a mapping and a plugin answer to one name, and Meltano always finds the one listed first";
     MAPPING_AMBIGUOUS = "meltc::mapping::ambiguous", Error, "two mappings share a name; Meltano refuses every use of it";
     TASK_UNKNOWN_COMMAND = "meltc::job::unknown-command", Error, "a `plugin:command` task names a command the plugin does not define";
@@ -80,6 +81,8 @@ codes! {
     PLUGIN_LEGACY_FILES = "meltc::plugin::legacy-files", Warning, "a files bundle from before 2022 (`files: dbt`); it only scaffolds files and is never installed";
     PLUGIN_UNRESOLVED = "meltc::plugin::unresolved", Warning, "a plugin that is not custom, not in the bundled hub index and has no lock file";
     PLUGIN_UNRESOLVED_USED = "meltc::plugin::unresolved-used", Error, "a job or schedule uses a plugin meltc cannot resolve";
+    PLUGIN_LOCAL_PATH = "meltc::plugin::local-path", Warning, "a plugin installs from a path the image cannot carry (outside the project, absolute, missing, or not a Python project); it is left out of the image";
+    PLUGIN_LOCAL_PATH_USED = "meltc::plugin::local-path-used", Error, "a job or schedule runs a plugin that installs from a path the image cannot carry (outside the project, absolute, missing, or not a Python project)";
     PLUGIN_UNKNOWN_VARIANT = "meltc::plugin::unknown-variant", Error, "a plugin names a variant that neither the hub index nor a lock file has";
     PLUGIN_LOCK_ONLY_VARIANT = "meltc::plugin::lock-only-variant", Warning, "a variant the bundled hub index does not have (or spells differently); only its lock file defines it";
     PLUGIN_VARIANT_ALIAS = "meltc::plugin::variant-alias", Warning, "`variant: original` or `default` follows whatever the hub's default is; pin the real variant";

@@ -5,8 +5,9 @@
 //! Both keep a generated-files index in the folder, so that files meltc no longer generates are
 //! removed and files it never generated are never touched.
 //!
-//! Emitters are pure: the manifest (and the project files an artifact copies, the requirement
-//! locks) in, files out; no clock, no environment, no file reads.
+//! Emitters are pure: the manifest (and what the caller read of the project for them: the
+//! requirement locks an artifact copies, the paths plugins install from) in, files out; no
+//! clock, no environment, no file reads.
 
 pub mod dagster;
 pub mod docker;
@@ -23,18 +24,30 @@ pub mod yaml;
 use std::collections::BTreeMap;
 
 use crate::manifest::{self, Manifest};
+use crate::resolve::pip_url::PathKind;
 
 /// Generated files: `/`-separated path relative to the output folder -> contents. Sorted, so
 /// everything that consumes it is deterministic.
 pub type Artifacts = BTreeMap<String, String>;
 
-/// Project files an emitter copies into the output folder, read by the caller: the requirement
-/// locks the manifest's plugins name (path relative to the project root -> contents), so that
-/// an environment's folder is a self-contained Docker build context.
+/// What the emitters need of the project beyond the manifest, read by the caller: the
+/// requirement locks the manifest's plugins name (copied into the output folder, so that an
+/// environment's folder is a self-contained Docker build context), and for plugins installed
+/// from the project's own paths, what those paths are and where the output folder sits.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Inputs {
     /// `meltc/locks/<type>/<venv>.txt` -> its text.
     pub locks: BTreeMap<String, String>,
+    /// The environment's output folder relative to the project root (`deploy/prod`),
+    /// `/`-separated; `None` when it is outside the project. An image that installs a plugin
+    /// from the project is built from the project root and names its own files by this path.
+    pub folder_in_project: Option<String>,
+    /// Every path of the project a plugin installs from ([`crate::resolve::pip_url`]) -> what
+    /// it is, or why pip cannot install it.
+    pub project_paths: BTreeMap<String, Result<PathKind, String>>,
+    /// [`crate::compile::requirements::metadata_digest`] of each virtualenv installed from
+    /// paths of the project, to tell a stale lock.
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// The output subfolder of a project built without an environment.
@@ -85,7 +98,7 @@ pub const EMITTERS: &[Emitter] = &[
     },
     Emitter {
         name: "docker",
-        summary: "Dockerfile, Dockerfile.dockerignore and install-plugins.sh: the image",
+        summary: "Dockerfile, its allow-list (.dockerignore) and install-plugins.sh: the image",
         emit: docker::emit,
     },
     Emitter {

@@ -115,8 +115,8 @@ pub struct StateInfo {
     /// time.
     pub uri: String,
     /// Whether state survives the pod: `false` for the system database, a local path or a
-    /// scheme meltc-run cannot write. Built anyway only with `--allow-ephemeral-state`; every
-    /// run of an incremental job is then a full sync.
+    /// scheme meltc-run cannot write. Built anyway only with `--allow-ephemeral-state`, which
+    /// marks each incremental job [`Job::ephemeral_state`]: every run of it is a full sync.
     pub persistent: bool,
 }
 
@@ -139,14 +139,16 @@ pub struct Plugin {
     /// Where the definition comes from: `custom`, `lock:<path>`, `hub`, or `parent:<name>`.
     pub definition: String,
     /// pip requirement string(s), as written; `None`: nothing to install (the executable is on
-    /// `PATH` or in the project).
+    /// `PATH` or in the project). A folder of the project (`-e ./tap-x`) is installed into the
+    /// image from the project (not editable).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pip_url: Option<String>,
     /// The Python for the plugin's virtualenv, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub python: Option<String>,
     /// The virtualenv, relative to the install root: `<type>/<name>` (an inheriting plugin
-    /// with the same `pip_url` shares its parent's).
+    /// with the same `pip_url` shares its parent's); `None` without a `pip_url` and for a legacy
+    /// `transforms:` plugin, whose `pip_url` is a dbt package that nothing installs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub venv: Option<String>,
     /// The hashed requirements lock of the virtualenv (`meltc lock --requirements`), when the
@@ -203,6 +205,11 @@ pub struct RequirementsLock {
     /// Whether every requirement has hashes (`false` for a VCS requirement pinned to a
     /// commit, which has none: it is then installed without `--require-hashes`).
     pub hashes: bool,
+    /// For a plugin installed from paths of the project: the digest of their
+    /// `pyproject.toml`/`setup.py`/`setup.cfg` it was compiled from (a lock for other ones
+    /// is stale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
 }
 
 /// One setting of a plugin.
@@ -373,6 +380,13 @@ pub struct Job {
     /// Made from a legacy extractor/loader schedule of this name.
     #[serde(default, skip_serializing_if = "is_false")]
     pub legacy_schedule: bool,
+    /// Built with `--allow-ephemeral-state` while it runs an incremental extractor and the
+    /// environment keeps state where a pod loses it ([`StateInfo::persistent`] false): meltc-run
+    /// then runs each of its extract/load steps as a full sync that neither reads nor writes
+    /// state, and says so in its log, as the build promised. Never set otherwise: a job that
+    /// needs state it cannot keep fails instead.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub ephemeral_state: bool,
     /// The job's `annotations`.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub annotations: serde_json::Map<String, Value>,

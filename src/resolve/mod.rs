@@ -29,6 +29,7 @@ pub mod inherit;
 pub mod lock;
 pub mod lockfile;
 pub mod mapping;
+pub mod pip_url;
 pub mod plugin;
 pub mod plugin_env;
 pub mod python_json;

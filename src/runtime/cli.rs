@@ -1,7 +1,10 @@
 //! The `meltc-run` command line: what the CronJob pod and the Dagster op execute.
 //!
-//! Exit codes: 0 success, 1 a step failed (a plugin, state, the catalog), 2 usage, a manifest
-//! that cannot be read, or a configuration that cannot be worked out (a missing variable).
+//! Exit codes ([`exit_code`]): 0 success, 1 a step failed (a plugin, state, the catalog), 2
+//! usage, a manifest that cannot be read, or a configuration that cannot be worked out (a
+//! missing variable), 75 another run holds a state ID's run lease (nothing ran for that step;
+//! sysexits' `EX_TEMPFAIL`: try again later). The generated CronJob's `podFailurePolicy` fails
+//! the Job at once on 2 and 75, which a retry cannot help.
 //!
 //! `job` and `run` end with a one-line summary of the run (records per stream, states, time)
 //! and, with `--run-results PATH`, write the same numbers per step and stream as a JSON file
@@ -18,8 +21,18 @@ use super::interrupt::Interrupts;
 use super::log::{Level, LogFormat, Logger};
 use super::run::{RunError, RunOptions, Runtime};
 use super::run_results::RunResults;
-use super::state::{StateBackendSettings, StateStore, StateStrategy, commands};
+use super::state::StateStrategy;
 use crate::manifest::{Manifest, blocks};
+
+/// meltc-run's exit codes (module docs).
+pub mod exit_code {
+    /// A step failed: a plugin, state, the catalog.
+    pub const FAILED: u8 = 1;
+    /// Usage, an unreadable manifest, a configuration that cannot be worked out.
+    pub const USAGE: u8 = 2;
+    /// Another run holds a state ID's run lease: nothing ran for that step.
+    pub const LEASE_HELD: u8 = 75;
+}
 
 /// meltc-run runs the jobs of a manifest written by `meltc build`, in place of `meltano run`.
 #[derive(Debug, Parser)]
@@ -83,8 +96,7 @@ enum Cmd {
         args: Vec<String>,
     },
     /// Incremental state in the environment's backend, as `meltano state`.
-    #[command(subcommand)]
-    State(StateCmd),
+    State(super::state_cli::StateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -110,6 +122,15 @@ struct RunArgs {
     /// Discover the catalog even when the cached one (`.meltano/run/<tap>/`) matches.
     #[arg(long)]
     refresh_catalog: bool,
+    /// When another run holds a step's state ID, wait up to this long for it to finish
+    /// (default: exit 75 at once).
+    #[arg(
+        long,
+        env = "MELTC_RUN_LEASE_WAIT",
+        value_name = "SECONDS",
+        default_value_t = 0
+    )]
+    lease_wait: u64,
     /// Write what the run did (per step and stream: records, duration, state before and
     /// after, exit codes) to this JSON file, on failure too (schemas/run-results.schema.json).
     #[arg(long, env = "MELTC_RUN_RESULTS", value_name = "PATH")]
@@ -123,32 +144,6 @@ fn parse_strategy(text: &str) -> Result<StateStrategy, String> {
         "overwrite" => Ok(StateStrategy::Overwrite),
         _ => Err("one of auto, merge, overwrite".to_owned()),
     }
-}
-
-#[derive(Debug, Subcommand)]
-enum StateCmd {
-    /// State IDs, optionally matching a glob pattern.
-    List {
-        /// A pattern (`prod:*`).
-        pattern: Option<String>,
-    },
-    /// The state of an ID (partial merged onto completed), compact JSON.
-    Get {
-        /// The state ID.
-        id: String,
-    },
-    /// Replace the state of an ID (a JSON document with `singer_state`).
-    Set {
-        /// The state ID.
-        id: String,
-        /// The state.
-        json: String,
-    },
-    /// Remove the state of an ID.
-    Clear {
-        /// The state ID.
-        id: String,
-    },
 }
 
 /// Run `meltc-run` with the process's arguments and environment.
@@ -210,8 +205,8 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Cmd::Job { name, options } => {
-            let steps = manifest.job(&name).map(|job| job.steps.as_slice());
-            let steps = steps.ok_or_else(|| {
+            let job = manifest.job(&name);
+            let steps = job.map(|job| job.steps.as_slice()).ok_or_else(|| {
                 RunError::Blocks(format!(
                     "the manifest has no job `{name}`; its jobs: {}",
                     manifest
@@ -222,19 +217,26 @@ pub fn main() -> ExitCode {
                         .join(", ")
                 ))
             });
-            run_and_report(&runtime, &format!("job {name}"), steps, &options)
+            let run = RunOptions {
+                ephemeral_job: job
+                    .filter(|job| job.ephemeral_state)
+                    .map(|job| job.name.clone()),
+                ..run_options(&options, format!("job {name}"))
+            };
+            run_and_report(&runtime, steps, &run, options.run_results.as_deref())
         }
         Cmd::Run {
             blocks: names,
             options,
         } => {
             let expanded = blocks::expand_jobs(&manifest, &names);
-            let command = format!("run {}", names.join(" "));
+            let run = run_options(&options, format!("run {}", names.join(" ")));
+            let results_path = options.run_results.as_deref();
             match blocks::parse(&manifest, &expanded) {
-                Ok(steps) => run_and_report(&runtime, &command, Ok(&steps), &options),
+                Ok(steps) => run_and_report(&runtime, Ok(&steps), &run, results_path),
                 Err(error) => {
                     let error = RunError::Blocks(error.to_string());
-                    run_and_report(&runtime, &command, Err(error), &options)
+                    run_and_report(&runtime, Err(error), &run, results_path)
                 }
             }
         }
@@ -245,18 +247,19 @@ pub fn main() -> ExitCode {
             };
             finish(&logger, runtime.command(&name, command.as_deref(), &args))
         }
-        Cmd::State(command) => finish(&logger, state(&runtime, command)),
+        Cmd::State(command) => finish(&logger, super::state_cli::run(&runtime, command)),
     }
 }
 
 /// The exit code of a failed run.
-fn exit_code(error: &RunError) -> u8 {
+fn failure_code(error: &RunError) -> u8 {
     match error {
         RunError::Blocks(_)
         | RunError::Config { .. }
         | RunError::Variable(_)
-        | RunError::Usage(_) => 2,
-        _ => 1,
+        | RunError::Usage(_) => exit_code::USAGE,
+        RunError::LeaseHeld(_) => exit_code::LEASE_HELD,
+        _ => exit_code::FAILED,
     }
 }
 
@@ -266,7 +269,7 @@ fn finish(logger: &Logger, result: Result<(), RunError>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             logger.event(Level::Error, "run_failed", &error.to_string(), &[]);
-            ExitCode::from(exit_code(&error))
+            ExitCode::from(failure_code(&error))
         }
     }
 }
@@ -275,14 +278,14 @@ fn finish(logger: &Logger, result: Result<(), RunError>) -> ExitCode {
 /// summary line.
 fn run_and_report(
     runtime: &Runtime<'_>,
-    command: &str,
     steps: Result<&[crate::manifest::Step], RunError>,
-    args: &RunArgs,
+    options: &RunOptions,
+    results_path: Option<&std::path::Path>,
 ) -> ExitCode {
     let logger = runtime.logger;
     // Refused before anything runs: a results file that cannot be written is found out at
     // the start of a long sync, not at its end.
-    if let Some(path) = &args.run_results {
+    if let Some(path) = results_path {
         if let Err(error) = check_results_path(path) {
             return finish(logger, Err(error));
         }
@@ -290,22 +293,21 @@ fn run_and_report(
     let started = Instant::now();
     let environment = runtime.manifest.environment.as_ref();
     let mut results = RunResults::start(
-        command.to_owned(),
+        options.command.clone(),
         environment.map(|environment| environment.name.clone()),
         steps.as_ref().map_or(&[], |steps| steps),
     );
-    let result =
-        steps.and_then(|steps| runtime.run_steps(steps, &run_options(args), &mut results.steps));
+    let result = steps.and_then(|steps| runtime.run_steps(steps, options, &mut results.steps));
     let mut code = match &result {
         Ok(()) => 0,
         Err(error) => {
             logger.event(Level::Error, "run_failed", &error.to_string(), &[]);
-            exit_code(error)
+            failure_code(error)
         }
     };
     let error = result.err().map(|error| error.to_string());
     results.finish(started.elapsed(), i32::from(code), error);
-    if let Some(path) = &args.run_results {
+    if let Some(path) = results_path {
         if let Err(error) = results.write(path) {
             logger.event(
                 Level::Error,
@@ -316,7 +318,7 @@ fn run_and_report(
                 ),
                 &[],
             );
-            code = code.max(1);
+            code = code.max(exit_code::FAILED);
             results.exit_code = i32::from(code);
             results.success = false;
         }
@@ -358,8 +360,10 @@ fn check_results_path(path: &std::path::Path) -> Result<(), RunError> {
     Ok(())
 }
 
-fn run_options(args: &RunArgs) -> RunOptions {
+fn run_options(args: &RunArgs, command: String) -> RunOptions {
     RunOptions {
+        lease_wait: Duration::from_secs(args.lease_wait),
+        command,
         full_refresh: args.full_refresh,
         state_id_suffix: args.state_id_suffix.clone(),
         no_state_update: args.no_state_update,
@@ -369,26 +373,6 @@ fn run_options(args: &RunArgs) -> RunOptions {
         deadline: args
             .timeout
             .map(|seconds| Instant::now() + Duration::from_secs(seconds)),
+        ephemeral_job: None,
     }
-}
-
-#[allow(clippy::print_stdout, reason = "the state commands print their result")]
-fn state(runtime: &Runtime<'_>, command: StateCmd) -> Result<(), RunError> {
-    let variables = runtime.project_variables();
-    let failed = |error: super::state::StateError| RunError::State(error.to_string());
-    let settings = StateBackendSettings::from_meltano_env(&variables)
-        .map_err(failed)?
-        .ok_or_else(|| RunError::State(format!("the environment keeps state in `{}`, which meltc-run does not read; set MELTANO_STATE_BACKEND_URI", runtime.manifest.state.uri)))?;
-    let store = StateStore::open(&settings, &variables).map_err(failed)?;
-    match command {
-        StateCmd::List { pattern } => {
-            for id in commands::list(&store, pattern.as_deref()).map_err(failed)? {
-                println!("{id}");
-            }
-        }
-        StateCmd::Get { id } => println!("{}", commands::get(&store, &id).map_err(failed)?),
-        StateCmd::Set { id, json } => commands::set(&store, &id, &json, true).map_err(failed)?,
-        StateCmd::Clear { id } => commands::clear(&store, &id).map_err(failed)?,
-    }
-    Ok(())
 }

@@ -3,7 +3,7 @@
 //!
 //! - [`settings`]: a plugin's variables and configuration at run time;
 //! - [`state`]: Meltano-compatible incremental state in a local directory or S3-compatible
-//!   object storage (Garage);
+//!   object storage (Garage); [`state_cli`]: the `meltc-run state` commands;
 //! - [`catalog`]: Singer catalog selection (`select`, `metadata`, `schema`, `select_filter`),
 //!   as Meltano applies it before a tap runs;
 //! - [`catalog_cache`]: Meltano's discovered-catalog cache in `.meltano/run/<tap>/`;
@@ -30,3 +30,4 @@ pub mod run;
 pub mod run_results;
 pub mod settings;
 pub mod state;
+pub mod state_cli;

@@ -4,19 +4,20 @@
 //! An extract/load step: prepare each plugin's variables and config (a later block sees the
 //! earlier blocks' variables, as in Meltano), write the config files into a private directory,
 //! discover the catalog and apply the selection rules, hand the tap the stored state, run the
-//! pipe, and store every state line the target writes as it arrives. A command step runs the
-//! plugin alone. Steps run in series; the first failure stops the run. Each step fills in its
-//! [`StepResult`] as it goes (exit codes, records per stream, state before and after), on
-//! failure too.
+//! pipe, and store every state line the target writes as it arrives. While a step keeps state
+//! it holds its state ID's run lease, so a second run of it exits (or waits) instead of
+//! running the pipe too. A command step runs the plugin alone. Steps run in series; the first
+//! failure stops the run. Each step fills in its [`StepResult`] as it goes (exit codes,
+//! records per stream, state before and after), on failure too.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::catalog::{self, Rules};
 use super::catalog_cache::CatalogCache;
@@ -27,8 +28,14 @@ use super::pipe::{self, PluginKind};
 use super::required;
 use super::run_results::StepResult;
 use super::settings::{Host, Prepared, mapping_config, prepare, project_variables};
-use super::state::{StateBackendSettings, StateId, StateIdParts, StateStore, StateStrategy};
+use super::state::lease::{Holder, RunLease};
+use super::state::recorder::{Recording, RunRecorder};
+use super::state::uri::UriError;
+use super::state::{
+    StateBackendSettings, StateError, StateId, StateStore, StateStrategy, TargetLine,
+};
 use crate::manifest::{Found, Manifest, Mapping, MappingRef, Plugin, Step};
+use crate::meltano::state_id;
 use crate::project::PluginType;
 use crate::resolve::expand::Template;
 use crate::resolve::settings::PluginClass;
@@ -50,6 +57,14 @@ pub struct RunOptions {
     pub deadline: Option<Instant>,
     /// `--refresh-catalog`: discover even when a cached catalog matches.
     pub refresh_catalog: bool,
+    /// `--lease-wait`: how long to wait for another run of a state ID to finish.
+    pub lease_wait: Duration,
+    /// What runs (`job sync`), written into the run lease so a refused run can say who holds
+    /// it.
+    pub command: String,
+    /// The job, when the build marked it [`crate::manifest::Job::ephemeral_state`]: its
+    /// incremental steps run as full syncs that keep no state.
+    pub ephemeral_job: Option<String>,
 }
 
 /// Where and with what a run happens.
@@ -93,6 +108,9 @@ pub enum RunError {
     /// State could not be read or written.
     #[error("state: {0}")]
     State(String),
+    /// Another run holds a state ID's run lease.
+    #[error("{0}")]
+    LeaseHeld(String),
     /// The catalog could not be discovered or selected.
     #[error("{plugin}: catalog: {message}")]
     Catalog {
@@ -265,15 +283,20 @@ impl Runtime<'_> {
             &Value::Object(tap_prepared.config.clone()),
         )?;
         tap_args.extend(["--config".into(), config.into_os_string()]);
-        // The backend first: a wrong endpoint or a missing key fails before discovery runs.
+        // The backend first: a wrong endpoint or a missing key fails before discovery runs,
+        // and the lease before anything runs.
         let store = self.state_store(tap, state_id, &tap_prepared, options)?;
+        let lease = store
+            .as_ref()
+            .map(|(store, id)| self.take_lease(store, id, &options.command))
+            .transpose()?;
         if let Some(flag) = catalog::catalog_flag(&tap.capabilities) {
             let refresh = options.refresh_catalog || options.full_refresh;
             let catalog = self.catalog(tap, &tap_prepared, &dir, refresh)?;
             tap_args.extend([flag.into(), catalog.into_os_string()]);
         }
+        let mut started_from = Value::Object(serde_json::Map::new());
         if let Some((store, id)) = &store {
-            let mut started_from = Value::Object(serde_json::Map::new());
             if !options.full_refresh {
                 let stored = store.get(id).map_err(|e| RunError::State(e.to_string()))?;
                 if let Some(text) = super::state::document::tap_state_file(&stored) {
@@ -284,7 +307,7 @@ impl Runtime<'_> {
             }
             if let Some(data) = result.extract_load_mut() {
                 data.state_id = Some(id.as_str().to_owned());
-                data.state_before = Some(started_from);
+                data.state_before = Some(started_from.clone());
             }
         }
         let mut processes =
@@ -326,10 +349,16 @@ impl Runtime<'_> {
             vec!["--config".into(), config.into_os_string()],
         ));
 
-        let merge = options.strategy.merges(options.full_refresh);
+        let recording = Recording {
+            merge: options.strategy.merges(options.full_refresh),
+            full_refresh: options.full_refresh,
+        };
+        let mut recorder = store.as_ref().map(|(store, id)| {
+            RunRecorder::new(store, id.clone(), recording, started_from, lease.as_ref())
+        });
         let mut on_state = |line: &str| -> Result<(), pipe::StateError> {
-            if let Some((store, id)) = &store {
-                store.record_target_line(id, line, merge)?;
+            if let Some(recorder) = &mut recorder {
+                self.log_recorded(&recorder.record(line)?);
             }
             Ok(())
         };
@@ -346,19 +375,27 @@ impl Runtime<'_> {
         )
         .map_err(|error| RunError::Pipe(error.to_string()))?;
         result.pipe(&report);
+        let stored = recorder.map_or(0, |recorder| recorder.stored());
         if let (Some((store, id)), Some(data)) = (&store, result.extract_load_mut()) {
             // Read back rather than tracked here: what the next run will start from.
             data.state_after(store.get(id).ok());
         }
+        if let Some(lease) = lease {
+            self.release_lease(lease);
+        }
         dir.close()?;
         if report.success() {
+            let (count, what) = if store.is_some() {
+                (stored, "stored")
+            } else {
+                (report.states, "received, none stored")
+            };
             self.logger.event(
                 Level::Info,
                 "block_succeeded",
                 &format!(
-                    "{extractor} -> {loader}: {} state{} stored",
-                    report.states,
-                    if report.states == 1 { "" } else { "s" }
+                    "{extractor} -> {loader}: {count} state{} {what}",
+                    if count == 1 { "" } else { "s" }
                 ),
                 &[],
             );
@@ -368,6 +405,81 @@ impl Runtime<'_> {
                 "{extractor} -> {loader}: {}",
                 report.outcome
             )))
+        }
+    }
+
+    /// Log what storing a state line did, as Meltano logs skipped lines, plus bookmarks that
+    /// moved backwards.
+    fn log_recorded(&self, recorded: &super::state::recorder::Recorded) {
+        // Meltano's words (`BookmarkWriter.writeline`).
+        let skipped = match recorded.line {
+            TargetLine::Empty => {
+                Some("Received empty state, incremental state has not been updated")
+            }
+            TargetLine::Invalid => {
+                Some("Received state is invalid, incremental state has not been updated")
+            }
+            TargetLine::Update(_) => None,
+        };
+        if let Some(message) = skipped {
+            self.logger
+                .event(Level::Warning, "state_skipped", message, &[]);
+        }
+        for regression in &recorded.regressions {
+            self.logger.event(
+                Level::Warning,
+                "bookmark_backwards",
+                &format!(
+                    "{regression} (without --full-refresh); `meltc-run state history` and \
+                     `state rollback` restore the state before this run"
+                ),
+                &[("stream", json!(regression.stream))],
+            );
+        }
+    }
+
+    /// The run lease of a step's state ID (module docs).
+    fn take_lease(
+        &self,
+        store: &StateStore,
+        id: &StateId,
+        command: &str,
+    ) -> Result<RunLease, RunError> {
+        let lease =
+            store
+                .lease(id, &Holder::this_process(command))
+                .map_err(|error| match error {
+                    StateError::LeaseHeld { .. } => RunError::LeaseHeld(error.to_string()),
+                    other => RunError::State(format!("cannot take the run lease: {other}")),
+                })?;
+        if lease.waited() >= Duration::from_secs(1) {
+            self.logger.event(
+                Level::Info,
+                "lease_waited",
+                &format!(
+                    "state `{id}`: waited {:.1} s for another run to finish",
+                    lease.waited().as_secs_f64()
+                ),
+                &[],
+            );
+        }
+        Ok(lease)
+    }
+
+    /// Give the lease back; a failure only delays the next run until the lease expires.
+    fn release_lease(&self, lease: RunLease) {
+        let lost = lease.ensure_held().err();
+        if let Err(error) = lease.release() {
+            self.logger.event(
+                Level::Warning,
+                "lease_not_released",
+                &format!("{error}; the next run can start once the lease expires"),
+                &[],
+            );
+        }
+        if let Some(error) = lost {
+            self.logger
+                .event(Level::Warning, "lease_lost", &error.to_string(), &[]);
         }
     }
 
@@ -413,27 +525,37 @@ impl Runtime<'_> {
         if options.no_state_update || !tap.capabilities.iter().any(|c| c == "state") {
             return Ok(None);
         }
-        let id = match &self.manifest.environment {
-            Some(environment) if base.starts_with(&format!("{}:", environment.name)) => {
-                let (extractor, loader) = base[environment.name.len() + 1..]
-                    .split_once("-to-")
-                    .unwrap_or((base, ""));
-                let environment_suffix = environment.state_id_suffix.as_ref().map(|suffix| {
-                    Template::parse(suffix).expand(&|var| prepared.env.get(var).map(String::as_str))
-                });
-                StateIdParts {
-                    environment: &environment.name,
-                    extractor,
-                    loader,
-                    suffix: options.state_id_suffix.as_deref(),
-                    environment_suffix: environment_suffix.as_deref(),
-                }
-                .format()
+        if let Some(job) = &options.ephemeral_job {
+            if !self.state_backend_overridden() {
+                self.logger.event(
+                    Level::Warning,
+                    "state_ephemeral",
+                    &format!(
+                        "job `{job}` was built with --allow-ephemeral-state: environment `{}` keeps state in `{}`, which this pod loses, so `{}` runs as a full sync and no state is read or written",
+                        self.manifest
+                            .environment
+                            .as_ref()
+                            .map_or("", |environment| environment.name.as_str()),
+                        super::state::uri::redact(&self.manifest.state.uri),
+                        tap.name
+                    ),
+                    &[],
+                );
+                return Ok(None);
             }
-            // A legacy schedule's job keeps state under the schedule's name.
-            _ => StateId::new(base),
         }
-        .map_err(|error| RunError::State(error.to_string()))?;
+        let environment_suffix = self.manifest.environment.as_ref().and_then(|environment| {
+            environment.state_id_suffix.as_ref().map(|suffix| {
+                Template::parse(suffix).expand(&|var| prepared.env.get(var).map(String::as_str))
+            })
+        });
+        let environment = self
+            .manifest
+            .environment
+            .as_ref()
+            .map(|environment| (environment.name.as_str(), environment_suffix.as_deref()));
+        let id = state_id::for_step(base, environment, options.state_id_suffix.as_deref())
+            .map_err(|error| RunError::State(error.to_string()))?;
         let missing = required::state_backend_secrets(self.manifest, &self.process);
         if !missing.is_empty() {
             return Err(RunError::Variable(required::describe(
@@ -442,18 +564,32 @@ impl Runtime<'_> {
             )));
         }
         let variables = self.project_variables();
-        let settings = StateBackendSettings::from_meltano_env(&variables)
+        let mut settings = StateBackendSettings::from_meltano_env(&variables)
             .map_err(|error| RunError::State(error.to_string()))?
             .ok_or_else(|| {
                 RunError::State(format!(
-                    "state ID `{}` needs a state backend meltc-run writes (`s3://` or `file://`); the environment keeps state in `{}`. Set MELTANO_STATE_BACKEND_URI, or run with --no-state-update",
+                    "state ID `{}` needs a state backend meltc-run writes (`s3://` or `file://`); the environment keeps state in `{}`. Set MELTANO_STATE_BACKEND_URI, run with --no-state-update, or build with --allow-ephemeral-state to run its jobs as full syncs",
                     id.as_str(),
                     self.manifest.state.uri
                 ))
             })?;
-        let store = StateStore::open(&settings, &variables)
-            .map_err(|error| RunError::State(error.to_string()))?;
+        settings.lease.wait = options.lease_wait;
+        let store = StateStore::open(&settings, &variables).map_err(|error| match error {
+            StateError::Uri(UriError::UnsupportedScheme { .. }) => RunError::State(format!(
+                "{error}; or build with --allow-ephemeral-state to run its jobs as full syncs"
+            )),
+            error => RunError::State(error.to_string()),
+        })?;
         Ok(Some((store, id)))
+    }
+
+    /// Whether the pod's own environment names another state backend than the one the build
+    /// judged (`MELTANO_STATE_BACKEND_URI` wins over meltano.yml at run time, as in Meltano):
+    /// then state is kept there, and an ephemeral job is not a full sync.
+    fn state_backend_overridden(&self) -> bool {
+        self.process
+            .get(super::state::settings::env_vars::MELTANO_STATE_BACKEND_URI)
+            .is_some_and(|uri| !uri.is_empty() && *uri != self.manifest.state.uri)
     }
 
     /// The project-level variables (no plugin): where state backend settings are read.

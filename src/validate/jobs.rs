@@ -97,6 +97,32 @@ fn check_blocks(
                 );
                 open_set = None;
             }
+            // Meltano's block parser makes any other plugin a command block and invokes it;
+            // a dbt package (`DbtTransformPlugin`) or a file bundle (`FilePlugin`) is not
+            // invokable (core/plugin/dbt/base.py, core/plugin/file.py), so the run fails.
+            Block::Plugin(plugin)
+                if matches!(
+                    plugin.plugin_type,
+                    PluginType::Transforms | PluginType::Files
+                ) =>
+            {
+                let what = if plugin.plugin_type == PluginType::Transforms {
+                    "a legacy `transforms` plugin (a dbt package)"
+                } else {
+                    "a `files` bundle"
+                };
+                diagnostics.push(
+                    Diagnostic::new(
+                        &codes::TASK_NOT_INVOKABLE,
+                        format!(
+                            "job `{}` runs `{}`, {what}, which Meltano cannot run",
+                            job.name, token.text
+                        ),
+                    )
+                    .at(token.span, "not a runnable plugin")
+                    .help("run dbt as a utility with a command instead (`dbt-postgres:run`), or remove the task"),
+                );
+            }
             Block::Plugin(plugin) | Block::Mapping(plugin)
                 if matches!(
                     plugin.plugin_type,

@@ -81,7 +81,7 @@ struct Lint<'a> {
 impl Lint<'_> {
     fn document(mut self, root: &Node) {
         self.top_level(root);
-        self.env_block(root.entry("env"), "the project `env:`");
+        self.env_block(root.entry("env"), "the project `env:`", NotText::Warning);
         for plugin in model::plugins(root) {
             self.plugin(&plugin);
         }
@@ -173,6 +173,7 @@ impl Lint<'_> {
         self.env_block(
             node.entry("env"),
             &format!("the `env:` of `{}`", plugin.name()),
+            NotText::ErrorElsewhere,
         );
         for setting in node
             .get("settings")
@@ -195,6 +196,7 @@ impl Lint<'_> {
             self.env_block(
                 spec.and_then(|spec| spec.entry("env")),
                 "a `container_spec` `env:`",
+                NotText::Warning,
             );
         }
         for mapping in plugin.mapping_names() {
@@ -241,6 +243,7 @@ impl Lint<'_> {
         self.env_block(
             node.entry("env"),
             &format!("the `env:` of schedule `{}`", schedule.name),
+            NotText::Warning,
         );
     }
 
@@ -254,6 +257,7 @@ impl Lint<'_> {
         self.env_block(
             node.entry("env"),
             &format!("the `env:` of environment `{}`", environment.name),
+            NotText::ErrorElsewhere,
         );
         for plugin in model::environment_plugins(environment) {
             for name in ["config", "env"] {
@@ -276,13 +280,18 @@ impl Lint<'_> {
                         plugin.name(),
                         environment.name
                     ),
+                    NotText::ErrorElsewhere,
                 );
             }
         }
     }
 
-    /// An `env:` block: every value text (Meltano's schema: a mapping of strings).
-    fn env_block(&mut self, entry: Option<(&Node, &Node)>, place: &str) {
+    /// An `env:` block: every value text (Meltano's schema: a mapping of strings). In a
+    /// plugin's, an environment's or an environment's plugin block a number or boolean is
+    /// `meltc::env::not-text` already (an error: the run stops there), so this warning is only
+    /// for the other blocks (the project's, which Meltano turns into text, a schedule's, a
+    /// `container_spec`'s).
+    fn env_block(&mut self, entry: Option<(&Node, &Node)>, place: &str, not_text: NotText) {
         let Some((key, block)) = entry else { return };
         if block.is_null() {
             self.null(key, "env", "Meltano reads it as empty");
@@ -292,7 +301,9 @@ impl Lint<'_> {
             match &value.value {
                 // `null` is a schema error already (meltc's schema allows text, numbers and
                 // booleans, which the run time stringifies or passes on).
-                Value::Int(_) | Value::Float(_) | Value::Bool(_) if !self.ambiguous(value) => {
+                Value::Int(_) | Value::Float(_) | Value::Bool(_)
+                    if not_text == NotText::Warning && !self.ambiguous(value) =>
+                {
                     let shown = self.text(value);
                     self.diagnostics.push(
                         Diagnostic::new(&codes::VALUE_TYPE, format!("`{name}: {shown}` in {place} is {}, where Meltano's schema wants text", crate::diagnostics::with_article(value.kind_name())))
@@ -343,4 +354,13 @@ fn setting<'n>(root: &'n Node, path: &str) -> Option<&'n Node> {
         node = node.get(part)?;
     }
     Some(node)
+}
+
+/// Who reports a number or boolean in an `env:` block.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NotText {
+    /// The run goes on: this lint warns, as `meltano compile --lint` does.
+    Warning,
+    /// The run stops on it: `meltc::env::not-text` reports it as an error (`values.rs`).
+    ErrorElsewhere,
 }

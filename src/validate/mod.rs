@@ -7,8 +7,9 @@
 //!    `capabilities`: what Meltano's own lint (`meltano compile --lint`) reports that meltc's
 //!    schema accepts (warnings).
 //! 4. `names`: duplicate plugins, jobs, schedules and environments across all files.
-//! 5. `plugins`: legacy types, `inherit_from` parents and cycles; `mappings`: mapping names
-//!    that never find their mapping (a mapping is a plugin too).
+//! 5. `plugins`: legacy types, `inherit_from` parents and cycles; `local_paths`: plugins
+//!    installed from a path of the project, which the image must be able to carry;
+//!    `mappings`: mapping names that never find their mapping (a mapping is a plugin too).
 //! 6. `jobs` and `schedules`: task references and block grammar, cron expressions.
 //! 7. `environments`: `default_environment`, environment plugin entries, state that a pod would
 //!    lose.
@@ -23,6 +24,7 @@ mod index;
 mod jobs;
 mod keys;
 mod lint;
+mod local_paths;
 mod mappings;
 mod names;
 mod plugins;
@@ -55,6 +57,7 @@ pub fn validate(project: &Project, options: &Options) -> Vec<Diagnostic> {
     let index = ProjectIndex::new(project);
     keys::check(&index, &mut diagnostics);
     plugins::check(&index, &mut diagnostics);
+    local_paths::check(&index, &mut diagnostics);
     mappings::check(&index, &mut diagnostics);
     jobs::check(&index, &mut diagnostics);
     schedules::check(&index, &mut diagnostics);

@@ -15,7 +15,7 @@ pub fn check(index: &ProjectIndex<'_>, diagnostics: &mut Vec<Diagnostic>) {
     let mut reported_cycles = BTreeSet::new();
     let used = used_plugins(index);
     for plugin in &index.plugins {
-        let legacy_bundle = legacy(plugin, diagnostics);
+        let legacy_bundle = legacy(index, plugin, diagnostics);
         inheritance(index, plugin, &mut reported_cycles, diagnostics);
         // A name with `:` is already a schema error; resolving it would only add noise.
         if !legacy_bundle && !plugin.name().contains(':') {
@@ -30,7 +30,7 @@ pub fn check(index: &ProjectIndex<'_>, diagnostics: &mut Vec<Diagnostic>) {
 }
 
 /// Plugins that a job task or a legacy schedule runs.
-fn used_plugins<'a>(index: &ProjectIndex<'a>) -> BTreeSet<(PluginType, &'a str)> {
+pub(super) fn used_plugins<'a>(index: &ProjectIndex<'a>) -> BTreeSet<(PluginType, &'a str)> {
     let mut used = BTreeSet::new();
     for job in index.jobs.values() {
         for token in &index.blocks(job) {
@@ -221,14 +221,23 @@ fn relative(index: &ProjectIndex<'_>, path: &std::path::Path) -> String {
 }
 
 /// Report legacy plugin types; `true` for a legacy files bundle (which needs no definition).
-fn legacy(plugin: &Plugin<'_>, diagnostics: &mut Vec<Diagnostic>) -> bool {
+fn legacy<'a>(
+    index: &ProjectIndex<'a>,
+    plugin: &Plugin<'a>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> bool {
     let entry = plugin.entry;
     match plugin.plugin_type {
-        PluginType::Transforms => diagnostics.push(
-            Diagnostic::new(&codes::PLUGIN_LEGACY_TYPE, format!("`{}` is a `transforms` plugin, a type kept only for old projects", entry.name))
-                .at(entry.name_span, "legacy plugin type")
-                .help("run dbt as a utility (e.g. `dbt-postgres` under `utilities:`); meltc never installs dbt packages"),
-        ),
+        PluginType::Transforms => {
+            let pip_url = index
+                .resolved(plugin)
+                .and_then(|resolved| resolved.pip_url.as_deref());
+            diagnostics.push(
+                Diagnostic::new(&codes::PLUGIN_LEGACY_TYPE, format!("`{}` is a legacy `transforms` plugin: a dbt package, which Meltano never installs in a virtualenv or runs (it only writes it into dbt's `packages.yml` when the plugin is added)", entry.name))
+                    .at(entry.name_span, "legacy plugin type")
+                    .help(format!("meltc leaves it out of the image; list the package in your dbt project's `packages.yml`{} and run dbt as a utility (e.g. `dbt-postgres` under `utilities:`)", pip_url.map(dbt_package_entry).unwrap_or_default())),
+            );
+        }
         PluginType::Files if !plugin.is_custom() && !entry.name.starts_with("files-") => diagnostics.push(
             Diagnostic::new(&codes::PLUGIN_LEGACY_FILES, format!("`{}` is a files bundle from before 2022", entry.name))
                 .at(entry.name_span, "legacy files bundle")
@@ -237,6 +246,16 @@ fn legacy(plugin: &Plugin<'_>, diagnostics: &mut Vec<Diagnostic>) -> bool {
         _ => return false,
     }
     plugin.plugin_type == PluginType::Files
+}
+
+/// The `packages.yml` entry Meltano writes for a transform's pip_url (`TransformAddService.
+/// add_to_packages`, core/transform_add_service.py: one `@` splits the git URL from the
+/// revision), as a parenthesised hint.
+fn dbt_package_entry(pip_url: &str) -> String {
+    match pip_url.split('@').collect::<Vec<_>>().as_slice() {
+        [git, revision] => format!(" (`{{git: {git}, revision: {revision}}}`)"),
+        _ => format!(" (`{{git: {pip_url}}}`)"),
+    }
 }
 
 fn inheritance<'a>(

@@ -9,6 +9,8 @@ use std::path::Path;
 use super::table::{CASE, Case, Tool, built_fixture, immutable, run_all};
 
 const PROJECT: &str = "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n    pip_url: tap-x\n  loaders:\n  - name: target-y\n    namespace: target_y\n    pip_url: target-y\njobs:\n- name: sync\n  tasks: [tap-x target-y]\nenvironments:\n- name: dev\n";
+/// A job runs `tap-local`, installed from the project's own folder `tap-local`.
+const LOCAL_PROJECT: &str = "plugins:\n  extractors:\n  - name: tap-local\n    namespace: tap_local\n    pip_url: -e ./tap-local\n  loaders:\n  - name: target-y\n    namespace: target_y\n    pip_url: target-y\njobs:\n- name: sync\n  tasks: [tap-local target-y]\nenvironments:\n- name: dev\n";
 const BROKEN_YAML: &str = "plugins:\n  extractors:\n  - name: [tap-x\n";
 /// A mapper with a mapping (a mapping is a plugin too): `clean` gives the mapper's integer
 /// setting a word.
@@ -1011,7 +1013,8 @@ fn cases() -> Vec<Case> {
             file_size_limit_kib: Some(8),
             exit: 1,
             message: "File too large",
-            may_write: &["out.jsonl"],
+            // The history keeps the state the run was about to replace.
+            may_write: &["out.jsonl", "state/dev:tap-fake-to-target-fake/history"],
             ..CASE
         },
         Case {
@@ -1025,8 +1028,8 @@ fn cases() -> Vec<Case> {
                 immutable(&root.join("state"));
             },
             exit: 1,
-            message: "state could not be saved: cannot create the folder of state `dev:tap-fake-to-target-fake`",
-            may_write: &["out.jsonl"],
+            // The run lease is taken first, so nothing runs.
+            message: "cannot take the run lease: cannot write the run lease of state `dev:tap-fake-to-target-fake`",
             ..CASE
         },
         // ------------------------------------------------------------ meltc-run: plugins
@@ -1200,6 +1203,94 @@ fn cases() -> Vec<Case> {
             message: "`streams` is not a list",
             ..CASE
         },
+        // ------------------------------------------------------------ plugins from the project
+        Case {
+            name: "local-plugin-folder-missing",
+            args: &["build", "--env", "dev"],
+            files: &[("meltano.yml", LOCAL_PROJECT)],
+            exit: 1,
+            message: "`tap-local` installs from the project's `tap-local`, which does not exist",
+            location: Some("meltano.yml:5:14"),
+            ..CASE
+        },
+        Case {
+            name: "local-plugin-path-leaves-project",
+            args: &["build", "--env", "dev"],
+            files: &[(
+                "meltano.yml",
+                "plugins:\n  extractors:\n  - name: tap-local\n    namespace: tap_local\n    pip_url: -e ../tap-local\n  loaders:\n  - name: target-y\n    namespace: target_y\n    pip_url: target-y\njobs:\n- name: sync\n  tasks: [tap-local target-y]\nenvironments:\n- name: dev\n",
+            )],
+            setup: |root| {
+                // The folder exists beside the project: still not something the image can carry.
+                fs_err::create_dir_all(root.parent().unwrap().join("tap-local")).unwrap();
+                fs_err::write(root.parent().unwrap().join("tap-local/setup.py"), "").unwrap();
+            },
+            exit: 1,
+            message: "`tap-local` installs from `../tap-local`, which is outside the project",
+            location: Some("meltano.yml:5:14"),
+            ..CASE
+        },
+        Case {
+            name: "local-plugin-folder-is-a-link-out-of-the-project",
+            args: &["validate"],
+            files: &[("meltano.yml", LOCAL_PROJECT)],
+            setup: |root| {
+                let outside = root.parent().unwrap().join("elsewhere");
+                fs_err::create_dir_all(&outside).unwrap();
+                fs_err::write(outside.join("pyproject.toml"), "").unwrap();
+                symlink(&outside, root.join("tap-local")).unwrap();
+            },
+            exit: 1,
+            message: "which is a link that leads out of the",
+            location: Some("meltano.yml:5:14"),
+            ..CASE
+        },
+        Case {
+            name: "local-plugin-folder-unreadable-pyproject-is-a-folder",
+            args: &["build", "--env", "dev"],
+            files: &[
+                ("meltano.yml", LOCAL_PROJECT),
+                ("tap-local/README.md", "no project\n"),
+            ],
+            setup: |root| fs_err::create_dir_all(root.join("tap-local/pyproject.toml")).unwrap(),
+            exit: 1,
+            message: "which has no pyproject.toml or setup.py",
+            location: Some("meltano.yml:5:14"),
+            ..CASE
+        },
+        // ------------------------------------------------------------ meltc-run: ephemeral state
+        Case {
+            name: "run-state-systemdb-without-allow-ephemeral-state",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| {
+                manifest(root, |m| {
+                    m["settings"]["state_backend.uri"] = "systemdb".into();
+                    m["state"] = serde_json::json!({"uri": "systemdb", "persistent": false});
+                });
+            },
+            exit: 1,
+            message: "the state backend `systemdb` is not supported by meltc-run: it keeps state in `file://` and `s3://` backends only (use S3-compatible storage, for example Garage, through `state_backend.s3.endpoint_url`); or build with --allow-ephemeral-state to run its jobs as full syncs",
+            ..CASE
+        },
+        Case {
+            name: "run-ephemeral-job-keeps-no-state",
+            tool: Tool::Run,
+            args: &["job", "sync"],
+            env: RUN_ENV,
+            setup: |root| {
+                manifest(root, |m| {
+                    m["settings"]["state_backend.uri"] = "systemdb".into();
+                    m["state"] = serde_json::json!({"uri": "systemdb", "persistent": false});
+                    m["jobs"][0]["ephemeral_state"] = true.into();
+                });
+            },
+            exit: 0,
+            message: "so `tap-fake` runs as a full sync and no state is read or written",
+            may_write: &["out.jsonl"],
+            ..CASE
+        },
         // ------------------------------------------------------------ timestamps and cron
         Case {
             name: "impossible-date-in-an-included-file",
@@ -1265,6 +1356,79 @@ fn cases() -> Vec<Case> {
             exit: 1,
             message: "which Dagster schedules cannot run",
             location: Some("meltano.yml:16:13"),
+            ..CASE
+        },
+        Case {
+            name: "plan-against-a-fifo",
+            args: &["plan", "--env", "dev", "--against", "deployed.json"],
+            files: &[("meltano.yml", PROJECT)],
+            setup: |root| {
+                let status = std::process::Command::new("mkfifo")
+                    .arg(root.join("deployed.json"))
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+            },
+            exit: 2,
+            message: "`deployed.json` is neither a file, a folder nor a git revision",
+            ..CASE
+        },
+        Case {
+            name: "plan-against-a-truncated-manifest",
+            args: &["plan", "--env", "dev", "--against", "deploy/dev"],
+            setup: |root| {
+                built(root);
+                let path = root.join("deploy/dev/manifest.json");
+                let text = fs_err::read_to_string(&path).unwrap();
+                fs_err::write(&path, &text[..text.len() / 2]).unwrap();
+            },
+            exit: 2,
+            message: "deploy/dev/manifest.json: not a meltc manifest: EOF while parsing",
+            ..CASE
+        },
+        Case {
+            name: "plan-against-another-manifest-version",
+            args: &[
+                "plan",
+                "--env",
+                "dev",
+                "--against",
+                "deploy/dev/manifest.json",
+            ],
+            setup: |root| {
+                built(root);
+                let path = root.join("deploy/dev/manifest.json");
+                let text = fs_err::read_to_string(&path).unwrap();
+                fs_err::write(
+                    &path,
+                    text.replacen("\"manifest_version\": 1", "\"manifest_version\": 99", 1),
+                )
+                .unwrap();
+            },
+            exit: 2,
+            message: "manifest_version 99 is not supported",
+            ..CASE
+        },
+        Case {
+            name: "plan-against-a-folder-with-broken-kubernetes-yaml",
+            args: &["plan", "--env", "dev", "--against", "deploy"],
+            setup: |root| {
+                built(root);
+                fs_err::write(root.join("deploy/dev/k8s/configmap.yaml"), "data: [\n").unwrap();
+            },
+            exit: 2,
+            message: "deploy/dev: k8s/configmap.yaml is not YAML",
+            ..CASE
+        },
+        Case {
+            name: "plan-against-a-folder-without-a-manifest",
+            args: &["plan", "--env", "dev", "--against", "notes"],
+            files: &[
+                ("meltano.yml", PROJECT),
+                ("notes/dev/readme.txt", "hello\n"),
+            ],
+            exit: 2,
+            message: "notes/dev holds no manifest.json: not a build output folder",
             ..CASE
         },
     ]

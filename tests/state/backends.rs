@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use meltc::runtime::state::backend::Beside;
 use meltc::runtime::state::{StateStore, TargetLine, commands};
 
 use super::{file_settings, garage_settings, id, open, raw};
@@ -87,10 +88,27 @@ fn exercise(store: &StateStore) {
     commands::clear(store, ID).unwrap();
     assert_eq!(commands::get(store, ID).unwrap(), "{}");
     assert_eq!(raw(store, ID), None);
+    // The cleared IDs keep their history (a clear can be rolled back) and a lease ticket may
+    // lie beside them: neither makes a state ID.
+    store
+        .backend()
+        .write_beside(&id(ID), Beside::Lease, "ticket.json", "{}")
+        .unwrap();
     assert_eq!(
         commands::list(store, None).unwrap(),
         ["prod:tap-x-to-target-y:t"]
     );
+    let reasons: Vec<String> = store
+        .history(&id(ID))
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.reason)
+        .collect();
+    assert_eq!(reasons, ["clear", "set"]);
+    store
+        .backend()
+        .delete_beside(&id(ID), Beside::Lease, "ticket.json")
+        .unwrap();
     // Every lock was released.
     for state_id in [ID, "prod:tap-x-to-target-y:s", "prod:tap-x-to-target-y:t"] {
         assert!(store.backend().read_lock(&id(state_id)).unwrap().is_none());
@@ -104,8 +122,9 @@ fn file_backend_stores_meltanos_layout() {
     let store = open(&file_settings(&root));
     assert!(root.is_dir(), "the state folder is created on open");
     exercise(&store);
-    // Only the one state ID's folder is left: no temporary files, the cleared ID's folder
-    // removed as Meltano removes it.
+    // No temporary files; one state ID left, and the history of the cleared ones (Meltano
+    // removes a cleared ID's whole folder; meltc-run keeps its history, so that the clear can
+    // be rolled back). No lease folder is left behind.
     let left: Vec<String> = walkdir::WalkDir::new(&root)
         .min_depth(1)
         .sort_by_file_name()
@@ -123,6 +142,13 @@ fn file_backend_stores_meltanos_layout() {
     assert_eq!(
         left,
         [
+            "dev:tap-x-to-target-y",
+            "dev:tap-x-to-target-y/history",
+            "dev:tap-x-to-target-y/history/00000001.set.json",
+            "dev:tap-x-to-target-y/history/00000002.clear.json",
+            "prod:tap-x-to-target-y:s",
+            "prod:tap-x-to-target-y:s/history",
+            "prod:tap-x-to-target-y:s/history/00000001.clear.json",
             "prod:tap-x-to-target-y:t",
             "prod:tap-x-to-target-y:t/state.json"
         ]

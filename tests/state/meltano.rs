@@ -70,6 +70,37 @@ fn round_trip(environment: &BTreeMap<String, String>, root: &Path) {
         .unwrap();
     commands::set(&store, "prod:tap-c-to-target-c:gone", SECOND, true).unwrap();
     commands::clear(&store, "prod:tap-c-to-target-c:gone").unwrap();
+    // meltc-run's own files lie beside them while Meltano reads: the cleared ID's history, a
+    // history entry and a run lease ticket of a listed ID.
+    assert_eq!(
+        store
+            .history(&super::id("prod:tap-c-to-target-c:gone"))
+            .unwrap()
+            .len(),
+        1
+    );
+    commands::set(&store, "dev:tap-b-to-target-b", SECOND, true).unwrap();
+    store
+        .update(
+            &super::id("dev:tap-b-to-target-b"),
+            meltc::runtime::state::StateDocument::incomplete(
+                serde_json::from_str(PARTIAL).unwrap(),
+            ),
+        )
+        .unwrap();
+    assert_eq!(
+        store
+            .history(&super::id("dev:tap-b-to-target-b"))
+            .unwrap()
+            .len(),
+        1
+    );
+    let lease = store
+        .lease(
+            &super::id("dev:tap-a-to-target-a"),
+            &meltc::runtime::state::lease::Holder::this_process("test"),
+        )
+        .unwrap();
 
     // 2. meltano reads them, lists them, writes the same states under other IDs.
     let runs = meltano_batch(
@@ -93,6 +124,7 @@ fn round_trip(environment: &BTreeMap<String, String>, root: &Path) {
             run.stderr
         );
     }
+    lease.release().unwrap();
     let printed = |index: usize| runs[index].stdout.trim_end_matches('\n').to_owned();
 
     // meltano reads what meltc wrote exactly as meltc does.

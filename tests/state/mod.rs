@@ -2,8 +2,10 @@
 //! the real `meltano` 4.4.1 reading and writing the same stores.
 
 mod backends;
+mod lease;
 mod locking;
 mod meltano;
+mod preconditions;
 
 use std::path::Path;
 use std::time::Duration;

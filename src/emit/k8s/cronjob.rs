@@ -19,14 +19,16 @@ use super::{Names, Needed, metadata, needed_by, to_value};
 use crate::emit::names::{cronjob_names, label_value};
 use crate::emit::settings::{Deploy, Kubernetes, Orchestrator};
 use crate::emit::yaml::{self, Comments};
-use crate::manifest::{EnvValue, Job, Manifest, Schedule, Step};
+use crate::manifest::{EnvValue, Job, Manifest, Schedule};
 use crate::resolve::expand::{Part, Template};
 
 /// The uid and gid of the image's user (`USER 10001:10001` in the Dockerfile).
 const RUN_AS: i64 = 10_001;
 
-/// meltc-run's exit code for usage and configuration errors: retrying cannot help.
-const CONFIG_ERROR_EXIT: i32 = 2;
+/// meltc-run's exit codes that retrying cannot help (`runtime::cli::exit_code`): 2, usage and
+/// configuration errors; 75, another run holds a state ID's run lease (the next scheduled run
+/// starts normally; a retry would only wait for the running one).
+const FINAL_EXITS: [i32; 2] = [2, 75];
 
 /// Why each checkov check that fails by design is skipped, as `checkov.io/skipN` annotations.
 const CHECKOV_SKIPS: &[(&str, &str)] = &[
@@ -155,17 +157,8 @@ fn cronjob(
     let starting_deadline = settings
         .starting_deadline_seconds
         .unwrap_or_else(|| starting_deadline_seconds(&cron));
-    let ephemeral = !manifest.state.persistent
-        && manifest.environment.is_some()
-        && job.steps.iter().any(|step| {
-            matches!(
-                step,
-                Step::ExtractLoad {
-                    incremental: true,
-                    ..
-                }
-            )
-        });
+    // What the manifest promises meltc-run (compile's `mark_ephemeral`), never guessed here.
+    let ephemeral = job.ephemeral_state;
 
     let mut labels = names.labels.clone();
     labels.extend([
@@ -327,7 +320,7 @@ fn cronjob(
                     on_exit_codes: Some(PodFailurePolicyOnExitCodesRequirement {
                         container_name: Some("meltc-run".to_owned()),
                         operator: "In".to_owned(),
-                        values: vec![CONFIG_ERROR_EXIT],
+                        values: FINAL_EXITS.to_vec(),
                     }),
                     on_pod_conditions: None,
                 },

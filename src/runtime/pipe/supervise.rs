@@ -34,6 +34,9 @@ const STATE_QUEUE: usize = 64;
 /// it (a process outside the children's groups may hold a pipe open).
 const DRAIN: Duration = Duration::from_secs(5);
 
+/// How long a mapper's upstream may take to exit after the mapper saw the end of its input.
+const UPSTREAM_END: Duration = Duration::from_secs(2);
+
 /// What the helper threads report.
 enum Event {
     /// Child `index` exited and is a zombie: signal its group, then reap it.
@@ -450,7 +453,8 @@ impl Supervisor<'_> {
         let head = (0..target)
             .find(|&index| !self.children.has_exited(index))
             .unwrap_or(target);
-        if (head + 1..target).any(|index| self.children.has_exited(index)) {
+        let exited_mapper = (head + 1..target).find(|&index| self.children.has_exited(index));
+        if exited_mapper.is_some_and(|mapper| !self.upstream_ends_cleanly(head..mapper)) {
             self.logger.event(
                 Level::Error,
                 "intermediate",
@@ -460,6 +464,26 @@ impl Supervisor<'_> {
             self.stopping = Some(Stopping::Decided(Outcome::Failed(Failure::Intermediate)));
             self.children.signal_running(Signal::KILL);
         }
+    }
+
+    /// Whether the processes upstream of an exited mapper all exit with code 0 within
+    /// [`UPSTREAM_END`]. A mapper reads to the end of its input and exits as soon as the tap
+    /// closes its stdout, which a tap does just before its own exit: that is the ordinary end,
+    /// not a mapper that stopped early (whose tap is still writing, or dies of the broken pipe).
+    fn upstream_ends_cleanly(&mut self, upstream: std::ops::Range<usize>) -> bool {
+        let until = Instant::now() + UPSTREAM_END;
+        for upstream in upstream {
+            while !self.children.has_exited(upstream) {
+                if Instant::now() >= until {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if self.children.reap(upstream) != Exit::Code(0) {
+                return false;
+            }
+        }
+        true
     }
 
     fn progress(&self) {

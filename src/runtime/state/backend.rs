@@ -1,5 +1,6 @@
-//! What a storage backend provides: whole-file reads and writes of `<state_id>/state.json`
-//! and the lock file beside it. The rules (merging, locking, listing) live above it, once.
+//! What a storage backend provides: whole-file reads and writes of `<state_id>/state.json`,
+//! the lock file beside it, and meltc-run's own files in sub-folders beside them ([`Beside`]).
+//! The rules (merging, locking, history, the run lease) live above it, once.
 
 use std::time::SystemTime;
 
@@ -10,6 +11,52 @@ use super::id::StateId;
 pub const STATE_FILE: &str = "state.json";
 /// The name of the lock file in a state ID's folder.
 pub const LOCK_FILE: &str = "lock";
+
+/// A folder of meltc-run's own files in a state ID's folder, beside `state.json` and `lock`:
+/// `<state_id>/history/<name>` and `<state_id>/lease/<name>`.
+///
+/// Meltano never reads them: its file backend lists `<dir>/*/state.json`
+/// (`_LocalFilesystemStateStoreManager.get_state_ids`), its S3 backend keeps only keys whose
+/// last segment is `state.json` (`CloudStateStoreManager.get_state_ids`), and `get` reads
+/// `<state_id>/state.json` alone (`BaseFilesystemStateStoreManager.get_state_path`). No file
+/// in these folders is ever named `state.json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Beside {
+    /// The documents a run or a state command replaced (see `history.rs`).
+    History,
+    /// The run lease's tickets (see `lease.rs`).
+    Lease,
+}
+
+impl Beside {
+    /// The folder's name inside the state ID's folder.
+    #[must_use]
+    pub fn folder(self) -> &'static str {
+        match self {
+            Self::History => "history",
+            Self::Lease => "lease",
+        }
+    }
+
+    /// What the folder holds, for messages.
+    #[must_use]
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::History => "history",
+            Self::Lease => "run lease",
+        }
+    }
+}
+
+/// A file of a [`Beside`] folder, as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BesideFile {
+    /// Its name in the folder.
+    pub name: String,
+    /// When it was last written, by the storage's clock (the object's `LastModified`, the
+    /// file's modification time): the run lease compares these, never the local clock.
+    pub modified: SystemTime,
+}
 
 /// A lock file as read.
 #[derive(Clone, Debug)]
@@ -59,4 +106,28 @@ pub trait Backend: Send + Sync {
     /// Remove the lock if it still holds `token` (a lock broken as stale by another writer
     /// and retaken is theirs, and stays).
     fn release_lock(&self, state_id: &StateId, token: &str) -> StateResult<()>;
+
+    /// Write `name` in the `beside` folder of `state_id` as a whole (a reader sees the old or
+    /// the new text, never a part), creating or replacing it.
+    fn write_beside(
+        &self,
+        state_id: &StateId,
+        beside: Beside,
+        name: &str,
+        text: &str,
+    ) -> StateResult<()>;
+
+    /// The text of `name` in the `beside` folder, or `None` when there is no such file.
+    fn read_beside(
+        &self,
+        state_id: &StateId,
+        beside: Beside,
+        name: &str,
+    ) -> StateResult<Option<String>>;
+
+    /// Every file of the `beside` folder (none when the folder does not exist), unsorted.
+    fn list_beside(&self, state_id: &StateId, beside: Beside) -> StateResult<Vec<BesideFile>>;
+
+    /// Remove `name` from the `beside` folder (no error if it is not there).
+    fn delete_beside(&self, state_id: &StateId, beside: Beside, name: &str) -> StateResult<()>;
 }

@@ -21,13 +21,15 @@ pub enum StateError {
     /// The `state list` pattern does not compile.
     #[error(transparent)]
     Pattern(#[from] PatternError),
-    /// A setting that must be a number of seconds is not.
-    #[error("`{name}` must be a number of seconds, not `{value}`")]
+    /// A setting that must be a number is not.
+    #[error("`{name}` must be {expected}, not `{value}`")]
     InvalidSetting {
         /// The environment variable.
         name: &'static str,
-        /// Its value (never a secret: only durations are checked).
+        /// Its value (never a secret: only numbers are checked).
         value: String,
+        /// What it must be (`a number of seconds`).
+        expected: &'static str,
     },
     /// Only one half of a key pair is configured (Meltano refuses this too).
     #[error(
@@ -113,9 +115,105 @@ pub enum StateError {
         /// How long meltc-run waited.
         waited: Duration,
     },
-    /// `state move` onto the state ID it moves from.
-    #[error("cannot move state `{0}` onto itself")]
+    /// `state move` or `state copy` onto the state ID it comes from.
+    #[error("cannot move or copy state `{0}` onto itself")]
     MoveOntoItself(String),
+    /// Another run holds the state ID's run lease.
+    #[error(
+        "state `{state_id}` is in use by another run: {holder} (lease `{location}`; if that \
+         run died, the lease expires in {expires_in_seconds} s)\nhelp: wait for it to finish, or \
+         pass `--lease-wait SECONDS` to wait for it"
+    )]
+    LeaseHeld {
+        /// The state ID.
+        state_id: String,
+        /// Who holds it, as its ticket says.
+        holder: String,
+        /// Path or `s3://bucket/key` of the holder's ticket.
+        location: String,
+        /// Seconds until the lease expires unless renewed (rounded up).
+        expires_in_seconds: u64,
+    },
+    /// This run could not renew its lease in time, so another run may have taken over.
+    #[error(
+        "the run lease of state `{state_id}` (`{location}`) could not be renewed for {unrenewed:?}, \
+         so another run may have taken over: this run stops storing state\nhelp: check that the \
+         state backend stays reachable during runs"
+    )]
+    LeaseLost {
+        /// The state ID.
+        state_id: String,
+        /// Path or `s3://bucket/key` of the ticket.
+        location: String,
+        /// How long it went without renewal.
+        unrenewed: Duration,
+    },
+    /// A ticket just written does not show in the listing of its folder.
+    #[error(
+        "the run lease ticket `{location}` of state `{state_id}` was written but is not listed; \
+         the run lease needs a store whose listings show what was just written (AWS S3 and \
+         Garage do)"
+    )]
+    LeaseNotListed {
+        /// The state ID.
+        state_id: String,
+        /// Where the ticket was written.
+        location: String,
+    },
+    /// `state rollback --to N` beyond the kept history.
+    #[error(
+        "state `{state_id}` has {available} history entr{plural}, so there is no entry {requested} \
+         to roll back to; `state history {state_id}` lists them",
+        plural = if *available == 1 { "y" } else { "ies" }
+    )]
+    NoHistoryEntry {
+        /// The state ID.
+        state_id: String,
+        /// The entry asked for.
+        requested: usize,
+        /// How many there are.
+        available: usize,
+    },
+    /// An operation that needs a stored state found none.
+    #[error("state `{0}` has no stored state")]
+    NothingStored(String),
+    /// `state clear --stream` names a stream without a bookmark.
+    #[error("state `{state_id}` has no bookmark for stream `{stream}`; its streams: {streams}")]
+    NoSuchStream {
+        /// The state ID.
+        state_id: String,
+        /// The stream asked for.
+        stream: String,
+        /// The streams with a bookmark, comma separated (or `none`).
+        streams: String,
+    },
+    /// The stored state changed while `state edit` had it open.
+    #[error(
+        "state `{state_id}` changed while it was being edited (a run stored a new state), so the \
+         edit was not saved; it is kept in `{kept}`\nhelp: run `state edit` again"
+    )]
+    ChangedWhileEditing {
+        /// The state ID.
+        state_id: String,
+        /// The file the edited text is kept in.
+        kept: String,
+    },
+    /// `state edit` got text that is not a state.
+    #[error(
+        "the edited state of `{state_id}` was not saved: {problem}\nhelp: the edited text is \
+         kept in `{kept}`; fix it there and store it with `state set`, or run `state edit` again"
+    )]
+    InvalidState {
+        /// The state ID.
+        state_id: String,
+        /// What is wrong with it.
+        problem: String,
+        /// The file the edited text is kept in.
+        kept: String,
+    },
+    /// `state edit` could not run the editor, or the editor failed.
+    #[error("{0}")]
+    Editor(String),
 }
 
 /// Results of state operations.

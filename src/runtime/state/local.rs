@@ -3,7 +3,9 @@
 //! Writes go to a temporary file in the same folder, then a rename, so a reader (or a crash)
 //! never sees half a document; Meltano truncates in place. The lock is created exclusively
 //! (`O_EXCL`), so two meltc-run writers cannot both take it; a stale lock is broken by renaming
-//! it away, which only one writer can do.
+//! it away, which only one writer can do. meltc-run's own files live in
+//! `<dir>/<state_id>/history/` and `<dir>/<state_id>/lease/` ([`Beside`]), written the same way
+//! (temporary file, then rename); names starting with `.` are temporary and never listed.
 
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -12,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use walkdir::WalkDir;
 
-use super::backend::{Backend, LOCK_FILE, LockFile, STATE_FILE};
+use super::backend::{Backend, Beside, BesideFile, LOCK_FILE, LockFile, STATE_FILE};
 use super::error::{StateError, StateResult};
 use super::id::StateId;
 
@@ -41,6 +43,10 @@ impl LocalBackend {
 
     fn path(&self, state_id: &StateId, file: &str) -> PathBuf {
         self.folder(state_id).join(file)
+    }
+
+    fn beside_folder(&self, state_id: &StateId, beside: Beside) -> PathBuf {
+        self.folder(state_id).join(beside.folder())
     }
 
     fn create_folder(&self, state_id: &StateId) -> StateResult<()> {
@@ -80,15 +86,8 @@ impl Backend for LocalBackend {
 
     fn write_state(&self, state_id: &StateId, text: &str) -> StateResult<()> {
         self.create_folder(state_id)?;
-        let target = self.path(state_id, STATE_FILE);
-        let temporary = self.path(state_id, &format!(".{STATE_FILE}.{}.tmp", unique()));
-        let written =
-            Self::create_new(&temporary, text).and_then(|()| fs_err::rename(&temporary, &target));
-        if written.is_err() {
-            // Best effort: the temporary file is ours and must not outlive the failure.
-            let _ = fs_err::remove_file(&temporary);
-        }
-        written.map_err(|source| io_error("cannot write state", state_id, source))
+        replace_file(&self.folder(state_id), STATE_FILE, text)
+            .map_err(|source| io_error("cannot write state", state_id, source))
     }
 
     fn delete_state(&self, state_id: &StateId) -> StateResult<()> {
@@ -207,6 +206,104 @@ impl Backend for LocalBackend {
         }
         Ok(())
     }
+
+    fn write_beside(
+        &self,
+        state_id: &StateId,
+        beside: Beside,
+        name: &str,
+        text: &str,
+    ) -> StateResult<()> {
+        let folder = self.beside_folder(state_id, beside);
+        let fail = |source| io_error(&beside_action(beside, "write"), state_id, source);
+        // Another writer removes the folder when it deletes the last file in it (see
+        // `delete_beside`), possibly between our mkdir and our write: make it again then.
+        let mut attempts = 0;
+        loop {
+            fs_err::create_dir_all(&folder).map_err(fail)?;
+            match replace_file(&folder, name, text) {
+                Err(error) if error.kind() == io::ErrorKind::NotFound && attempts < 3 => {
+                    attempts += 1;
+                }
+                written => return written.map_err(fail),
+            }
+        }
+    }
+
+    fn read_beside(
+        &self,
+        state_id: &StateId,
+        beside: Beside,
+        name: &str,
+    ) -> StateResult<Option<String>> {
+        Self::read_optional(&self.beside_folder(state_id, beside).join(name))
+            .map_err(|source| io_error(&beside_action(beside, "read"), state_id, source))
+    }
+
+    fn list_beside(&self, state_id: &StateId, beside: Beside) -> StateResult<Vec<BesideFile>> {
+        let fail = |source| io_error(&beside_action(beside, "list"), state_id, source);
+        let entries = match fs_err::read_dir(self.beside_folder(state_id, beside)) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(fail(error)),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(fail)?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            match entry.metadata().and_then(|metadata| metadata.modified()) {
+                Ok(modified) => files.push(BesideFile { name, modified }),
+                // Deleted since the folder was read: not there any more.
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => return Err(fail(error)),
+            }
+        }
+        Ok(files)
+    }
+
+    fn delete_beside(&self, state_id: &StateId, beside: Beside, name: &str) -> StateResult<()> {
+        let folder = self.beside_folder(state_id, beside);
+        match fs_err::remove_file(folder.join(name)) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => {
+                return Err(io_error(
+                    &beside_action(beside, "delete from"),
+                    state_id,
+                    error,
+                ));
+            }
+            _ => {}
+        }
+        // Leave no empty folders behind (Meltano removes a cleared state ID's folder too);
+        // removing a folder that is not empty fails, which is the normal case.
+        if fs_err::remove_dir(&folder).is_ok() {
+            let _ = fs_err::remove_dir(self.folder(state_id));
+        }
+        Ok(())
+    }
+}
+
+/// Replace `folder/name` with `text` atomically: a temporary file in the same folder, then a
+/// rename; the temporary file is removed if anything fails.
+fn replace_file(folder: &Path, name: &str, text: &str) -> io::Result<()> {
+    let target = folder.join(name);
+    let temporary = folder.join(format!(".{name}.{}.tmp", unique()));
+    let written = LocalBackend::create_new(&temporary, text)
+        .and_then(|()| fs_err::rename(&temporary, &target));
+    if written.is_err() {
+        // Best effort: the temporary file is ours and must not outlive the failure.
+        let _ = fs_err::remove_file(&temporary);
+    }
+    written
+}
+
+/// What a failed operation on a [`Beside`] folder was doing, for its message.
+fn beside_action(beside: Beside, verb: &str) -> String {
+    format!("cannot {verb} the {} of state", beside.noun())
 }
 
 fn io_error(action: &str, state_id: &StateId, source: io::Error) -> StateError {

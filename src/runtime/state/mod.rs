@@ -14,18 +14,30 @@
 //! 4. Backends behind [`backend::Backend`]: [`local`] (`file:///abs/dir`) and [`s3`]
 //!    (`s3://[key:secret@]bucket/prefix`, configured by [`s3_config`]); [`uri`] parses and
 //!    redacts the URI.
-//! 5. [`StateStore`] runs the operations; [`commands`] is what the `state` subcommands call.
+//! 5. [`StateStore`] runs the operations; [`commands`] (and [`edit`]) is what the `state`
+//!    subcommands call.
+//! 6. meltc-run's own safety, in files Meltano never reads ([`backend::Beside`]): [`history`]
+//!    keeps the last documents each state ID had (rollback), [`lease`] lets one run at a time
+//!    use a state ID, [`recorder`] is what a run does with each state line (Meltano's rules
+//!    plus the history, the lease, and [`regression`]: bookmarks that move backwards).
 //!
-//! Never prints and never logs; errors ([`StateError`]) carry no credential.
+//! Never prints and never logs (the editor of `state edit` is the one process it starts);
+//! errors ([`StateError`]) carry no credential.
 
 pub mod backend;
 pub mod commands;
 pub mod document;
+pub mod edit;
 pub mod error;
-pub mod id;
+pub mod history;
+/// State IDs live in [`crate::meltano::state_id`], shared with the compiler and `meltc plan`.
+pub use crate::meltano::state_id as id;
+pub mod lease;
 pub mod local;
 pub mod lock;
 pub mod pattern;
+pub mod recorder;
+pub mod regression;
 pub mod s3;
 pub mod s3_config;
 pub mod settings;

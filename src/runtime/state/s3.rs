@@ -1,5 +1,6 @@
 //! The `s3://bucket/prefix` backend: objects `<prefix>/<state_id>/state.json` and
-//! `<prefix>/<state_id>/lock` (`application/json`), through `object_store`, on a
+//! `<prefix>/<state_id>/lock` (`application/json`), and meltc-run's own
+//! `<prefix>/<state_id>/history/…` and `…/lease/…` ([`Beside`]), through `object_store`, on a
 //! current-thread tokio runtime so that callers stay synchronous.
 //!
 //! Locking: a lock is created with `If-None-Match: *` and a stale one replaced with
@@ -26,7 +27,7 @@ use object_store::{
 };
 use tokio::runtime::Runtime;
 
-use super::backend::{Backend, LOCK_FILE, LockFile, STATE_FILE};
+use super::backend::{Backend, Beside, BesideFile, LOCK_FILE, LockFile, STATE_FILE};
 use super::error::{StateError, StateResult};
 use super::id::StateId;
 use super::s3_config::S3Config;
@@ -89,6 +90,11 @@ impl S3Backend {
     #[must_use]
     pub fn enforces_preconditions(&self) -> Option<bool> {
         self.enforces_preconditions.get().copied()
+    }
+
+    /// The key of `name` in the `beside` folder of `state_id`.
+    fn beside_path(&self, state_id: &StateId, beside: Beside, name: &str) -> StateResult<Path> {
+        self.path(state_id, &format!("{}/{name}", beside.folder()))
     }
 
     fn key(&self, state_id: &StateId, file: &str) -> String {
@@ -303,6 +309,70 @@ impl Backend for S3Backend {
         match self.block_on(self.store.delete(&path)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(source) => Err(self.fail("removing the lock", &path, source)),
+        }
+    }
+
+    fn write_beside(
+        &self,
+        state_id: &StateId,
+        beside: Beside,
+        name: &str,
+        text: &str,
+    ) -> StateResult<()> {
+        let path = self.beside_path(state_id, beside, name)?;
+        let action = match beside {
+            Beside::History => "writing the history",
+            Beside::Lease => "writing the run lease",
+        };
+        self.put(action, &path, text, PutMode::Overwrite).map(drop)
+    }
+
+    fn read_beside(
+        &self,
+        state_id: &StateId,
+        beside: Beside,
+        name: &str,
+    ) -> StateResult<Option<String>> {
+        let path = self.beside_path(state_id, beside, name)?;
+        let action = match beside {
+            Beside::History => "reading the history",
+            Beside::Lease => "reading the run lease",
+        };
+        Ok(self.get(action, &path)?.map(|(text, _)| text))
+    }
+
+    fn list_beside(&self, state_id: &StateId, beside: Beside) -> StateResult<Vec<BesideFile>> {
+        let folder = self.path(state_id, beside.folder())?;
+        let action = match beside {
+            Beside::History => "listing the history",
+            Beside::Lease => "listing the run lease",
+        };
+        let objects = self
+            .block_on(self.store.list(Some(&folder)).try_collect::<Vec<_>>())
+            .map_err(|source| self.fail(action, &folder, source))?;
+        Ok(objects
+            .into_iter()
+            .filter_map(|object| {
+                // Only the folder's own files (`list` also descends into sub-folders).
+                let mut parts = object.location.prefix_match(&folder)?;
+                let name = parts.next()?.as_ref().to_owned();
+                parts.next().is_none().then(|| BesideFile {
+                    name,
+                    modified: SystemTime::from(object.last_modified),
+                })
+            })
+            .collect())
+    }
+
+    fn delete_beside(&self, state_id: &StateId, beside: Beside, name: &str) -> StateResult<()> {
+        let path = self.beside_path(state_id, beside, name)?;
+        let action = match beside {
+            Beside::History => "pruning the history",
+            Beside::Lease => "releasing the run lease",
+        };
+        match self.block_on(self.store.delete(&path)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(self.fail(action, &path, source)),
         }
     }
 }

@@ -11,6 +11,8 @@ use std::fmt;
 use std::time::Duration;
 
 use super::error::{StateError, StateResult};
+use super::history;
+use super::lease::LeaseSettings;
 
 /// `state_backend.lock_timeout_seconds`' default: a lock older than this is stale.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -51,6 +53,13 @@ pub mod env_vars {
         "MELTANO_STATE_BACKEND_S3_AWS_SECRET_ACCESS_KEY";
     /// `state_backend.s3.endpoint_url`.
     pub const MELTANO_STATE_BACKEND_S3_ENDPOINT_URL: &str = "MELTANO_STATE_BACKEND_S3_ENDPOINT_URL";
+
+    /// meltc-run's own: how many replaced documents each state ID keeps in its history
+    /// (default 10; 0 keeps none).
+    pub const MELTC_STATE_HISTORY: &str = "MELTC_STATE_HISTORY";
+    /// meltc-run's own: how many seconds a run lease outlives its holder's last renewal
+    /// (default 300).
+    pub const MELTC_RUN_LEASE_SECONDS: &str = "MELTC_RUN_LEASE_SECONDS";
 }
 
 /// The region signed into S3 requests when nothing sets one (boto3's global default).
@@ -94,6 +103,10 @@ pub struct StateBackendSettings {
     pub lock_max_wait: Duration,
     /// `state_backend.s3.*`.
     pub s3: S3Settings,
+    /// How many replaced documents each state ID keeps (`MELTC_STATE_HISTORY`).
+    pub history: usize,
+    /// The run lease (`MELTC_RUN_LEASE_SECONDS`; the wait comes from the command line).
+    pub lease: LeaseSettings,
 }
 
 impl StateBackendSettings {
@@ -106,6 +119,8 @@ impl StateBackendSettings {
             lock_retry: DEFAULT_LOCK_RETRY,
             lock_max_wait: DEFAULT_LOCK_MAX_WAIT,
             s3: S3Settings::default(),
+            history: history::DEFAULT_KEEP,
+            lease: LeaseSettings::default(),
         }
     }
 }
@@ -113,10 +128,11 @@ impl StateBackendSettings {
 impl StateBackendSettings {
     /// The settings from the variables Meltano reads them from (`MELTANO_STATE_BACKEND_URI`,
     /// `…_LOCK_TIMEOUT_SECONDS`, `…_S3_AWS_ACCESS_KEY_ID`, …), so that a container configured
-    /// for `meltano run` works unchanged; `None` when no URI is set.
+    /// for `meltano run` works unchanged, plus meltc-run's own `MELTC_STATE_HISTORY` and
+    /// `MELTC_RUN_LEASE_SECONDS`; `None` when no URI is set.
     ///
     /// # Errors
-    /// [`StateError::InvalidSetting`] when a number of seconds is not a number.
+    /// [`StateError::InvalidSetting`] when a number of seconds or entries is not a number.
     pub fn from_meltano_env(environment: &Environment) -> StateResult<Option<Self>> {
         let Some(uri) = first_set(environment, &[env_vars::MELTANO_STATE_BACKEND_URI]) else {
             return Ok(None);
@@ -142,6 +158,19 @@ impl StateBackendSettings {
             endpoint_url: get(env_vars::MELTANO_STATE_BACKEND_S3_ENDPOINT_URL),
             region: None,
         };
+        if let Some(keep) = first_set(environment, &[env_vars::MELTC_STATE_HISTORY]) {
+            settings.history = keep
+                .trim()
+                .parse()
+                .map_err(|_| StateError::InvalidSetting {
+                    name: env_vars::MELTC_STATE_HISTORY,
+                    value: keep,
+                    expected: "a number of entries",
+                })?;
+        }
+        if let Some(duration) = seconds(environment, env_vars::MELTC_RUN_LEASE_SECONDS)? {
+            settings.lease.duration = duration;
+        }
         Ok(Some(settings))
     }
 }
@@ -157,7 +186,11 @@ fn seconds(environment: &Environment, name: &'static str) -> StateResult<Option<
         .ok()
         .and_then(|number| Duration::try_from_secs_f64(number).ok())
         .map(Some)
-        .ok_or(StateError::InvalidSetting { name, value })
+        .ok_or(StateError::InvalidSetting {
+            name,
+            value,
+            expected: "a number of seconds",
+        })
 }
 
 /// `state_backend.s3.*`, plus the region (Meltano leaves that to boto3's environment).

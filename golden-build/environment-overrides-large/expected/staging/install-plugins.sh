@@ -11,7 +11,9 @@
 # others get their pip_url. Environment: MELTC_LOCKS, the folder of the locks (default
 # /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default
 # python3.12: the image's Python, which the locks are compiled for); UV, the uv program
-# (default uv).
+# (default uv); MELTC_SOURCES, where the project's paths that plugins
+# install from are (default /meltc/project, where the Dockerfile copies them; the project root to
+# run it on a checkout): installed as packages, never editable.
 set -eu
 
 if [ "$#" -lt 1 ]; then
@@ -20,6 +22,7 @@ if [ "$#" -lt 1 ]; then
 fi
 root=$1
 shift
+sources=${MELTC_SOURCES:-/meltc/project}
 python=${PYTHON:-python3.12}
 uv=${UV:-uv}
 
@@ -82,6 +85,27 @@ install() {
       "$uv" pip install --quiet --python "$root/utilities/sqlfluff/bin/python" sqlfluff==3.4.2 sqlfluff-templater-dbt==3.4.2 'dbt-core~=1.8.0' 'dbt-bigquery~=1.8.0'
       require_executable utilities/sqlfluff sqlfluff
       ;;
+    extractors/tap-bitfinexapi)
+      # tap-bitfinexapi from pip_url `-e ${MELTANO_PROJECT_ROOT}/extract/tap-bitfinexapi` (not locked), then the project's `extract/tap-bitfinexapi` (copied from the build context; nothing editable)
+      require_python
+      "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-bitfinexapi"
+      "$uv" pip install --quiet --python "$root/extractors/tap-bitfinexapi/bin/python" "$sources"/extract/tap-bitfinexapi
+      require_executable extractors/tap-bitfinexapi tap-bitfinexapi
+      ;;
+    extractors/tap-sumsubapi)
+      # tap-sumsubapi from pip_url `-e ${MELTANO_PROJECT_ROOT}/extract/tap-sumsubapi` (not locked), then the project's `extract/tap-sumsubapi` (copied from the build context; nothing editable)
+      require_python
+      "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-sumsubapi"
+      "$uv" pip install --quiet --python "$root/extractors/tap-sumsubapi/bin/python" "$sources"/extract/tap-sumsubapi
+      require_executable extractors/tap-sumsubapi tap-sumsubapi
+      ;;
+    utilities/generate-es-reports)
+      # generate-es-reports from pip_url `-e ${MELTANO_PROJECT_ROOT}/utilities/generate-es-reports` (not locked), then the project's `utilities/generate-es-reports` (copied from the build context; nothing editable)
+      require_python
+      "$uv" venv --quiet --clear --python "$python" "$root/utilities/generate-es-reports"
+      "$uv" pip install --quiet --python "$root/utilities/generate-es-reports/bin/python" "$sources"/utilities/generate-es-reports
+      require_executable utilities/generate-es-reports generate-es-reports
+      ;;
     *)
       echo "install-plugins.sh: this environment has no plugin virtualenv $1" >&2
       exit 2
@@ -90,7 +114,7 @@ install() {
 }
 
 if [ "$#" -eq 0 ]; then
-  set -- extractors/tap-postgres loaders/target-bigquery transformers/dbt-bigquery utilities/airflow utilities/sqlfluff
+  set -- extractors/tap-postgres loaders/target-bigquery transformers/dbt-bigquery utilities/airflow utilities/sqlfluff extractors/tap-bitfinexapi extractors/tap-sumsubapi utilities/generate-es-reports
 fi
 for venv in "$@"; do
   echo "install-plugins.sh: installing $venv" >&2

@@ -11,7 +11,9 @@
 # others get their pip_url. Environment: MELTC_LOCKS, the folder of the locks (default
 # /meltc/locks, where the Dockerfile copies them); PYTHON, the interpreter (default
 # python3.12: the image's Python, which the locks are compiled for); UV, the uv program
-# (default uv).
+# (default uv); MELTC_SOURCES, where the project's paths that plugins
+# install from are (default /meltc/project, where the Dockerfile copies them; the project root to
+# run it on a checkout): installed as packages, never editable.
 set -eu
 
 if [ "$#" -lt 1 ]; then
@@ -20,6 +22,7 @@ if [ "$#" -lt 1 ]; then
 fi
 root=$1
 shift
+sources=${MELTC_SOURCES:-/meltc/project}
 python=${PYTHON:-python3.12}
 uv=${UV:-uv}
 
@@ -75,6 +78,13 @@ install() {
       "$uv" pip install --quiet --python "$root/utilities/airflow/bin/python" git+https://github.com/meltano/airflow-ext.git@main apache-airflow==2.8.1 psycopg2-binary --constraint https://raw.githubusercontent.com/apache/airflow/constraints-2.8.1/constraints-no-providers-3.12.txt
       require_executable utilities/airflow airflow_invoker
       ;;
+    extractors/tap-pixlet--hello-world)
+      # tap-pixlet--hello-world from pip_url `git+https://github.com/DouweM/tap-pixlet.git -r apps/hello-world/requirements.txt` (not locked), then the project's `apps/hello-world/requirements.txt` (copied from the build context; nothing editable)
+      require_python
+      "$uv" venv --quiet --clear --python "$python" "$root/extractors/tap-pixlet--hello-world"
+      "$uv" pip install --quiet --python "$root/extractors/tap-pixlet--hello-world/bin/python" git+https://github.com/DouweM/tap-pixlet.git -r "$sources"/apps/hello-world/requirements.txt
+      require_executable extractors/tap-pixlet--hello-world tap-pixlet
+      ;;
     *)
       echo "install-plugins.sh: this environment has no plugin virtualenv $1" >&2
       exit 2
@@ -83,7 +93,7 @@ install() {
 }
 
 if [ "$#" -eq 0 ]; then
-  set -- extractors/tap-pixlet loaders/target-tidbyt loaders/target-webp utilities/airflow
+  set -- extractors/tap-pixlet loaders/target-tidbyt loaders/target-webp utilities/airflow extractors/tap-pixlet--hello-world
 fi
 for venv in "$@"; do
   echo "install-plugins.sh: installing $venv" >&2

@@ -103,13 +103,6 @@ install() {
       "$uv" pip install --quiet --python "$root/transformers/dbt/bin/python" dbt-core==1.0.2 dbt-postgres==1.0.2
       require_executable transformers/dbt dbt
       ;;
-    transforms/tap-gitlab)
-      # tap-gitlab from pip_url `https://gitlab.com/meltano/dbt-tap-gitlab.git@lower-permission-tier` (not locked)
-      require_python
-      "$uv" venv --quiet --clear --python "$python" "$root/transforms/tap-gitlab"
-      "$uv" pip install --quiet --python "$root/transforms/tap-gitlab/bin/python" https://gitlab.com/meltano/dbt-tap-gitlab.git@lower-permission-tier
-      require_executable transforms/tap-gitlab tap-gitlab
-      ;;
     *)
       echo "install-plugins.sh: this environment has no plugin virtualenv $1" >&2
       exit 2
@@ -118,7 +111,7 @@ install() {
 }
 
 if [ "$#" -eq 0 ]; then
-  set -- extractors/tap-covid-19 extractors/tap-gitlab extractors/tap-salesforce loaders/target-jsonl loaders/target-postgres loaders/target-snowflake orchestrators/airflow transformers/dbt transforms/tap-gitlab
+  set -- extractors/tap-covid-19 extractors/tap-gitlab extractors/tap-salesforce loaders/target-jsonl loaders/target-postgres loaders/target-snowflake orchestrators/airflow transformers/dbt
 fi
 for venv in "$@"; do
   echo "install-plugins.sh: installing $venv" >&2
