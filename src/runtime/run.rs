@@ -29,7 +29,7 @@ use super::required;
 use super::run_results::StepResult;
 use super::settings::{Host, Prepared, mapping_config, prepare, project_variables};
 use super::state::lease::{Holder, RunLease};
-use super::state::recorder::{Recording, RunRecorder};
+use super::state::recorder::{Recording, Written, record_in_background};
 use super::state::uri::UriError;
 use super::state::{
     StateBackendSettings, StateError, StateId, StateStore, StateStrategy, TargetLine,
@@ -353,29 +353,43 @@ impl Runtime<'_> {
             merge: options.strategy.merges(options.full_refresh),
             full_refresh: options.full_refresh,
         };
-        let mut recorder = store.as_ref().map(|(store, id)| {
-            RunRecorder::new(store, id.clone(), recording, started_from, lease.as_ref())
-        });
-        let mut on_state = |line: &str| -> Result<(), pipe::StateError> {
-            if let Some(recorder) = &mut recorder {
-                self.log_recorded(&recorder.record(line)?);
-            }
-            Ok(())
-        };
         let pipe_options = pipe::Options {
             deadline: options.deadline,
             ..pipe::Options::default()
         };
-        let report = pipe::run(
-            &processes,
-            &pipe_options,
-            self.logger,
-            self.interrupts,
-            &mut on_state,
-        )
-        .map_err(|error| RunError::Pipe(error.to_string()))?;
+        let run_pipe = |on_state: &mut dyn FnMut(&str) -> Result<(), pipe::StateError>| {
+            pipe::run(
+                &processes,
+                &pipe_options,
+                self.logger,
+                self.interrupts,
+                on_state,
+            )
+        };
+        // States are stored by a storing thread, so a slow backend never holds up the target
+        // (`recorder::record_in_background`).
+        let (report, stored, written) = match &store {
+            Some((store, id)) => {
+                let ((report, stored), written) = record_in_background(
+                    store,
+                    id.clone(),
+                    recording,
+                    started_from,
+                    lease.as_ref(),
+                    |recorder| {
+                        let report = run_pipe(&mut |line| {
+                            self.log_recorded(&recorder.record(line)?);
+                            Ok(())
+                        });
+                        (report, recorder.stored())
+                    },
+                );
+                (report, stored, written)
+            }
+            None => (run_pipe(&mut |_| Ok(())), 0, Ok(Written::default())),
+        };
+        let report = report.map_err(|error| RunError::Pipe(error.to_string()))?;
         result.pipe(&report);
-        let stored = recorder.map_or(0, |recorder| recorder.stored());
         if let (Some((store, id)), Some(data)) = (&store, result.extract_load_mut()) {
             // Read back rather than tracked here: what the next run will start from.
             data.state_after(store.get(id).ok());
@@ -384,17 +398,36 @@ impl Runtime<'_> {
             self.release_lease(lease);
         }
         dir.close()?;
+        let written = match written {
+            Ok(written) => written,
+            Err(error) if report.success() => return Err(RunError::State(error.to_string())),
+            Err(error) => {
+                // The block failed anyway; its failure is the error, this one is logged.
+                self.logger.event(
+                    Level::Error,
+                    "state",
+                    &format!("could not save state: {error}"),
+                    &[],
+                );
+                Written::default()
+            }
+        };
         if report.success() {
             let (count, what) = if store.is_some() {
                 (stored, "stored")
             } else {
                 (report.states, "received, none stored")
             };
+            let writes = if 0 < written.writes && written.writes < count {
+                format!(" in {} writes", written.writes)
+            } else {
+                String::new()
+            };
             self.logger.event(
                 Level::Info,
                 "block_succeeded",
                 &format!(
-                    "{extractor} -> {loader}: {count} state{} {what}",
+                    "{extractor} -> {loader}: {count} state{} {what}{writes}",
                     if count == 1 { "" } else { "s" }
                 ),
                 &[],
