@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::support::{git, repo, tool};
+use crate::support::{git, git_command, repo, tool};
 
 #[test]
 fn hook_refuses_a_broken_project_and_accepts_a_fixed_one() {
@@ -59,16 +59,32 @@ fn hook_refuses_a_broken_project_and_accepts_a_fixed_one() {
     let broken = "plugins:\n  extractors:\n  - name: tap-x\n    namespace: tap_x\n  loaders:\n  - name: target-y\n    namespace: target_y\njobs:\n- name: sync\n  tasks: [tap-x target-z]\n";
     fs_err::write(dir.join("meltano.yml"), broken).unwrap();
     let home = repo().join("target/pre-commit-home");
-    let run = |args: &[&str]| {
-        Command::new(&pre_commit)
-            .args(args)
-            .current_dir(dir)
+    // Everything that runs the hook gets the same environment: `pre-commit install` and, above
+    // all, the `git commit`s, whose hook builds meltc with `cargo install` on first use.
+    let hook_env = |command: &mut Command| {
+        command
             .env("PRE_COMMIT_HOME", &home)
-            // Reuse this repository's build cache for the hook's `cargo install`.
-            .env("CARGO_TARGET_DIR", repo().join("target"))
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("pre-commit runs")
+            // `cargo install` builds with the release profile, which nothing else in the suite
+            // builds: optimised, that is a 9-minute compile of every crate on CI's 2 cores. The
+            // hook's behaviour does not depend on optimisation, so the test builds it
+            // unoptimised, in a target folder of its own (no thrashing with a real release
+            // build) that later runs reuse.
+            .env("CARGO_TARGET_DIR", repo().join("target/pre-commit-build"))
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
+            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "256")
+            .env("CARGO_PROFILE_RELEASE_INCREMENTAL", "true")
+            .env("NO_COLOR", "1");
+    };
+    let run = |args: &[&str]| {
+        let mut command = Command::new(&pre_commit);
+        command.args(args).current_dir(dir);
+        hook_env(&mut command);
+        command.output().expect("pre-commit runs")
+    };
+    let commit = |message: &str| {
+        let mut command = git_command(dir, &["commit", "-q", "-m", message]);
+        hook_env(&mut command);
+        command.output().expect("git commit runs")
     };
     let installed = run(&["install"]);
     assert!(
@@ -77,7 +93,7 @@ fn hook_refuses_a_broken_project_and_accepts_a_fixed_one() {
         String::from_utf8_lossy(&installed.stderr)
     );
     git(dir, &["add", "."]);
-    let refused = git(dir, &["commit", "-q", "-m", "broken"]);
+    let refused = commit("broken");
     let output = format!(
         "{}{}",
         String::from_utf8_lossy(&refused.stdout),
@@ -100,7 +116,7 @@ fn hook_refuses_a_broken_project_and_accepts_a_fixed_one() {
     )
     .unwrap();
     git(dir, &["add", "."]);
-    let accepted = git(dir, &["commit", "-q", "-m", "fixed"]);
+    let accepted = commit("fixed");
     let output = format!(
         "{}{}",
         String::from_utf8_lossy(&accepted.stdout),
