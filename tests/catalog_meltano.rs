@@ -223,6 +223,47 @@ cp "$catalog" "$here/received-$MELTANO_EXTRACTOR_NAME.json"
         ..Rules::default()
     };
     assert_eq!(ours(&custom, &custom_text, &rules).unwrap(), received);
+
+    // `meltc-run invoke NAME` in the built image hands the tap the same catalog bytes as
+    // `meltano invoke NAME`: discovery, then the rules, in sync mode (no arguments).
+    let names: Vec<&str> = cases
+        .iter()
+        .map(|case| case.name)
+        .chain(["custom"])
+        .collect();
+    let meltanos: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let path = root.join(format!("received-{name}.json"));
+            let text = fs_err::read_to_string(&path).unwrap();
+            fs_err::remove_file(&path).unwrap();
+            text
+        })
+        .collect();
+    let built = crate::support::meltc(root, &["build", "--env", "dev", "--emit", "manifest"]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    for (name, meltanos) in names.iter().zip(&meltanos) {
+        let output = Command::new(env!("CARGO_BIN_EXE_meltc-run"))
+            .args(["invoke", name])
+            .current_dir(root)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("MELTC_MANIFEST", root.join("deploy/dev/manifest.json"))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "meltc-run invoke {name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let received = fs_err::read_to_string(root.join(format!("received-{name}.json")))
+            .unwrap_or_else(|_| panic!("meltc-run invoke {name} handed the tap no catalog"));
+        assert!(
+            received == *meltanos,
+            "{name}: meltc-run invoke's catalog differs from meltano invoke's:\n{}",
+            crate::support::diff(&received, meltanos)
+        );
+    }
 }
 
 fn make_executable(path: &Path) {

@@ -177,7 +177,19 @@ fn bench_deploy() {
         )
         .unwrap();
     assert_eq!(invoke.code, Some(0), "{}", invoke.stderr);
-    let first = invoke.first_record.expect("a record");
+    let first = invoke.first_record.unwrap_or_else(|| {
+        panic!(
+            "no RECORD line on the tap's stdout; its start:\n{}\nstderr's end:\n{}",
+            invoke.stdout.chars().take(2000).collect::<String>(),
+            invoke
+                .stderr
+                .lines()
+                .rev()
+                .take(30)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
     record(
         "pod start to first record (meltc-run invoke tap-postgres)",
         "meltc-run",

@@ -837,6 +837,17 @@ impl Runtime<'_> {
             };
             let config = dir.write_json(name, FileKind::Config, &Value::Object(content))?;
             words.splice(0..0, ["--config".to_owned(), config.display().to_string()]);
+            // In sync mode (no arguments) Meltano's extractor hooks discover the catalog and
+            // apply the selection rules before invoking, and `exec_args` passes it
+            // (`meltano/core/plugin/singer/tap.py`: `discover_catalog_hook`,
+            // `apply_catalog_rules_hook`, `SingerTap.exec_args`); no state outside a job.
+            let extractor = PluginType::parse(&plugin.plugin_type) == Some(PluginType::Extractors);
+            if extractor && command.is_none() && args.is_empty() {
+                if let Some(flag) = catalog::catalog_flag(&plugin.capabilities) {
+                    let catalog = self.catalog(plugin, &prepared, dir, false)?;
+                    words.extend([flag.to_owned(), catalog.display().to_string()]);
+                }
+            }
         }
         words.extend(args.iter().cloned());
         let status = Command::new(self.program(plugin, &executable))
