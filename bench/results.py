@@ -28,7 +28,9 @@ BENCHES = [
     ("config", "`meltc config PLUGIN --env E` vs `meltano --environment E config print PLUGIN`"),
     ("emit", "`meltc build --all-envs` with every emitter vs the manifest alone (`--emit manifest`)"),
     ("runtime", "the pipe: raw shell `tap | target` vs `meltc-run job` vs `meltano run` on the same tap and "
-                "target-jsonl (bench/runtime; its peak RSS is the orchestrator process's own, not the tap's or target's)"),
+                "target-jsonl, and raw shell vs `meltc-run job` on the fast pipe (`fast-*`: bench/fast-pipe's Python "
+                "tap and target, ~700k records/s) (bench/runtime; its peak RSS is the orchestrator process's own, "
+                "not the tap's or target's; \"own instr.\": the instructions meltc-run itself ran, callgrind)"),
     ("deploy", "the example's prod image built by buildah, a pod's start to its first record, and rows per second "
                "from PostgreSQL to Parquet in Garage: meltc-run in the pod and on the host vs `meltano run` on the "
                "host, same tap-postgres and target-s3, in turn for 3 rounds (bench/deploy)"),
@@ -121,6 +123,10 @@ def report(args):
                 runner = next((b for b in mine if b["case"] == r["case"] and b["tool"] == "meltc-run"), None)
                 if r["tool"] == "meltano" and runner:
                     ratio += f", {r['median_s'] / runner['median_s']:.2f}× meltc-run"
+                if r.get("cpu_s") and base.get("cpu_s") and r is not base:
+                    ratio += f", CPU {r['cpu_s'] / base['cpu_s']:.3f}×"
+                if r.get("own_instructions"):
+                    ratio += f", own instr. {r['own_instructions'] / 1e6:,.1f} M"
             elif r["tool"] == "meltano" and base:
                 ratio = f"{r['median_s'] / base['median_s']:,.0f}×"
             else:

@@ -44,6 +44,21 @@ fn manifest_schema_file_is_generated_from_the_types() {
     );
 }
 
+#[test]
+fn run_results_schema_file_is_generated_from_the_types() {
+    let path = repo().join("schemas/run-results.schema.json");
+    let generated = meltc::runtime::run_results::schema_json();
+    if bless() {
+        fs_err::write(&path, &generated).unwrap();
+    }
+    let on_disk = fs_err::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == generated,
+        "schemas/run-results.schema.json is stale: run `cargo run -- dev run-results-schema`\n{}",
+        diff(&on_disk, &generated)
+    );
+}
+
 /// The example's committed `deploy/` is what `meltc build --all-envs` writes: the CI drift
 /// check a user runs, on our own example.
 #[test]

@@ -557,3 +557,196 @@ fn a_bookmark_moving_backwards_is_a_warning_naming_the_stream() {
     assert_eq!(output.status.code(), Some(0), "{log}");
     assert!(!log.contains("moved backwards"), "{log}");
 }
+
+/// The run-results file of a run with `--run-results results.json`, checked against
+/// schemas/run-results.schema.json.
+fn run_results(lab: &Lab) -> serde_json::Value {
+    let text = fs_err::read_to_string(lab.root().join("results.json")).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &fs_err::read_to_string(repo().join("schemas/run-results.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|error| format!("{}: {error}", error.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{text}");
+    assert_eq!(value["run_results_version"], 1);
+    value
+}
+
+/// The records per stream of the results' only step, by name.
+fn stream_records(results: &serde_json::Value) -> Vec<(String, u64)> {
+    results["steps"][0]["extract_load"]["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|stream| {
+            (
+                stream["stream"].as_str().unwrap().to_owned(),
+                stream["records"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn run_results_count_what_the_tap_wrote_per_stream_and_the_states_before_and_after() {
+    let mut lab = Lab::new();
+    // 6 records of `orders` in another key order, then 10 of `users`, a state after each.
+    lab.set("FAKE_ORDERS", "6");
+    lab.batch(10);
+    let output = lab.run(&["job", "sync", "--run-results", "results.json"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    lab.assert_aftermath(&output);
+    let results = run_results(&lab);
+    assert_eq!(results["command"], "job sync");
+    assert_eq!(results["environment"], "dev");
+    assert_eq!(results["success"], true);
+    assert_eq!(results["exit_code"], 0);
+    assert_eq!(results["records"], 16);
+    let step = &results["steps"][0];
+    assert_eq!(step["name"], "tap-fake target-fake");
+    assert_eq!(step["status"], "succeeded");
+    assert_eq!(
+        step["plugins"],
+        serde_json::json!([
+            {"name": "tap-fake", "kind": "extractor", "exit_code": 0, "stopped_by_signal": null},
+            {"name": "target-fake", "kind": "loader", "exit_code": 0, "stopped_by_signal": null},
+        ])
+    );
+    let data = &step["extract_load"];
+    assert_eq!(data["state_id"], STATE_ID);
+    assert_eq!(data["records"], 16);
+    assert_eq!(data["states"], 10);
+    assert_eq!(data["state_before"], serde_json::json!({}));
+    assert_eq!(
+        data["state_after"],
+        serde_json::json!({"singer_state": {"bookmarks": {"users": {"n": 10}}}})
+    );
+    assert_eq!(
+        stream_records(&results),
+        [("orders".to_owned(), 6), ("users".to_owned(), 10)]
+    );
+    assert_eq!(
+        data["streams"][1]["bookmark_before"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        data["streams"][1]["bookmark_after"],
+        serde_json::json!({"n": 10})
+    );
+    assert!(
+        stderr.contains("run succeeded in ")
+            && stderr.contains(": 1 step, 16 records (orders 6, users 10), 10 states\n"),
+        "{stderr}"
+    );
+
+    // The next run starts from the stored bookmark; `--log-format json` carries the same
+    // numbers in its last line.
+    lab.set("FAKE_ORDERS", "0");
+    let output = lab.run(&[
+        "--log-format",
+        "json",
+        "job",
+        "sync",
+        "--run-results",
+        "results.json",
+    ]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let results = run_results(&lab);
+    let data = &results["steps"][0]["extract_load"];
+    assert_eq!(
+        data["state_before"],
+        serde_json::json!({"singer_state": {"bookmarks": {"users": {"n": 10}}}})
+    );
+    assert_eq!(
+        data["streams"][0]["bookmark_before"],
+        serde_json::json!({"n": 10})
+    );
+    assert_eq!(
+        data["streams"][0]["bookmark_after"],
+        serde_json::json!({"n": 20})
+    );
+    assert_eq!(stream_records(&results), [("users".to_owned(), 10)]);
+    let last: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "run_summary");
+    let mut logged = last["results"].clone();
+    let mut written = results.clone();
+    for value in [&mut logged, &mut written] {
+        value.as_object_mut().unwrap().remove("duration_seconds");
+    }
+    assert_eq!(logged["steps"], written["steps"]);
+    assert_eq!(logged["records"], 10);
+}
+
+#[test]
+fn run_results_are_written_when_the_tap_dies_with_its_exit_code() {
+    let mut lab = Lab::new();
+    lab.set("FAKE_DIE_AFTER", "4");
+    lab.batch(10);
+    let output = lab.run(&["job", "sync", "--run-results", "results.json"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    lab.assert_aftermath(&output);
+    let results = run_results(&lab);
+    assert_eq!(results["success"], false);
+    assert_eq!(results["exit_code"], 1);
+    assert!(
+        results["error"].as_str().unwrap().contains("tap-fake"),
+        "{results}"
+    );
+    let step = &results["steps"][0];
+    assert_eq!(step["status"], "failed");
+    assert_eq!(step["plugins"][0]["name"], "tap-fake");
+    assert_eq!(step["plugins"][0]["exit_code"], 3);
+    assert_eq!(step["plugins"][1]["exit_code"], 0);
+    assert_eq!(stream_records(&results), [("users".to_owned(), 4)]);
+    assert_eq!(
+        step["extract_load"]["state_after"],
+        serde_json::json!({"singer_state": {"bookmarks": {"users": {"n": 4}}}})
+    );
+    assert!(stderr.contains("run failed (exit 1) in "), "{stderr}");
+}
+
+#[test]
+fn run_results_are_written_when_the_target_dies_with_its_exit_code() {
+    let mut lab = Lab::new();
+    lab.set("FAKE_TARGET_DIE_AFTER", "5");
+    lab.set("FAKE_SLEEP", "0.01");
+    lab.batch(100000);
+    let output = lab.run(&["job", "sync", "--run-results", "results.json"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    lab.assert_aftermath(&output);
+    let results = run_results(&lab);
+    let step = &results["steps"][0];
+    assert_eq!(step["status"], "failed");
+    assert_eq!(step["plugins"][1]["name"], "target-fake");
+    assert_eq!(step["plugins"][1]["exit_code"], 4);
+    // The tap was stopped by meltc-run, not by its own doing.
+    assert_eq!(step["plugins"][0]["stopped_by_signal"], 9, "{step}");
+    let users = stream_records(&results)[0].1;
+    assert!(users >= 5, "{users} records reached the target");
+    assert_eq!(
+        step["extract_load"]["state_after"],
+        serde_json::json!({"singer_state": {"bookmarks": {"users": {"n": 4}}}})
+    );
+}
+
+#[test]
+fn a_run_results_path_in_a_missing_folder_is_refused_before_anything_runs() {
+    let lab = Lab::new();
+    let output = lab.run(&["job", "sync", "--run-results", "nowhere/results.json"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the folder `nowhere` does not exist"),
+        "{stderr}"
+    );
+    assert!(!lab.root().join("out.jsonl").exists());
+}

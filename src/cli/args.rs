@@ -171,6 +171,14 @@ pub enum DevCommand {
         out: PathBuf,
     },
 
+    /// Write the JSON Schema of meltc-run's run-results file (schemas/run-results.schema.json),
+    /// generated from its types.
+    RunResultsSchema {
+        /// Where to write it.
+        #[arg(long, default_value = "schemas/run-results.schema.json")]
+        out: PathBuf,
+    },
+
     /// Time the resolve stage alone on a project (bench/resolve runs it).
     BenchResolve {
         /// How many times to resolve.

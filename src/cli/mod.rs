@@ -144,16 +144,24 @@ pub fn run(cli: Cli, context: &mut Context<'_>) -> Outcome {
             }
         }
         Command::Dev(DevCommand::ManifestSchema { out }) => {
-            match fs_err::write(&out, crate::manifest::schema_json()) {
-                Ok(()) => Outcome::Clean,
-                Err(error) => {
-                    let _ = writeln!(context.stderr, "error: {error}");
-                    Outcome::Failure
-                }
-            }
+            write_schema(&out, &crate::manifest::schema_json(), context)
+        }
+        Command::Dev(DevCommand::RunResultsSchema { out }) => {
+            write_schema(&out, &crate::runtime::run_results::schema_json(), context)
         }
         Command::Dev(DevCommand::BenchResolve { runs }) => {
             bench_resolve(cli.project_root.as_deref(), runs, context)
+        }
+    }
+}
+
+/// `meltc dev manifest-schema` and `meltc dev run-results-schema`.
+fn write_schema(out: &std::path::Path, schema: &str, context: &mut Context<'_>) -> Outcome {
+    match fs_err::write(out, schema) {
+        Ok(()) => Outcome::Clean,
+        Err(error) => {
+            let _ = writeln!(context.stderr, "error: {error}");
+            Outcome::Failure
         }
     }
 }

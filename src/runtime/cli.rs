@@ -2,6 +2,10 @@
 //!
 //! Exit codes: [`RunExit`] (0 success, 1 a step failed, 2 usage or configuration, 75 another
 //! run holds a state ID's run lease).
+//!
+//! `job` and `run` end with a one-line summary of the run (records per stream, states, time)
+//! and, with `--run-results PATH`, write the same numbers per step and stream as a JSON file
+//! (`runtime::run_results`); with `--log-format json` the summary line carries them too.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,6 +18,7 @@ use super::exit::RunExit;
 use super::interrupt::Interrupts;
 use super::log::{Level, LogFormat, Logger};
 use super::run::{RunError, RunOptions, Runtime};
+use super::run_results::RunResults;
 use super::state::StateStrategy;
 use crate::manifest::{Manifest, blocks};
 
@@ -114,6 +119,10 @@ struct RunArgs {
         default_value_t = 0
     )]
     lease_wait: u64,
+    /// Write what the run did (per step and stream: records, duration, state before and
+    /// after, exit codes) to this JSON file, on failure too (schemas/run-results.schema.json).
+    #[arg(long, env = "MELTC_RUN_RESULTS", value_name = "PATH")]
+    run_results: Option<PathBuf>,
 }
 
 fn parse_strategy(text: &str) -> Result<StateStrategy, String> {
@@ -186,36 +195,41 @@ pub fn main() -> ExitCode {
         logger: &logger,
         interrupts: &interrupts,
     };
-    let result = match cli.command {
-        Cmd::Job { name, options } => match manifest.job(&name) {
-            Some(job) => runtime.run_steps(
-                &job.steps,
-                &RunOptions {
-                    ephemeral_job: job.ephemeral_state.then(|| job.name.clone()),
-                    ..run_options(&options, format!("job {name}"))
-                },
-            ),
-            None => Err(RunError::Blocks(format!(
-                "the manifest has no job `{name}`; its jobs: {}",
-                manifest
-                    .jobs
-                    .iter()
-                    .map(|job| job.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
-        },
+    match cli.command {
+        Cmd::Job { name, options } => {
+            let job = manifest.job(&name);
+            let steps = job.map(|job| job.steps.as_slice()).ok_or_else(|| {
+                RunError::Blocks(format!(
+                    "the manifest has no job `{name}`; its jobs: {}",
+                    manifest
+                        .jobs
+                        .iter()
+                        .map(|job| job.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            });
+            let run = RunOptions {
+                ephemeral_job: job
+                    .filter(|job| job.ephemeral_state)
+                    .map(|job| job.name.clone()),
+                ..run_options(&options, format!("job {name}"))
+            };
+            run_and_report(&runtime, steps, &run, options.run_results.as_deref())
+        }
         Cmd::Run {
             blocks: names,
             options,
         } => {
             let expanded = blocks::expand_jobs(&manifest, &names);
+            let run = run_options(&options, format!("run {}", names.join(" ")));
+            let results_path = options.run_results.as_deref();
             match blocks::parse(&manifest, &expanded) {
-                Ok(steps) => runtime.run_steps(
-                    &steps,
-                    &run_options(&options, format!("run {}", names.join(" "))),
-                ),
-                Err(error) => Err(RunError::Blocks(error.to_string())),
+                Ok(steps) => run_and_report(&runtime, Ok(&steps), &run, results_path),
+                Err(error) => {
+                    let error = RunError::Blocks(error.to_string());
+                    run_and_report(&runtime, Err(error), &run, results_path)
+                }
             }
         }
         Cmd::Invoke { plugin, args } => {
@@ -223,23 +237,121 @@ pub fn main() -> ExitCode {
                 Some((name, command)) => (name.to_owned(), Some(command.to_owned())),
                 None => (plugin.clone(), None),
             };
-            runtime.command(&name, command.as_deref(), &args)
+            finish(&logger, runtime.command(&name, command.as_deref(), &args))
         }
-        Cmd::State(command) => super::state_cli::run(&runtime, command),
-    };
+        Cmd::State(command) => finish(&logger, super::state_cli::run(&runtime, command)),
+    }
+}
+
+/// The exit of a failed run.
+fn failure_code(error: &RunError) -> RunExit {
+    match error {
+        RunError::Blocks(_)
+        | RunError::Config { .. }
+        | RunError::Variable(_)
+        | RunError::Usage(_) => RunExit::Usage,
+        RunError::LeaseHeld(_) => RunExit::LeaseHeld,
+        _ => RunExit::Failed,
+    }
+}
+
+/// Log why a command failed; its exit code.
+fn finish(logger: &Logger, result: Result<(), RunError>) -> ExitCode {
     match result {
         Ok(()) => RunExit::Success.into(),
         Err(error) => {
             logger.event(Level::Error, "run_failed", &error.to_string(), &[]);
-            ExitCode::from(match error {
-                RunError::Blocks(_) | RunError::Config { .. } | RunError::Variable(_) => {
-                    RunExit::Usage
-                }
-                RunError::LeaseHeld(_) => RunExit::LeaseHeld,
-                _ => RunExit::Failed,
-            })
+            failure_code(&error).into()
         }
     }
+}
+
+/// Run `steps` (`job` and `run`), write the run-results file when asked, and end with the
+/// summary line.
+fn run_and_report(
+    runtime: &Runtime<'_>,
+    steps: Result<&[crate::manifest::Step], RunError>,
+    options: &RunOptions,
+    results_path: Option<&std::path::Path>,
+) -> ExitCode {
+    let logger = runtime.logger;
+    // Refused before anything runs: a results file that cannot be written is found out at
+    // the start of a long sync, not at its end.
+    if let Some(path) = results_path {
+        if let Err(error) = check_results_path(path) {
+            return finish(logger, Err(error));
+        }
+    }
+    let started = Instant::now();
+    let environment = runtime.manifest.environment.as_ref();
+    let mut results = RunResults::start(
+        options.command.clone(),
+        environment.map(|environment| environment.name.clone()),
+        steps.as_ref().map_or(&[], |steps| steps),
+    );
+    let result = steps.and_then(|steps| runtime.run_steps(steps, options, &mut results.steps));
+    let mut code = match &result {
+        Ok(()) => RunExit::Success,
+        Err(error) => {
+            logger.event(Level::Error, "run_failed", &error.to_string(), &[]);
+            failure_code(error)
+        }
+    };
+    let error = result.err().map(|error| error.to_string());
+    results.finish(started.elapsed(), i32::from(code.code()), error);
+    if let Some(path) = results_path {
+        if let Err(error) = results.write(path) {
+            logger.event(
+                Level::Error,
+                "run_results",
+                &format!(
+                    "the run results cannot be written to `{}`: {error}",
+                    path.display()
+                ),
+                &[],
+            );
+            if code == RunExit::Success {
+                code = RunExit::Failed;
+            }
+            results.exit_code = i32::from(code.code());
+            results.success = false;
+        }
+    }
+    let level = if results.success {
+        Level::Info
+    } else {
+        Level::Error
+    };
+    let fields = serde_json::to_value(&results).unwrap_or_default();
+    logger.event(
+        level,
+        "run_summary",
+        &results.summary(),
+        &[("results", fields)],
+    );
+    code.into()
+}
+
+/// The run-results file's folder must exist and the path must not be a folder.
+fn check_results_path(path: &std::path::Path) -> Result<(), RunError> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(RunError::Usage(format!(
+            "--run-results `{}`: the folder `{}` does not exist",
+            path.display(),
+            parent.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(RunError::Usage(format!(
+            "--run-results `{}` is a folder; give a file path",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 fn run_options(args: &RunArgs, command: String) -> RunOptions {

@@ -9,6 +9,8 @@
 //! - [`catalog_cache`]: Meltano's discovered-catalog cache in `.meltano/run/<tap>/`;
 //! - [`pipe`]: `tap | [mapper…] | target` as child processes, with the target's state lines
 //!   handed to the caller as they arrive;
+//! - [`run_results`]: what a run did per step and stream (the `--run-results` file and the
+//!   closing summary line);
 //! - [`required`]: the secrets a run cannot start without;
 //! - [`config_file`]: the private directory of per-plugin config, catalog and state files;
 //! - [`interrupt`]: SIGTERM/SIGINT caught and handed to the running pipeline;
@@ -27,5 +29,6 @@ pub mod pipe;
 pub mod prepare;
 pub mod required;
 pub mod run;
+pub mod run_results;
 pub mod state;
 pub mod state_cli;

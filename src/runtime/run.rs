@@ -7,13 +7,14 @@
 //! pipe, and store every state line the target writes as it arrives. While a step keeps state
 //! it holds its state ID's run lease, so a second run of it exits (or waits) instead of
 //! running the pipe too. A command step runs the plugin alone. Steps run in series; the first
-//! failure stops the run.
+//! failure stops the run. Each step fills in its [`StepResult`] as it goes (exit codes,
+//! records per stream, state before and after), on failure too.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -26,8 +27,9 @@ use super::log::{Level, Logger};
 use super::pipe::{self, PluginKind};
 use super::prepare::{Host, Prepared, mapping_config, prepare, project_variables};
 use super::required;
+use super::run_results::StepResult;
 use super::state::lease::{Holder, RunLease};
-use super::state::recorder::{Recording, RunRecorder};
+use super::state::recorder::{Recording, Written, record_in_background};
 use super::state::uri::UriError;
 use super::state::{
     StateBackendSettings, StateError, StateId, StateStore, StateStrategy, TargetLine,
@@ -87,6 +89,9 @@ pub enum RunError {
     /// A step's plugin is not in the manifest (a bad `run` argument).
     #[error("{0}")]
     Blocks(String),
+    /// A command-line option that cannot work (exit 2 before anything runs).
+    #[error("{0}")]
+    Usage(String),
     /// A plugin's configuration cannot be worked out.
     #[error("{plugin}: {problems}")]
     Config {
@@ -133,31 +138,51 @@ impl Runtime<'_> {
         }
     }
 
-    /// Run `steps` in series.
+    /// Run `steps` in series, each filling in its entry of `results` (one per step, in
+    /// order: [`StepResult::not_run`] to start with).
     ///
     /// # Errors
     /// The first step that fails.
-    pub fn run_steps(&self, steps: &[Step], options: &RunOptions) -> Result<(), RunError> {
-        for step in steps {
+    pub fn run_steps(
+        &self,
+        steps: &[Step],
+        options: &RunOptions,
+        results: &mut [StepResult],
+    ) -> Result<(), RunError> {
+        for (step, result) in steps.iter().zip(results) {
             if options.dry_run {
                 self.logger
                     .event(Level::Info, "dry_run", &describe(step), &[]);
                 continue;
             }
-            match step {
+            let started = Instant::now();
+            let ran = match step {
                 Step::ExtractLoad {
                     extractor,
                     mappings,
                     loader,
                     state_id,
                     ..
-                } => {
-                    self.extract_load(extractor, mappings, loader, state_id.as_deref(), options)?
-                }
-                Step::Command { plugin, command } => {
-                    self.command(plugin, command.as_deref(), &[])?
-                }
-            }
+                } => self.extract_load(
+                    extractor,
+                    mappings,
+                    loader,
+                    state_id.as_deref(),
+                    options,
+                    result,
+                ),
+                Step::Command { plugin, command } => self
+                    .command_status(plugin, command.as_deref(), &[])
+                    .and_then(|(executable, status)| {
+                        result.command_exit(plugin, pipe::Exit::of(status));
+                        command_succeeded(plugin, &executable, status)
+                    }),
+            };
+            result.finish(
+                started.elapsed(),
+                ran.as_ref().err().map(ToString::to_string),
+            );
+            ran?;
         }
         Ok(())
     }
@@ -243,6 +268,7 @@ impl Runtime<'_> {
         loader: &str,
         state_id: Option<&str>,
         options: &RunOptions,
+        result: &mut StepResult,
     ) -> Result<(), RunError> {
         let tap = self.plugin("extractors", extractor)?;
         let target = self.plugin("loaders", loader)?;
@@ -276,6 +302,10 @@ impl Runtime<'_> {
                     tap_args.extend(["--state".into(), path.into_os_string()]);
                 }
                 started_from = stored;
+            }
+            if let Some(data) = result.extract_load_mut() {
+                data.state_id = Some(id.as_str().to_owned());
+                data.state_before = Some(started_from.clone());
             }
         }
         let mut processes =
@@ -321,43 +351,81 @@ impl Runtime<'_> {
             merge: options.strategy.merges(options.full_refresh),
             full_refresh: options.full_refresh,
         };
-        let mut recorder = store.as_ref().map(|(store, id)| {
-            RunRecorder::new(store, id.clone(), recording, started_from, lease.as_ref())
-        });
-        let mut on_state = |line: &str| -> Result<(), pipe::StateError> {
-            if let Some(recorder) = &mut recorder {
-                self.log_recorded(&recorder.record(line)?);
-            }
-            Ok(())
-        };
         let pipe_options = pipe::Options {
             deadline: options.deadline,
             ..pipe::Options::default()
         };
-        let report = pipe::run(
-            &processes,
-            &pipe_options,
-            self.logger,
-            self.interrupts,
-            &mut on_state,
-        )
-        .map_err(|error| RunError::Pipe(error.to_string()))?;
-        let stored = recorder.map_or(0, |recorder| recorder.stored());
+        let run_pipe = |on_state: &mut dyn FnMut(&str) -> Result<(), pipe::StateError>| {
+            pipe::run(
+                &processes,
+                &pipe_options,
+                self.logger,
+                self.interrupts,
+                on_state,
+            )
+        };
+        // States are stored by a storing thread, so a slow backend never holds up the target
+        // (`recorder::record_in_background`).
+        let (report, stored, written) = match &store {
+            Some((store, id)) => {
+                let ((report, stored), written) = record_in_background(
+                    store,
+                    id.clone(),
+                    recording,
+                    started_from,
+                    lease.as_ref(),
+                    |recorder| {
+                        let report = run_pipe(&mut |line| {
+                            self.log_recorded(&recorder.record(line)?);
+                            Ok(())
+                        });
+                        (report, recorder.stored())
+                    },
+                );
+                (report, stored, written)
+            }
+            None => (run_pipe(&mut |_| Ok(())), 0, Ok(Written::default())),
+        };
+        let report = report.map_err(|error| RunError::Pipe(error.to_string()))?;
+        result.pipe(&report);
+        if let (Some((store, id)), Some(data)) = (&store, result.extract_load_mut()) {
+            // Read back rather than tracked here: what the next run will start from.
+            data.state_after(store.get(id).ok());
+        }
         if let Some(lease) = lease {
             self.release_lease(lease);
         }
         dir.close()?;
+        let written = match written {
+            Ok(written) => written,
+            Err(error) if report.success() => return Err(RunError::State(error.to_string())),
+            Err(error) => {
+                // The block failed anyway; its failure is the error, this one is logged.
+                self.logger.event(
+                    Level::Error,
+                    "state",
+                    &format!("could not save state: {error}"),
+                    &[],
+                );
+                Written::default()
+            }
+        };
         if report.success() {
             let (count, what) = if store.is_some() {
                 (stored, "stored")
             } else {
                 (report.states, "received, none stored")
             };
+            let writes = if 0 < written.writes && written.writes < count {
+                format!(" in {} writes", written.writes)
+            } else {
+                String::new()
+            };
             self.logger.event(
                 Level::Info,
                 "block_succeeded",
                 &format!(
-                    "{extractor} -> {loader}: {count} state{} {what}",
+                    "{extractor} -> {loader}: {count} state{} {what}{writes}",
                     if count == 1 { "" } else { "s" }
                 ),
                 &[],
@@ -694,6 +762,18 @@ impl Runtime<'_> {
         command: Option<&str>,
         args: &[String],
     ) -> Result<(), RunError> {
+        let (executable, status) = self.command_status(name, command, args)?;
+        command_succeeded(name, &executable, status)
+    }
+
+    /// Run `plugin` alone (see [`Runtime::command`]); returns the program run and how it
+    /// ended.
+    fn command_status(
+        &self,
+        name: &str,
+        command: Option<&str>,
+        args: &[String],
+    ) -> Result<(String, ExitStatus), RunError> {
         let found = self
             .manifest
             .find_plugin(name)
@@ -777,13 +857,18 @@ impl Runtime<'_> {
         if let Some(dir) = dir {
             dir.close()?;
         }
-        if status.success() {
-            Ok(())
-        } else {
-            Err(RunError::Failed(format!(
-                "{name}: `{executable}` exited with {status}"
-            )))
-        }
+        Ok((executable, status))
+    }
+}
+
+/// A command step's end as a result: failed unless it exited 0.
+fn command_succeeded(name: &str, executable: &str, status: ExitStatus) -> Result<(), RunError> {
+    if status.success() {
+        Ok(())
+    } else {
+        Err(RunError::Failed(format!(
+            "{name}: `{executable}` exited with {status}"
+        )))
     }
 }
 

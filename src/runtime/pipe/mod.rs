@@ -15,14 +15,18 @@
 //!   keeps the state emitted before the failure);
 //! - each child's stderr is forwarded line by line through the [`Logger`], tagged with the
 //!   plugin's name;
-//! - with [`Relay::Counting`] (the default) the tap's output passes through a 1 MiB relay in
-//!   this process that counts `RECORD` lines without parsing JSON (a line counts when its first
-//!   key is `"type"` with the value `"RECORD"`, as `singer-python` and the Singer SDK write
-//!   it); with [`Relay::Direct`] the tap's stdout file descriptor is the next process's stdin
-//!   and only states are counted. Later hops (mapper to mapper, mapper to target) are always
-//!   direct. The data path's pipes are enlarged to 1 MiB. A progress line with the counts is
-//!   logged every [`Options::progress_every`]. README "meltc-run: the pipe and catalog
-//!   selection" has the measured cost of both modes against a raw shell pipe;
+//! - with [`Relay::Counting`] (the default) the tap's output passes through this process,
+//!   which counts `RECORD` messages per stream on the way ([`Report::streams`]; a line counts
+//!   when its top-level `"type"` is `"RECORD"`, found in a few bytes for the shapes
+//!   `singer-python` and the Singer SDK write and by a scanner of the top-level object for any
+//!   other); on Linux the bytes themselves do not cross into this process (`tee` a duplicate
+//!   to count, `splice` the original on to the next process); with [`Relay::Direct`] the
+//!   tap's stdout file descriptor is the next process's stdin and only states are counted.
+//!   Later hops (mapper to mapper, mapper to target) are always direct, so the counts are
+//!   the tap's streams as the catalog names them. The data path's pipes are enlarged to
+//!   1 MiB. A progress line with the counts is logged every [`Options::progress_every`].
+//!   README "meltc-run: the pipe and catalog selection" has the measured cost of both modes
+//!   against a raw shell pipe;
 //! - failures follow Meltano (`extract_load.py`): when the target exits while something
 //!   upstream still runs, the upstream processes are killed and the target's exit code decides
 //!   (the tap counts as successful); when a mapper exits while its upstream still runs, all are
@@ -41,6 +45,7 @@
 //! length limit (Meltano fails lines over `elt.buffer_size / 2`); a state line is handed over
 //! as text, its JSON parsing is the caller's.
 
+mod counter;
 mod relay;
 mod spawn;
 mod supervise;
@@ -142,6 +147,16 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// How a process with this status ended.
+    pub fn of(status: std::process::ExitStatus) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Self::Code(code),
+            (None, Some(signal)) => Self::Signal(signal),
+            (None, None) => Self::Code(-1),
+        }
+    }
+
     /// Python's `returncode`: the code, or minus the signal number.
     pub fn returncode(self) -> i32 {
         match self {
@@ -237,6 +252,8 @@ pub struct Report {
     pub plugins: Vec<PluginReport>,
     /// `RECORD` lines the tap wrote ([`Relay::Counting`] only).
     pub records: Option<u64>,
+    /// The same per stream ([`Relay::Counting`] only).
+    pub streams: Option<StreamCounts>,
     /// State lines handed to the callback.
     pub states: u64,
     /// From the first spawn to the last exit.
@@ -247,6 +264,30 @@ impl Report {
     /// Whether the run succeeded.
     pub fn success(&self) -> bool {
         self.outcome == Outcome::Success
+    }
+}
+
+/// `RECORD` messages per stream, by stream name (a stream whose `SCHEMA` came but no record
+/// has 0).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamCounts(pub BTreeMap<String, u64>);
+
+impl StreamCounts {
+    /// The records of `stream`, if the tap wrote its name.
+    pub fn get(&self, stream: &str) -> Option<u64> {
+        self.0.get(stream).copied()
+    }
+
+    /// Every stream's records, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.0
+            .iter()
+            .map(|(name, records)| (name.as_str(), *records))
+    }
+
+    /// All records.
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
     }
 }
 

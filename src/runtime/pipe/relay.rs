@@ -1,39 +1,58 @@
 //! Moving bytes and lines between the children and this process.
 //!
-//! - [`relay`]: the tap's stdout to the next stdin through one 1 MiB buffer, counting
-//!   `RECORD` lines with [`RecordCounter`] on the way;
+//! - [`relay`]: the tap's stdout to the next process's stdin, counting records per stream
+//!   with [`StreamCounter`] on the way. On Linux the bytes do not pass through this process:
+//!   `tee(2)` duplicates what the tap wrote into a private pipe (page references, no copy),
+//!   `splice(2)` moves the original on to the next process, and only the duplicate is read
+//!   here, once, to be counted. Elsewhere (or if the kernel refuses), one 1 MiB buffer is read
+//!   and written back;
 //! - [`for_each_line`]: the lines of a child's stderr or of the target's stdout, with no
 //!   limit on a line's length other than memory for state lines, and stderr lines cut at
 //!   [`MAX_LOG_LINE`] so a child that never writes a newline cannot grow this process.
 
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::os::fd::AsFd;
+use std::sync::{Mutex, PoisonError};
 
-/// The relay's buffer: the capacity the data path's pipes are given, so one read can drain
-/// the tap's pipe and one write fill the next one.
-const BUFFER: usize = 1024 * 1024;
+use super::counter::StreamCounter;
+
+/// The most moved at once: the capacity the data path's pipes are given, so one call can
+/// drain the tap's pipe and fill the next one.
+pub(super) const BUFFER: usize = 1024 * 1024;
 
 /// Longest stderr line forwarded as one log line; the rest follows as further lines.
 pub(super) const MAX_LOG_LINE: usize = 64 * 1024;
 
-/// How many bytes of a line's start [`RecordCounter`] looks at.
-const PREFIX: usize = 32;
-
-/// Copy `from` to `to` until `from` ends, adding the `RECORD` lines seen to `records`.
-/// Returns early, without error, when `to` is closed (the next process exited: what happens
-/// then is the supervisor's business); both ends are closed on return, which gives the next
-/// process end-of-input and the tap a broken pipe.
+/// Move `from` to `to` until `from` ends, counting what passes into `counter`. Returns early,
+/// without error, when `to` is closed (the next process exited: what happens then is the
+/// supervisor's business); both ends are closed on return, which gives the next process
+/// end-of-input and the tap a broken pipe. Only the bytes the next process was given are
+/// counted.
 pub(super) fn relay(
-    mut from: impl Read,
-    mut to: impl Write,
-    records: &AtomicU64,
+    from: impl Read + AsFd,
+    to: impl Write + AsFd,
+    counter: &Mutex<StreamCounter>,
 ) -> io::Result<()> {
     let mut buffer = vec![0_u8; BUFFER];
-    let mut counter = RecordCounter::default();
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let (from, to) = match zero_copy::relay(&from, &to, counter, &mut buffer)? {
+        zero_copy::Done::Finished => return Ok(()),
+        zero_copy::Done::Unsupported => (from, to),
+    };
+    copy_relay(from, to, counter, &mut buffer)
+}
+
+/// The portable relay: read a chunk into `buffer`, count it, write it on.
+fn copy_relay(
+    mut from: impl Read,
+    mut to: impl Write,
+    counter: &Mutex<StreamCounter>,
+    buffer: &mut [u8],
+) -> io::Result<()> {
     loop {
-        let length = match from.read(&mut buffer) {
+        let length = match from.read(buffer) {
             Ok(0) => {
-                records.fetch_add(counter.finish(), Ordering::Relaxed);
+                lock(counter).finish();
                 return Ok(());
             }
             Ok(length) => length,
@@ -41,96 +60,88 @@ pub(super) fn relay(
             Err(error) => return Err(error),
         };
         let chunk = &buffer[..length];
-        records.fetch_add(counter.feed(chunk), Ordering::Relaxed);
         match to.write_all(chunk) {
-            Ok(()) => {}
+            Ok(()) => lock(counter).feed(chunk),
             Err(error) if error.kind() == ErrorKind::BrokenPipe => return Ok(()),
             Err(error) => return Err(error),
         }
     }
 }
 
-/// Counts Singer `RECORD` messages in a byte stream cut into arbitrary chunks, by looking at
-/// the first [`PREFIX`] bytes of each line only: `{"type": "RECORD"` with any whitespace.
-#[derive(Debug, Default)]
-pub(super) struct RecordCounter {
-    prefix: [u8; PREFIX],
-    length: usize,
-    /// The current line's start was classified; skip to its end.
-    skipping: bool,
+/// The counter, even after a panic elsewhere while it was held (counts are best effort).
+fn lock(counter: &Mutex<StreamCounter>) -> std::sync::MutexGuard<'_, StreamCounter> {
+    counter.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl RecordCounter {
-    /// The number of `RECORD` lines whose start is in `chunk` (a line is counted once, when
-    /// enough of it has been seen). One `memchr` pass over the bytes plus a look at each
-    /// line's first bytes; only a line cut by the chunk's end is copied (at most [`PREFIX`]
-    /// bytes).
-    pub(super) fn feed(&mut self, chunk: &[u8]) -> u64 {
-        let mut count = 0;
-        let mut rest = chunk;
-        while !rest.is_empty() {
-            if self.skipping {
-                let Some(end) = memchr::memchr(b'\n', rest) else {
-                    return count;
-                };
-                rest = &rest[end + 1..];
-                self.skipping = false;
-            } else if self.length > 0 {
-                // A line whose start came in an earlier chunk.
-                let window = &rest[..rest.len().min(PREFIX - self.length)];
-                let end = memchr::memchr(b'\n', window);
-                let taken = &window[..end.unwrap_or(window.len())];
-                self.prefix[self.length..self.length + taken.len()].copy_from_slice(taken);
-                self.length += taken.len();
-                if end.is_some() || self.length == PREFIX {
-                    count += u64::from(is_record(&self.prefix[..self.length]));
-                    self.length = 0;
-                    self.skipping = end.is_none();
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod zero_copy {
+    //! `tee` + `splice`: the tap's pages go to the next process without a copy; this process
+    //! reads a duplicate once to count it.
+
+    use std::io::{self, Read};
+    use std::os::fd::AsFd;
+    use std::sync::Mutex;
+
+    use rustix::io::Errno;
+    use rustix::pipe::{PipeFlags, SpliceFlags};
+
+    use super::{BUFFER, StreamCounter, lock};
+
+    /// How the zero-copy relay ended.
+    pub(super) enum Done {
+        /// The tap's output ended, or the next process closed its input.
+        Finished,
+        /// The kernel cannot `tee` these descriptors (nothing was moved): copy instead.
+        Unsupported,
+    }
+
+    pub(super) fn relay(
+        from: &impl AsFd,
+        to: &impl AsFd,
+        counter: &Mutex<StreamCounter>,
+        buffer: &mut [u8],
+    ) -> io::Result<Done> {
+        // The duplicate's pipe, never inherited by a child started meanwhile; as large as
+        // the tap's, so one `tee` takes all it holds.
+        let (copy_out, copy_in) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)?;
+        let _ = rustix::pipe::fcntl_setpipe_size(&copy_in, BUFFER);
+        let mut copy_out = std::fs::File::from(copy_out);
+        let mut first = true;
+        loop {
+            let length = match rustix::pipe::tee(from, &copy_in, BUFFER, SpliceFlags::empty()) {
+                Ok(0) => {
+                    lock(counter).finish();
+                    return Ok(Done::Finished);
                 }
-                rest = &rest[end.map_or(window.len(), |end| end + 1)..];
-            } else {
-                match memchr::memchr(b'\n', rest) {
-                    Some(end) => {
-                        count += u64::from(is_record(&rest[..end.min(PREFIX)]));
-                        rest = &rest[end + 1..];
-                    }
-                    None if rest.len() >= PREFIX => {
-                        count += u64::from(is_record(&rest[..PREFIX]));
-                        self.skipping = true;
-                        return count;
-                    }
-                    None => {
-                        self.prefix[..rest.len()].copy_from_slice(rest);
-                        self.length = rest.len();
-                        return count;
-                    }
-                }
+                Ok(length) => length,
+                Err(Errno::INTR) => continue,
+                Err(Errno::INVAL) if first => return Ok(Done::Unsupported),
+                Err(error) => return Err(error.into()),
+            };
+            first = false;
+            let moved = move_on(from, to, length)?;
+            copy_out.read_exact(&mut buffer[..length])?;
+            lock(counter).feed(&buffer[..moved]);
+            if moved < length {
+                return Ok(Done::Finished);
             }
         }
-        count
     }
 
-    /// At end of input: 1 when the last line, without a line end, is a `RECORD` not yet
-    /// counted.
-    pub(super) fn finish(&mut self) -> u64 {
-        let pending = !self.skipping && self.length > 0 && is_record(&self.prefix[..self.length]);
-        self.length = 0;
-        self.skipping = false;
-        u64::from(pending)
-    }
-}
-
-/// Whether a line starts `{"type": "RECORD"` (whitespace allowed around the tokens).
-fn is_record(start: &[u8]) -> bool {
-    let mut rest = start;
-    for token in [&b"{"[..], b"\"type\"", b":", b"\"RECORD\""] {
-        rest = rest.trim_ascii_start();
-        match rest.strip_prefix(token) {
-            Some(after) => rest = after,
-            None => return false,
+    /// Splice `length` bytes (which `from` holds) into `to`; fewer only when `to` closed.
+    fn move_on(from: &impl AsFd, to: &impl AsFd, length: usize) -> io::Result<usize> {
+        let mut moved = 0;
+        while moved < length {
+            match rustix::pipe::splice(from, None, to, None, length - moved, SpliceFlags::empty()) {
+                Ok(0) => break,
+                Ok(count) => moved += count,
+                Err(Errno::INTR) => {}
+                Err(Errno::PIPE) => break,
+                Err(error) => return Err(error.into()),
+            }
         }
+        Ok(moved)
     }
-    true
 }
 
 /// Call `line` with each line of `reader` (lossy UTF-8, without `\n` or `\r\n`), cutting
@@ -162,78 +173,6 @@ pub(super) fn for_each_line(reader: impl Read, limit: Option<usize>, mut line: i
 mod tests {
     use super::*;
 
-    fn count_in_chunks(text: &str, chunk: usize) -> u64 {
-        let mut counter = RecordCounter::default();
-        let counted: u64 = text
-            .as_bytes()
-            .chunks(chunk)
-            .map(|piece| counter.feed(piece))
-            .sum();
-        counted + counter.finish()
-    }
-
-    #[test]
-    fn counts_records_across_chunks() {
-        let text = concat!(
-            "{\"type\": \"SCHEMA\", \"stream\": \"users\", \"schema\": {}}\n",
-            "{\"type\": \"RECORD\", \"stream\": \"users\", \"record\": {\"type\": \"RECORD\"}}\n",
-            "{\"type\":\"RECORD\",\"stream\":\"users\",\"record\":{}}\n",
-            "  { \"type\" :  \"RECORD\" }\r\n",
-            "{\"stream\": \"users\", \"type\": \"RECORD\"}\n",
-            "{\"type\": \"STATE\", \"value\": {}}\n",
-            "{\"type\": \"RECORD\"",
-        );
-        for chunk in [1, 2, 3, 7, 31, 32, 33, 64, 1000] {
-            assert_eq!(count_in_chunks(text, chunk), 4, "chunks of {chunk}");
-        }
-        assert_eq!(count_in_chunks("", 5), 0);
-        assert_eq!(count_in_chunks("\n\n\n", 1), 0);
-    }
-
-    /// Random lines cut into random chunks count like a line-by-line count.
-    #[test]
-    fn chunking_never_changes_the_count() {
-        let lines = [
-            "{\"type\": \"RECORD\", \"stream\": \"s\", \"record\": {\"a\": 1}}",
-            "{\"type\":\"RECORD\"}",
-            "{\"type\": \"STATE\", \"value\": {}}",
-            "",
-            "   {  \"type\"  :  \"RECORD\"",
-            "{\"type\": \"RECORDS\"}",
-            "{\"type\": \"RECOR",
-            "x",
-        ];
-        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = |bound: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            usize::try_from(seed % u64::try_from(bound).unwrap()).unwrap()
-        };
-        for _ in 0..300 {
-            let count = next(40);
-            let text: Vec<&str> = (0..count).map(|_| lines[next(lines.len())]).collect();
-            let mut text = text.join("\n");
-            if next(2) == 0 {
-                text.push('\n');
-            }
-            let expected: u64 = text
-                .split('\n')
-                .map(|line| u64::from(is_record(&line.as_bytes()[..line.len().min(PREFIX)])))
-                .sum();
-            let mut counter = RecordCounter::default();
-            let mut rest = text.as_bytes();
-            let mut counted = 0;
-            while !rest.is_empty() {
-                let size = 1 + next(rest.len().min(70));
-                counted += counter.feed(&rest[..size]);
-                rest = &rest[size..];
-            }
-            counted += counter.finish();
-            assert_eq!(counted, expected, "{text:?}");
-        }
-    }
-
     #[test]
     fn lines_are_cut_at_the_limit() {
         let mut lines = Vec::new();
@@ -248,13 +187,96 @@ mod tests {
         assert_eq!(lines, ["x", "", "y"]);
     }
 
+    /// A pipe as (read end, write end) files.
+    fn pipe() -> (std::fs::File, std::fs::File) {
+        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+        (read.into(), write.into())
+    }
+
+    fn input(records: usize) -> String {
+        let mut text = String::new();
+        for n in 0..records {
+            let stream = if n % 4 == 0 { "orders" } else { "users" };
+            text.push_str(&format!(
+                "{{\"type\": \"RECORD\", \"stream\": \"{stream}\", \"record\": {{\"n\": {n}}}}}\n"
+            ));
+        }
+        text
+    }
+
+    /// The relay through real pipes (tee and splice on Linux): every byte arrives, in
+    /// order, and every record is counted in its stream.
     #[test]
-    fn relay_copies_and_counts() {
-        let input = "{\"type\": \"RECORD\"}\n".repeat(10_000);
-        let records = AtomicU64::new(0);
-        let mut output = Vec::new();
-        relay(input.as_bytes(), &mut output, &records).unwrap();
-        assert_eq!(output, input.as_bytes());
-        assert_eq!(records.load(Ordering::Relaxed), 10_000);
+    fn relay_moves_and_counts_through_pipes() {
+        let text = input(200_000);
+        let (tap_out, relay_in) = pipe();
+        let (relay_out, target_in) = pipe();
+        let writer = {
+            let text = text.clone();
+            let mut relay_in = relay_in;
+            std::thread::spawn(move || relay_in.write_all(text.as_bytes()).unwrap())
+        };
+        let reader = std::thread::spawn(move || {
+            let mut received = Vec::new();
+            let mut relay_out = relay_out;
+            relay_out.read_to_end(&mut received).unwrap();
+            received
+        });
+        let counter = Mutex::new(StreamCounter::default());
+        relay(tap_out, target_in, &counter).unwrap();
+        writer.join().unwrap();
+        assert!(
+            reader.join().unwrap() == text.as_bytes(),
+            "the bytes changed on the way"
+        );
+        let counts = lock(&counter).counts();
+        assert_eq!(counts.get("users"), Some(150_000));
+        assert_eq!(counts.get("orders"), Some(50_000));
+    }
+
+    /// Not pipes (a file and a buffer): the copying relay does the same.
+    #[test]
+    fn relay_copies_what_it_cannot_splice() {
+        let text = input(10_000);
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        let (relay_out, target_in) = pipe();
+        let reader = std::thread::spawn(move || {
+            let mut received = Vec::new();
+            let mut relay_out = relay_out;
+            relay_out.read_to_end(&mut received).unwrap();
+            received
+        });
+        let counter = Mutex::new(StreamCounter::default());
+        relay(file, target_in, &counter).unwrap();
+        assert!(reader.join().unwrap() == text.as_bytes());
+        assert_eq!(lock(&counter).total(), 10_000);
+    }
+
+    /// The next process closes its input after a while: the relay returns without error,
+    /// having counted only what it delivered.
+    #[test]
+    fn relay_stops_when_the_next_process_closes() {
+        let text = input(100_000);
+        let (tap_out, relay_in) = pipe();
+        let (relay_out, target_in) = pipe();
+        let writer = std::thread::spawn(move || {
+            let mut relay_in = relay_in;
+            // Broken pipe once the relay is gone: expected.
+            let _ = relay_in.write_all(text.as_bytes());
+        });
+        let reader = std::thread::spawn(move || {
+            let mut relay_out = relay_out;
+            let mut first = vec![0_u8; 4096];
+            relay_out.read_exact(&mut first).unwrap();
+            drop(relay_out);
+            first
+        });
+        let counter = Mutex::new(StreamCounter::default());
+        relay(tap_out, target_in, &counter).unwrap();
+        reader.join().unwrap();
+        writer.join().unwrap();
+        assert!(lock(&counter).total() < 100_000);
     }
 }

@@ -7,21 +7,21 @@
 //! exists) before it reaps. Reaping happens here only, after that report, which is what makes
 //! "no zombie, no stray signal" hold on every path.
 
-use std::process::{Child, ExitStatus};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::process::Child;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
 use serde_json::json;
 
+use super::counter::StreamCounter;
 use super::relay::{MAX_LOG_LINE, for_each_line, relay};
 use super::spawn::{Spawned, signal_group, spawn_all};
 use super::{
     Exit, Failure, Options, Outcome, PipeError, Plugin, PluginKind, PluginReport, Relay, Report,
-    StateError,
+    StateError, StreamCounts,
 };
 use crate::runtime::interrupt::Interrupts;
 use crate::runtime::log::{Level, Logger};
@@ -124,18 +124,9 @@ impl Children {
         }
         let child = &mut self.children[index];
         signal_group(child, Signal::KILL);
-        let exit = child.wait().map_or(Exit::Code(-1), exit_of);
+        let exit = child.wait().map_or(Exit::Code(-1), Exit::of);
         self.slots[index].exit = Some(exit);
         exit
-    }
-}
-
-fn exit_of(status: ExitStatus) -> Exit {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => Exit::Code(code),
-        (None, Some(signal)) => Exit::Signal(signal),
-        (None, None) => Exit::Code(-1),
     }
 }
 
@@ -157,7 +148,7 @@ struct Supervisor<'a> {
     kill_at: Option<Instant>,
     states: u64,
     state_failed: bool,
-    records: Option<Arc<AtomicU64>>,
+    counter: Option<Arc<Mutex<StreamCounter>>>,
     started: Instant,
 }
 
@@ -196,7 +187,8 @@ pub fn run(
     let children = Children { children, slots };
 
     let (credits, credit_back) = mpsc::sync_channel(STATE_QUEUE);
-    let records = (options.relay == Relay::Counting).then(|| Arc::new(AtomicU64::new(0)));
+    let counter =
+        (options.relay == Relay::Counting).then(|| Arc::new(Mutex::new(StreamCounter::default())));
     let mut readers = 0;
     let start = |name: &str, work: Box<dyn FnOnce() + Send>| {
         std::thread::Builder::new()
@@ -226,13 +218,13 @@ pub fn run(
             }),
         )?;
     }
-    if let (Some((from, to)), Some(records)) = (relay_ends, &records) {
-        let (records, events, logger) = (Arc::clone(records), events.clone(), logger.clone());
+    if let (Some((from, to)), Some(counter)) = (relay_ends, &counter) {
+        let (counter, events, logger) = (Arc::clone(counter), events.clone(), logger.clone());
         readers += 1;
         start(
             "relay",
             Box::new(move || {
-                if let Err(error) = relay(from, to, &records) {
+                if let Err(error) = relay(from, to, &counter) {
                     logger.event(
                         Level::Warning,
                         "relay",
@@ -264,7 +256,7 @@ pub fn run(
         kill_at: None,
         states: 0,
         state_failed: false,
-        records,
+        counter,
         started,
     };
     supervisor.run_loop(&receiver, &credit_back, readers, states_open, on_state);
@@ -277,6 +269,7 @@ fn not_started(signal: i32) -> Report {
         outcome: Outcome::Interrupted(signal),
         plugins: Vec::new(),
         records: None,
+        streams: None,
         states: 0,
         elapsed: Duration::ZERO,
     }
@@ -495,10 +488,8 @@ impl Supervisor<'_> {
 
     fn progress(&self) {
         let elapsed = self.started.elapsed().as_secs();
-        let records = self
-            .records
-            .as_ref()
-            .map(|records| records.load(Ordering::Relaxed));
+        let streams = self.streams();
+        let records = streams.as_ref().map(StreamCounts::total);
         let message = format!("{}, {elapsed}s elapsed", counts(records, self.states));
         self.logger.event(
             Level::Info,
@@ -506,10 +497,21 @@ impl Supervisor<'_> {
             &message,
             &[
                 ("records", json!(records)),
+                ("streams", streams_json(streams.as_ref())),
                 ("states", json!(self.states)),
                 ("elapsed_seconds", json!(elapsed)),
             ],
         );
+    }
+
+    /// The records per stream so far ([`Relay::Counting`] only).
+    fn streams(&self) -> Option<StreamCounts> {
+        self.counter.as_ref().map(|counter| {
+            counter
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .counts()
+        })
     }
 
     fn outcome(&self, plugins: &[PluginReport]) -> Outcome {
@@ -557,13 +559,12 @@ impl Supervisor<'_> {
             })
             .collect();
         let outcome = self.outcome(&plugins);
+        let streams = self.streams();
         let report = Report {
             outcome,
             plugins,
-            records: self
-                .records
-                .as_ref()
-                .map(|records| records.load(Ordering::Relaxed)),
+            records: streams.as_ref().map(StreamCounts::total),
+            streams,
             states: self.states,
             elapsed: self.started.elapsed(),
         };
@@ -622,8 +623,14 @@ fn log_report(logger: &Logger, report: &Report) {
         &[
             ("success", json!(report.success())),
             ("records", json!(report.records)),
+            ("streams", streams_json(report.streams.as_ref())),
             ("states", json!(report.states)),
             ("duration_seconds", json!(report.elapsed.as_secs_f64())),
         ],
     );
+}
+
+/// `{"users": 12, "orders": 3}` for the JSON log, `null` when records are not counted.
+fn streams_json(streams: Option<&StreamCounts>) -> serde_json::Value {
+    streams.map_or(serde_json::Value::Null, |streams| json!(streams.0))
 }

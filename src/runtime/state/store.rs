@@ -146,9 +146,31 @@ impl StateStore {
         update: StateDocument,
         keep: Option<Reason>,
     ) -> StateResult<()> {
+        self.apply_keeping(state_id, vec![update], keep)
+    }
+
+    /// Apply `updates` in order, as that many [`StateStore::update`]s would, in one write
+    /// under one lock (the documents in between are not written); first keep the stored
+    /// document in the history as replaced for `keep`. A run's storing thread calls this
+    /// with the lines that arrived while it wrote the previous ones.
+    ///
+    /// # Errors
+    /// Backend and lock errors; nothing is written when the history cannot be.
+    pub fn apply_keeping(
+        &self,
+        state_id: &StateId,
+        updates: Vec<StateDocument>,
+        keep: Option<Reason>,
+    ) -> StateResult<()> {
+        // A complete update replaces whatever came before it: start from the last one.
+        let last_complete = updates.iter().rposition(StateDocument::is_complete);
+        let mut updates = updates.into_iter().skip(last_complete.unwrap_or(0));
+        let Some(first) = updates.next() else {
+            return Ok(());
+        };
         self.locked(state_id, || {
             // A complete update replaces the document unread, unless the history needs it.
-            let stored_text = if keep.is_some() || !update.is_complete() {
+            let stored_text = if keep.is_some() || !first.is_complete() {
                 self.backend.read_state(state_id)?
             } else {
                 None
@@ -157,10 +179,13 @@ impl StateStore {
                 self.keep(state_id, text, reason)?;
             }
             let stored = match &stored_text {
-                Some(text) if !update.is_complete() => Some(self.parse(state_id, text)?),
+                Some(text) if !first.is_complete() => Some(self.parse(state_id, text)?),
                 _ => None,
             };
-            let document = StateDocument::updated(stored, update);
+            let document = updates
+                .fold(StateDocument::updated(stored, first), |document, update| {
+                    StateDocument::updated(Some(document), update)
+                });
             self.backend.write_state(state_id, &document.to_json())
         })
     }
