@@ -22,6 +22,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::support::differential::base_env;
 use crate::support::meltano_batch;
 
 /// Unquoted scalars: timestamps of every shape, and look-alikes that stay strings.
@@ -280,20 +281,6 @@ fn write_project(root: &Path, origins: &[Origin]) {
     .unwrap();
     use std::os::unix::fs::PermissionsExt as _;
     fs_err::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-fn base_env(temp: &Path) -> BTreeMap<String, String> {
-    let home = temp.join("home");
-    fs_err::create_dir_all(&home).unwrap();
-    [
-        ("PATH", "/usr/local/bin:/usr/bin:/bin".to_owned()),
-        ("HOME", home.display().to_string()),
-        ("LANG", "C.UTF-8".to_owned()),
-        ("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false".to_owned()),
-    ]
-    .into_iter()
-    .map(|(key, value)| (key.to_owned(), value))
-    .collect()
 }
 
 /// What one tool hands one plugin: its config, its settings' variables, its config file.

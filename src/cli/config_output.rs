@@ -318,6 +318,16 @@ fn variables_json(variables: &[Variable], sources: &SourceMap) -> Value {
 
 /// The human table.
 #[must_use]
+/// The names of the plugins the shown one inherits from, nearest first.
+fn parents<'a>(view: &View<'a, '_>) -> Vec<&'a str> {
+    view.resolved
+        .chain(view.plugin)
+        .iter()
+        .skip(1)
+        .map(|parent| parent.name.as_str())
+        .collect()
+}
+
 pub fn table(view: &View<'_, '_>) -> String {
     let plugin = view.plugin;
     let mut out = String::new();
@@ -335,13 +345,7 @@ pub fn table(view: &View<'_, '_>) -> String {
         plugin.block_name(),
         view.definition()
     );
-    let parents: Vec<&str> = view
-        .resolved
-        .chain(plugin)
-        .iter()
-        .skip(1)
-        .map(|parent| parent.name.as_str())
-        .collect();
+    let parents = parents(view);
     if !parents.is_empty() {
         let _ = writeln!(out, "inherits from {}", parents.join(" → "));
     }
@@ -426,13 +430,7 @@ pub fn json(view: &View<'_, '_>) -> String {
         .iter()
         .map(|(value, redacted)| setting_json(view, value, *redacted))
         .collect();
-    let parents: Vec<&str> = view
-        .resolved
-        .chain(plugin)
-        .iter()
-        .skip(1)
-        .map(|parent| parent.name.as_str())
-        .collect();
+    let parents = parents(view);
     let mut document = json!({
         "version": 1,
         "plugin": {
