@@ -735,15 +735,20 @@ fn interrupt_dev_pipe(signal: rustix::process::Signal) {
 import json, os, signal, sys
 open(os.path.join(os.environ["LAB"], "target.pid"), "a").write(f"{os.getpid()}\n")
 assert sys.argv[1] == "--config" and os.path.exists(sys.argv[2])
+# One write per line: print() writes the text and the newline separately, and a signal
+# handler running between the two glued its line to the previous one.
+def emit(value):
+    sys.stdout.write(json.dumps(value) + "\n")
+    sys.stdout.flush()
 def terminated(number, frame):
-    print(json.dumps({"bookmark": -1}), flush=True)
+    emit({"bookmark": -1})
     sys.exit(0)
 signal.signal(signal.SIGTERM, terminated)
 signal.signal(signal.SIGINT, terminated)
 for line in sys.stdin:
     message = json.loads(line)
     if message["type"] == "STATE":
-        print(json.dumps(message["value"]), flush=True)
+        emit(message["value"])
 "#,
     );
     let tap = tap.to_str().unwrap();
