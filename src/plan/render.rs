@@ -58,18 +58,15 @@ fn change_line(change: &Change) -> String {
 }
 
 fn fresh_line(id: &StateIdChange) -> String {
-    let mut line = format!(
-        "{} starts fresh: its first run is a full sync (job {})",
-        id.state_id,
-        id.jobs.join(", ")
-    );
-    if id.stored == Some(true) {
-        line = format!(
-            "{} already holds state (job {})",
-            id.state_id,
-            id.jobs.join(", ")
-        );
-    }
+    let jobs = id.jobs.join(", ");
+    let mut line = if id.stored == Some(true) {
+        format!("{} already holds state (job {jobs})", id.state_id)
+    } else {
+        format!(
+            "{} starts fresh: its first run is a full sync (job {jobs})",
+            id.state_id
+        )
+    };
     if let Some(from) = &id.renamed {
         let _ = write!(
             line,
@@ -81,19 +78,18 @@ fn fresh_line(id: &StateIdChange) -> String {
 }
 
 fn orphaned_line(id: &StateIdChange) -> String {
-    let mut line = format!(
-        "{} is orphaned: no job runs it any more (was job {}); its bookmarks stay in the backend",
-        id.state_id,
-        id.jobs.join(", ")
-    );
+    let jobs = id.jobs.join(", ");
     if id.stored == Some(false) {
-        line = format!(
-            "{} is no longer run (was job {}); the backend holds no state for it",
-            id.state_id,
-            id.jobs.join(", ")
-        );
+        format!(
+            "{} is no longer run (was job {jobs}); the backend holds no state for it",
+            id.state_id
+        )
+    } else {
+        format!(
+            "{} is orphaned: no job runs it any more (was job {jobs}); its bookmarks stay in the backend",
+            id.state_id
+        )
     }
-    line
 }
 
 /// The state findings, one line each.
