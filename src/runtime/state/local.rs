@@ -151,6 +151,11 @@ impl Backend for LocalBackend {
         read().map_err(|source| io_error("cannot read the lock of state", state_id, source))
     }
 
+    fn creates_lock_atomically(&self) -> bool {
+        // `O_EXCL` (`create_new`).
+        true
+    }
+
     fn create_lock(&self, state_id: &StateId, token: &str) -> StateResult<bool> {
         // A writer that just cleared this state ID removes the emptied folder after releasing
         // its lock, possibly between our mkdir and our create: make the folder again then.
