@@ -33,6 +33,14 @@ fn plant_lock(store: &StateStore, content: &str) {
     assert!(store.backend().create_lock(&state_id, content).unwrap());
 }
 
+/// The S3 configuration of `settings`, to open raw backends.
+fn s3_config(settings: &StateBackendSettings) -> S3Config {
+    let BackendUri::S3(uri) = BackendUri::parse(&settings.uri).unwrap() else {
+        panic!("not s3");
+    };
+    S3Config::resolve(uri, &settings.s3, &Environment::new()).unwrap()
+}
+
 /// A held lock blocks an update until it is removed; a stale one is broken at once; a lock
 /// that never goes away ends in an error naming it.
 fn held_and_stale_locks(settings: &StateBackendSettings) {
@@ -205,10 +213,7 @@ fn garage_is_probed_as_not_enforcing_conditional_writes() {
     // a second `If-None-Match: *` create, this fails and README "State backends" needs an
     // update (the confirmation wait is then skipped).
     let settings = garage_settings(&garage, "probe");
-    let BackendUri::S3(uri) = BackendUri::parse(&settings.uri).unwrap() else {
-        panic!("not s3");
-    };
-    let config = S3Config::resolve(uri, &settings.s3, &Environment::new()).unwrap();
+    let config = s3_config(&settings);
     let backend = S3Backend::open(&config, &Environment::new()).unwrap();
     assert_eq!(backend.enforces_preconditions(), None);
     assert!(
@@ -356,10 +361,7 @@ fn writers_stalled_between_check_and_write_lose_no_update_on_garage() {
         return;
     };
     let settings = garage_settings(&garage, "stalls");
-    let BackendUri::S3(uri) = BackendUri::parse(&settings.uri).unwrap() else {
-        panic!("not s3");
-    };
-    let config = S3Config::resolve(uri, &settings.s3, &Environment::new()).unwrap();
+    let config = s3_config(&settings);
     let policy = LockPolicy {
         timeout: settings.lock_timeout,
         retry: settings.lock_retry,

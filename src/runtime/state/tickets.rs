@@ -233,8 +233,8 @@ fn read_other(
     }))
 }
 
-/// A name part no other process or thread uses at the same time.
-fn unique() -> String {
+/// A name part no other process or thread uses at the same time (tickets, temporary files).
+pub(super) fn unique() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
