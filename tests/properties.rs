@@ -358,7 +358,17 @@ fn rewriting_a_lock_file_is_byte_identical() {
                 let text = String::from_utf8(bytes.clone()).unwrap();
                 let definition =
                     meltc::resolve::lockfile::parse(Path::new(path), plugin_type, &text).unwrap();
-                prop_assert_eq!(meltc::resolve::lockfile::render(&definition), text);
+                prop_assert_eq!(
+                    meltc::resolve::lockfile::to_text(definition.raw()),
+                    text.clone()
+                );
+                // Rendering the parsed definition gives the file back too, except where
+                // Meltano's normalisation is not idempotent (`SettingDefinition.__init__`):
+                // it writes `kind: oauth`/`password` with `sensitive: true`, which reads
+                // back as `kind: string` (tap-asana's `refresh_token`).
+                if !text.contains(r#""kind": "oauth""#) && !text.contains(r#""kind": "password""#) {
+                    prop_assert_eq!(meltc::resolve::lockfile::render(&definition), text);
+                }
             }
             let (outcome, _, stderr) = meltc_in(root, &["lock", "--update"]);
             prop_assert_eq!(outcome, Outcome::Clean, "{}", stderr);
