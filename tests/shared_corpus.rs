@@ -260,7 +260,8 @@ fn sources_deviations_are_reported_at_their_lines() {
 }
 
 /// Projects whose cron schedules run incremental extractors on the default `systemdb`: `meltc
-/// build` refuses them (DESIGN.md "State that would be lost") until `--allow-ephemeral-state`.
+/// build` refuses them (README "`meltc build`", "State that a pod would lose") until
+/// `--allow-ephemeral-state`.
 const STATE_LOST: &[&str] = &[
     "01-meltano-squared",
     "02-meltano-meltano",

@@ -64,7 +64,8 @@ pub fn folder_name(manifest: &Manifest) -> &str {
         })
 }
 
-/// The first comment lines of every generated file (DESIGN: generated-by and ownership).
+/// The first comment lines of every generated file (README "What `meltc build` generates
+/// (emitters)": generated-by and ownership).
 #[must_use]
 pub fn header(manifest: &Manifest) -> Vec<String> {
     let environment = manifest

@@ -179,7 +179,8 @@ pub struct Plugin {
     pub extras: Vec<Setting>,
     /// The `env:` blocks of the plugin and its `inherit_from` parents (the furthest first, `from`
     /// their name), then the environment's entries for them (`from: environment:<name>`); each
-    /// as written. Layered as spec §7.2 (an environment's blocks over the plugins').
+    /// as written. Layered as Meltano's `PluginInvoker.env` (`core/plugin_invoker.py`) layers
+    /// them: an environment's blocks over the plugins'.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvBlock>,
     /// Commands by name, the parent's first.

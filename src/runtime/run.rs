@@ -1,5 +1,5 @@
 //! Running a manifest's steps: what `meltc-run job NAME` and `meltc-run run BLOCK...` do in
-//! place of `meltano run` (reference/meltano-spec.md §11).
+//! place of `meltano run` (Meltano's `cli/run.py` and `core/block/`).
 //!
 //! An extract/load step: prepare each plugin's variables and config (a later block sees the
 //! earlier blocks' variables, as in Meltano), write the config files into a private directory,
@@ -310,7 +310,8 @@ impl Runtime<'_> {
         }
         let mut processes =
             vec![self.process_of(tap, &tap_prepared, PluginKind::Extractor, tap_args)];
-        // Each block sees the variables of the blocks before it (spec §7.4).
+        // Each block sees the variables of the blocks before it (Meltano's
+        // `ELBContextBuilder.make_block`, `core/block/extract_load.py`).
         let mut seen = tap_prepared
             .env
             .clone()
@@ -536,7 +537,8 @@ impl Runtime<'_> {
     }
 
     /// The state store and ID of a step, when state is kept: an environment, a tap with the
-    /// `state` capability, and no `--no-state-update` (spec §11.3).
+    /// `state` capability, and no `--no-state-update` (Meltano's `ExtractLoadBlocks.__init__`
+    /// in `core/block/extract_load.py`, `SingerTap.look_up_state` in `core/plugin/singer/tap.py`).
     fn state_store(
         &self,
         tap: &Plugin,

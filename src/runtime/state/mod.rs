@@ -1,6 +1,6 @@
-//! Incremental state, compatible with Meltano's file and S3 state backends
-//! (reference/meltano-spec.md §11.3–§12.3), so that a job can move between `meltano run` and
-//! `meltc-run` without losing its bookmarks.
+//! Incremental state, compatible with Meltano's file and S3 state backends (`core/state_store/`
+//! and `StateService` in `core/state_service.py`), so that a job can move between `meltano run`
+//! and `meltc-run` without losing its bookmarks.
 //!
 //! Input: plain values (a backend URI and [`StateBackendSettings`], the process environment
 //! as an [`Environment`] snapshot, state IDs); nothing here reads the manifest or a project.

@@ -1,4 +1,6 @@
-//! The per-state-ID lock around every update and clear (reference/meltano-spec.md §12.2).
+//! The per-state-ID lock around every update and clear (Meltano's `StateStoreManager.update`
+//! and `clear` in `core/state_store/base.py`, `BaseFilesystemStateStoreManager.acquire_lock`
+//! in `core/state_store/filesystem.py`).
 //!
 //! Meltano's protocol, kept so that meltano and meltc-run can share a backend: the file
 //! `<state_id>/lock` holds the UTC epoch seconds it was taken at as a float string; a lock
