@@ -1,7 +1,10 @@
 //! Pinned catalogs (`meltc catalog`) against the real `meltanolabs-tap-postgres` and a real
 //! PostgreSQL: the example project's `tap-postgres` discovered in `dev`, stored in
 //! `catalogs/tap-postgres.json` without any config value, `--check` clean while nothing
-//! changed and naming the column an `ALTER TABLE ... ADD COLUMN` added (exit 1).
+//! changed and naming the column an `ALTER TABLE ... ADD COLUMN` added (exit 1); then
+//! `meltc build` lists the streams meltc-run selects from it (the example's `select` and
+//! `metadata` rules applied), the image's build folder carries it, and meltc-run uses it
+//! instead of discovering until `--refresh-catalog`.
 
 use crate::runtime_e2e::{Lakehouse, PASSWORD};
 use crate::support::postgres::Postgres;
@@ -106,4 +109,93 @@ fn tap_postgres_catalog_is_pinned_and_checked_against_upstream() {
     let file: serde_json::Value =
         serde_json::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap();
     assert!(columns(&file["catalog"], "public-orders").contains(&"note".to_owned()));
+}
+
+#[test]
+fn the_manifest_lists_the_selected_streams_and_a_run_uses_the_pinned_catalog() {
+    let postgres = Postgres::start();
+    let state = tempfile::tempdir().unwrap();
+    let lab = Lakehouse::new(
+        &postgres,
+        &[(
+            "MELTANO_STATE_BACKEND_URI",
+            format!("file://{}", state.path().display()),
+        )],
+    );
+    let written = meltc_catalog(&lab, &["tap-postgres"]);
+    assert_eq!(written.code, 0, "{}{}", written.stdout, written.stderr);
+    let build = crate::support::meltc(&lab.root(), &["build", "--env", "dev"]);
+    assert_eq!(build.code, 0, "{}", build.stderr);
+    let deploy = lab.root().join("deploy/dev");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(deploy.join("manifest.json")).unwrap())
+            .unwrap();
+    crate::support::manifest_validator()
+        .validate(&manifest)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let tap = manifest["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "tap-postgres")
+        .unwrap();
+    assert_eq!(tap["catalog"]["file"], "catalogs/tap-postgres.json");
+    let streams = tap["catalog"]["streams"].as_array().unwrap();
+    let ids: Vec<&str> = streams
+        .iter()
+        .map(|s| s["tap_stream_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["public-customers", "public-order_items", "public-orders"]
+    );
+    let by_id = |id: &str| streams.iter().find(|s| s["tap_stream_id"] == id).unwrap();
+    let customers: Vec<&str> = by_id("public-customers")["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        !customers.contains(&"password_hash"),
+        "`!public-customers.password_hash` deselects it: {customers:?}"
+    );
+    assert!(customers.contains(&"email"), "{customers:?}");
+    let orders = by_id("public-orders");
+    assert_eq!(orders["replication_method"], "INCREMENTAL");
+    assert_eq!(orders["replication_key"], "updated_at");
+    assert_eq!(orders["key_properties"], serde_json::json!(["id"]));
+    assert_eq!(
+        fs_err::read_to_string(deploy.join("catalogs/tap-postgres.json")).unwrap(),
+        fs_err::read_to_string(lab.root().join("catalogs/tap-postgres.json")).unwrap()
+    );
+    let dockerfile = fs_err::read_to_string(deploy.join("Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("COPY catalogs/ /etc/meltc/catalogs/"),
+        "{dockerfile}"
+    );
+
+    // A run uses the pinned catalog (no discovery) and copies what the manifest lists.
+    let (code, stderr) = lab.meltc_run(&["job", "postgres-to-jsonl"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("tap-postgres: using the pinned catalog"),
+        "{stderr}"
+    );
+    assert_eq!(lab.records("public-orders").len(), 20);
+    assert!(
+        lab.records("public-customers")
+            .iter()
+            .all(|r| r.get("password_hash").is_none())
+    );
+    // --refresh-catalog discovers, as for Meltano's cache (a full refresh: all the rows again).
+    let (code, stderr) = lab.meltc_run(&[
+        "job",
+        "postgres-to-jsonl",
+        "--refresh-catalog",
+        "--full-refresh",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("pinned catalog"), "{stderr}");
+    assert_eq!(lab.records("public-orders").len(), 20);
 }

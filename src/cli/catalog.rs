@@ -74,6 +74,7 @@ pub fn run(project_root: Option<&Path>, args: &CatalogArgs, context: &mut Contex
         literals,
         project_root: project.root.clone(),
         plugins_dir: args.plugins_dir.clone(),
+        catalogs_dir: None,
         logger: &logger,
         interrupts: &interrupts,
     };
@@ -130,7 +131,7 @@ fn destination(
         let text = fs_err::read_to_string(path).map_err(|error| error.to_string())?;
         Pinned::parse(&text)
             .map(Some)
-            .map_err(|error| format!("{}: {error}", path.display()))
+            .map_err(|error| pinned_catalog::located(path, &error))
     };
     if let Some(own) = own.filter(|own| own.is_file()) {
         let same = read(&own)?.as_ref() == Some(pinned);
@@ -199,7 +200,7 @@ fn check(
 ) -> Outcome {
     let mut outcome = Outcome::Clean;
     for (name, fresh) in discovered {
-        let pinned = match pinned_catalog::load(root, name, environment) {
+        let pinned = match pinned_catalog::load(&root.join(FOLDER), name, environment) {
             Ok(Some((path, pinned))) => (path, pinned),
             Ok(None) => {
                 let _ = writeln!(

@@ -15,6 +15,7 @@ mod lock;
 mod lock_requirements;
 mod open;
 mod plan;
+mod streams;
 mod validate;
 
 use std::collections::BTreeMap;

@@ -55,10 +55,16 @@ impl Pinned {
     /// Parse a file's text.
     ///
     /// # Errors
-    /// Not JSON, or not a pinned catalog of this version.
+    /// Not JSON (`LINE:COLUMN: ` first), or not a pinned catalog of this version.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut document: Value =
-            serde_json::from_str(text).map_err(|error| format!("not JSON: {error}"))?;
+        let mut document: Value = serde_json::from_str(text).map_err(|error| {
+            format!(
+                "{}:{}: not JSON: {}",
+                error.line(),
+                error.column(),
+                strip_position(&error.to_string())
+            )
+        })?;
         let version = document.get("meltc_catalog").and_then(Value::as_u64);
         if version != Some(VERSION) {
             return Err(format!(
@@ -79,11 +85,10 @@ impl Pinned {
     }
 }
 
-/// The file of `extractor` for `environment` in `project_root`: the environment's own file
-/// when there is one, else the shared one, else `None`.
+/// The file of `extractor` for `environment` in `folder` (the project's [`FOLDER`], or the
+/// image's): the environment's own file when there is one, else the shared one, else `None`.
 #[must_use]
-pub fn find(project_root: &Path, extractor: &str, environment: Option<&str>) -> Option<PathBuf> {
-    let folder = project_root.join(FOLDER);
+pub fn find(folder: &Path, extractor: &str, environment: Option<&str>) -> Option<PathBuf> {
     environment
         .map(|environment| folder.join(format!("{extractor}.{environment}.json")))
         .into_iter()
@@ -96,16 +101,36 @@ pub fn find(project_root: &Path, extractor: &str, environment: Option<&str>) -> 
 /// # Errors
 /// A file that exists but cannot be read or parsed: the path and why.
 pub fn load(
-    project_root: &Path,
+    folder: &Path,
     extractor: &str,
     environment: Option<&str>,
 ) -> Result<Option<(PathBuf, Pinned)>, String> {
-    let Some(path) = find(project_root, extractor, environment) else {
+    let Some(path) = find(folder, extractor, environment) else {
         return Ok(None);
     };
     let text = fs_err::read_to_string(&path).map_err(|error| error.to_string())?;
-    let pinned = Pinned::parse(&text).map_err(|error| format!("{}: {error}", path.display()))?;
+    let pinned = Pinned::parse(&text).map_err(|error| located(&path, &error))?;
     Ok(Some((path, pinned)))
+}
+
+/// `path:LINE:COLUMN: message` for a parse error that has a position, else `path: message`.
+#[must_use]
+pub fn located(path: &Path, error: &str) -> String {
+    let positioned = error
+        .split_once(": ")
+        .is_some_and(|(at, _)| at.split(':').all(|n| n.parse::<usize>().is_ok()));
+    if positioned {
+        format!("{}:{error}", path.display())
+    } else {
+        format!("{}: {error}", path.display())
+    }
+}
+
+/// serde_json's message without its ` at line L column C` tail (the position leads instead).
+fn strip_position(message: &str) -> &str {
+    message
+        .rfind(" at line ")
+        .map_or(message, |at| &message[..at])
 }
 
 /// The key of a catalog discovered with `values` (module docs): the SHA-1, in hex, of
@@ -342,20 +367,21 @@ mod tests {
     #[test]
     fn the_environment_file_wins_over_the_shared_one() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(find(dir.path(), "tap-x", Some("prod")), None);
-        fs_err::create_dir_all(dir.path().join(FOLDER)).unwrap();
+        let folder = dir.path().join(FOLDER);
+        assert_eq!(find(&folder, "tap-x", Some("prod")), None);
+        fs_err::create_dir_all(&folder).unwrap();
         fs_err::write(dir.path().join("catalogs/tap-x.json"), "{}").unwrap();
         assert_eq!(
-            find(dir.path(), "tap-x", Some("prod")),
+            find(&folder, "tap-x", Some("prod")),
             Some(dir.path().join("catalogs/tap-x.json"))
         );
         fs_err::write(dir.path().join("catalogs/tap-x.prod.json"), "{}").unwrap();
         assert_eq!(
-            find(dir.path(), "tap-x", Some("prod")),
+            find(&folder, "tap-x", Some("prod")),
             Some(dir.path().join("catalogs/tap-x.prod.json"))
         );
         assert_eq!(
-            find(dir.path(), "tap-x", None),
+            find(&folder, "tap-x", None),
             Some(dir.path().join("catalogs/tap-x.json"))
         );
     }

@@ -78,6 +78,9 @@ pub struct Runtime<'a> {
     pub project_root: PathBuf,
     /// Where the virtualenvs are (`<dir>/<type>/<venv>/bin/<executable>`).
     pub plugins_dir: Option<PathBuf>,
+    /// The pinned catalogs' folder ([`pinned_catalog`]; `MELTC_CATALOGS`, the image's
+    /// `/etc/meltc/catalogs`); `None`: `<project_root>/catalogs`.
+    pub catalogs_dir: Option<PathBuf>,
     /// The log.
     pub logger: &'a Logger,
     /// Signals received.
@@ -645,32 +648,11 @@ impl Runtime<'_> {
             plugin: tap.name.clone(),
             message,
         };
-        let strings = |name: &str| -> Vec<String> {
-            match prepared.extra(name) {
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .filter_map(|i| i.as_str().map(str::to_owned))
-                    .collect(),
-                _ => Vec::new(),
-            }
-        };
-        let object = |name: &str| {
-            prepared
-                .extra(name)
-                .cloned()
-                .unwrap_or_else(|| Value::Object(serde_json::Map::new()))
-        };
         let custom = prepared
             .extra("_catalog")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let rules = Rules {
-            select: strings("_select"),
-            metadata: object("_metadata"),
-            schema: object("_schema"),
-            select_filter: strings("_select_filter"),
-            custom_catalog: custom.is_some(),
-        };
+        let rules = catalog_rules(prepared);
         let cache = self.catalog_cache(tap, prepared, &rules);
         let cached = cache
             .as_ref()
@@ -756,8 +738,11 @@ impl Runtime<'_> {
                 &[],
             );
         };
-        let (path, pinned) = match pinned_catalog::load(&self.project_root, &tap.name, environment)
-        {
+        let folder = self
+            .catalogs_dir
+            .clone()
+            .unwrap_or_else(|| self.project_root.join(pinned_catalog::FOLDER));
+        let (path, pinned) = match pinned_catalog::load(&folder, &tap.name, environment) {
             Ok(found) => found?,
             Err(error) => {
                 skipped(format!("the pinned catalog cannot be read: {error}"));
@@ -961,6 +946,34 @@ impl Runtime<'_> {
             dir.close()?;
         }
         Ok((executable, status))
+    }
+}
+
+/// The selection rules of a prepared extractor (its `select`, `metadata`, `schema`,
+/// `select_filter` and `catalog` extras): what [`catalog::apply`] applies.
+#[must_use]
+pub fn catalog_rules(prepared: &Prepared) -> Rules {
+    let strings = |name: &str| -> Vec<String> {
+        match prepared.extra(name) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let object = |name: &str| {
+        prepared
+            .extra(name)
+            .cloned()
+            .unwrap_or_else(|| Value::Object(serde_json::Map::new()))
+    };
+    Rules {
+        select: strings("_select"),
+        metadata: object("_metadata"),
+        schema: object("_schema"),
+        select_filter: strings("_select_filter"),
+        custom_catalog: prepared.extra("_catalog").is_some_and(Value::is_string),
     }
 }
 
