@@ -7,6 +7,10 @@ exit). Nothing here imports Meltano or reads the project: jobs and schedules are
 the code location loads in milliseconds. Run it in the image meltc builds (meltc-run and the
 manifest are there), e.g. `dagster dev -f definitions.py`.
 
+Assets: each extract-load step whose extractor has a pinned catalog (`meltc catalog`) is one
+`multi_asset` of the streams it selects, keyed by loader and stream (or
+annotations.meltc.dagster.asset_keys), run by `meltc-run run TAP ... TARGET` (the same state
+ID as the job's step). A job made only of such steps is an asset job over them.
 Schedules: Kubernetes CronJobs own them (the default), so these start STOPPED and nothing runs
 twice; set annotations.meltc.orchestrator: dagster to hand them to Dagster.
 """
@@ -44,9 +48,63 @@ def meltano_job(name: str, job_name: str, op_name: str, description: str) -> dg.
     return meltano_job_graph
 
 
+
+def meltano_step(
+    name: str, blocks: list[str], description: str, specs: list[dg.AssetSpec]
+) -> dg.AssetsDefinition:
+    """The assets of one extract-load step, materialized by `meltc-run run BLOCK...`."""
+
+    @dg.multi_asset(name=name, specs=specs, description=description, can_subset=False)
+    def run_meltano_step(
+        context: dg.AssetExecutionContext, pipes_subprocess_client: dg.PipesSubprocessClient
+    ):
+        env = {"MELTANO_ENVIRONMENT": MELTANO_ENVIRONMENT} if MELTANO_ENVIRONMENT else {}
+        results = pipes_subprocess_client.run(
+            context=context, command=[MELTC_RUN, "run", *blocks], env=env
+        ).get_results()
+        # Without reports from the process, every asset of the step is materialized.
+        return tuple(results) if results else None
+
+    return run_meltano_step
+
+
+def columns(*pairs: tuple[str, str]) -> dict:
+    """The `dagster/column_schema` metadata of a stream's selected columns."""
+    return {
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name, kind) for name, kind in pairs]
+        )
+    }
+
+
+ASSETS = [
+    meltano_step(
+        "meltano_tap_github_target_jsonl",
+        ["tap-github", "target-jsonl"],
+        "meltc-run run tap-github target-jsonl",
+        [
+            dg.AssetSpec(
+                key=["github", "issues"],
+                description="Stream `issues` of tap-github, loaded by target-jsonl; key id; INCREMENTAL on updated_at",
+                group_name="github_to_jsonl",
+                kinds={"tap-github", "target-jsonl"},
+                tags={"meltano/stream": "issues", "meltano/replication": "INCREMENTAL"},
+                metadata=columns(
+                    ("id", "integer"),
+                    ("updated_at", "string (date-time)"),
+                    ("labels", "array"),
+                ),
+            ),
+        ],
+    ),
+]
+
 JOBS = {
-    "github-to-jsonl": meltano_job(
-        "github-to-jsonl", "github_to_jsonl", "run_github_to_jsonl", "Meltano job `github-to-jsonl`: meltc-run job github-to-jsonl (tap-github target-jsonl)"
+    "github-to-jsonl": dg.define_asset_job(
+        name="github_to_jsonl",
+        selection=dg.AssetSelection.assets(["github", "issues"]),
+        description="Meltano job `github-to-jsonl`: meltc-run job github-to-jsonl (tap-github target-jsonl)",
+        tags={"meltano/job": "github-to-jsonl"},
     ),
 }
 
@@ -63,6 +121,7 @@ SCHEDULES = [
 ]
 
 defs = dg.Definitions(
+    assets=ASSETS,
     jobs=list(JOBS.values()),
     schedules=SCHEDULES,
     resources={"pipes_subprocess_client": dg.PipesSubprocessClient()},
