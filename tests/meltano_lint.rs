@@ -210,7 +210,7 @@ struct Outcome {
 }
 
 #[test]
-fn meltc_validate_reports_every_finding_of_meltanos_lint() {
+fn shared_corpus_findings_include_every_finding_of_meltanos_lint() {
     let inputs = inputs();
     let queue = Mutex::new(inputs.clone());
     let results = Mutex::new(BTreeMap::new());

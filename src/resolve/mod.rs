@@ -42,4 +42,4 @@ pub use definition::{
 pub use plugin::{Origin, Resolved, ResolvedPlugin, resolve};
 
 #[cfg(test)]
-mod reference_tests;
+mod shared_reference_tests;

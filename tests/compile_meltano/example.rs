@@ -1,5 +1,6 @@
 //! `meltc build` against the manifests Meltano's own repository committed for its example
-//! project (reference/meltano/examples/meltano-manifest/expected-manifests): the same jobs,
+//! project (`tests/data/meltano-manifest-example/expected-manifests`, copied with its
+//! `SOURCE.md`): the same jobs,
 //! schedules, plugins and configuration, except where `meltano compile` disagrees with
 //! Meltano's run time (reference/meltano-spec.md §10.4) and meltc follows the run time. Each
 //! such difference is recognised by its kind and counted; anything else fails.
@@ -9,11 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::leaves;
-use crate::support::{meltc, shared};
+use crate::support::{meltc, repo};
 
 #[test]
 fn build_agrees_with_meltano_compile_except_where_run_time_differs() {
-    let example = shared().join("reference/meltano/examples/meltano-manifest");
+    let example = repo().join("tests/data/meltano-manifest-example");
     let out = tempfile::tempdir().unwrap();
     let out_arg = out.path().to_string_lossy().into_owned();
     // Meltano's example keeps incremental state in its system database.

@@ -258,7 +258,7 @@ impl Tally {
 }
 
 #[test]
-fn build_agrees_with_meltano_compile_on_every_corpus_project() {
+fn shared_corpus_builds_agree_with_meltano_compile() {
     let inputs = differential::selected(differential::corpus_inputs());
     let projects = inputs.len();
     let results = differential::each_project(inputs, compare_project);
