@@ -13,6 +13,7 @@ mod bad_input;
 mod build;
 mod canary;
 mod catalog_meltano;
+mod catalog_pinned;
 mod cli;
 mod compile_meltano;
 mod config_meltano;

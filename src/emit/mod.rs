@@ -48,6 +48,9 @@ pub struct Inputs {
     /// [`crate::compile::requirements::metadata_digest`] of each virtualenv installed from
     /// paths of the project, to tell a stale lock.
     pub metadata: BTreeMap<String, String>,
+    /// Each extractor's pinned catalog file (`manifest::PinnedCatalog::file`) -> its text,
+    /// which the image carries.
+    pub catalogs: BTreeMap<String, String>,
 }
 
 /// The output subfolder of a project built without an environment.
