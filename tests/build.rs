@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::support::{bless, copy_tree, diff, meltc, meltc_isolated, meltc_with, repo, shared};
+use crate::support::{bless, copy_tree, diff, meltc, meltc_isolated, meltc_with, repo};
 
 /// Every file under `folder`, relative path -> contents.
 fn read_tree(folder: &Path) -> BTreeMap<String, String> {
@@ -76,10 +76,10 @@ fn example_deploy_folder_has_no_drift() {
     );
 }
 
-/// Golden builds: `golden-build/<case>/source` names a project under `../shared` (with
-/// `overlay/` adding what the corpus leaves out of the real project), or `project/` holds one;
-/// `args` adds flags, `expected/` is the whole reviewed output folder of `meltc build
-/// --all-envs`.
+/// Golden builds: `golden-build/<case>/project/` holds the project (a real one copied in, with
+/// `SOURCE.md` saying from where, and `overlay/` adding what the copy leaves out of the real
+/// repository), `args` adds flags, `expected/` is the whole reviewed output folder of `meltc
+/// build --all-envs`.
 #[test]
 fn golden_builds() {
     let root = repo().join("golden-build");
@@ -97,11 +97,7 @@ fn golden_builds() {
         let out = tempfile::tempdir().unwrap();
         // Built in a copy, into its default `deploy/`: an image that installs a plugin from the
         // project is built from the project root, so its output folder must be inside it.
-        let project = match fs_err::read_to_string(case.join("source")) {
-            Ok(source) => shared().join(source.trim()),
-            Err(_) => case.join("project"),
-        };
-        copy_tree(&project, out.path());
+        copy_tree(&case.join("project"), out.path());
         // What the corpus leaves out of a real project (its plugins' own folders).
         if case.join("overlay").is_dir() {
             copy_tree(&case.join("overlay"), out.path());

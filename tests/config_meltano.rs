@@ -183,7 +183,7 @@ fn inputs() -> Vec<Input> {
 }
 
 #[test]
-fn meltc_config_matches_meltano_config_print() {
+fn shared_corpus_config_matches_meltano_config_print() {
     let inputs = inputs();
     let names: Vec<String> = inputs.iter().map(|input| input.name.clone()).collect();
     let results = differential::each_project(inputs, compare_project);

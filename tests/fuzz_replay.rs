@@ -13,7 +13,7 @@ use std::path::Path;
 use crate::support::{repo, shared};
 
 #[test]
-fn every_target_runs_over_its_seeds() {
+fn every_target_runs_over_its_seeds_and_the_shared_corpus() {
     let export = std::env::var_os("MELTC_FUZZ_CORPUS");
     for (target, run) in harness::TARGETS {
         let inputs = seeds::seeds(&repo(), &shared(), target);

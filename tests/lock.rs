@@ -219,7 +219,7 @@ fn reported(stderr: &str, status: &str) -> BTreeSet<String> {
 /// hub's. The projects that exit 1 have plugins that neither the hub nor a lock file defines
 /// (`meltc validate` reports them too) or a variant spelt in another case than the hub's.
 #[test]
-fn corpus_locks_are_kept_where_the_hub_agrees_and_refreshed_where_it_does_not() {
+fn shared_corpus_locks_are_kept_where_the_hub_agrees_and_refreshed_where_it_does_not() {
     let corpus = shared().join("corpus");
     let failing = BTreeSet::from([
         "01-meltano-squared",

@@ -133,7 +133,8 @@ const PRESENTATION: &str = "plugin attributes Meltano reads, missing from its sc
 /// Meltano reads only an option's `value` (`SettingDefinition` casts with `opt["value"]`);
 /// `label` is for the UI, and the Hub's own lock files leave it out (corpus 49, 51).
 const OPTION_LABEL: &str = "an option without a UI label";
-/// `env_aliases` is a `SettingDefinition` parameter Meltano reads (spec §4).
+/// `env_aliases` is a `SettingDefinition` parameter Meltano reads (`SettingDefinition.__init__`,
+/// `core/setting_definition.py`).
 const ENV_ALIASES: &str = "a setting parameter Meltano reads, missing from its schema";
 /// Nothing at run time reads `oauth.provider`.
 const OAUTH_PROVIDER: &str = "an oauth setting without the provider nothing reads";
@@ -147,7 +148,8 @@ const SDK_CAPABILITY: &str = "a Singer SDK capability newer than Meltano's schem
 /// A cron croniter runs (`mon-fri`, `@manual`) that the schema's regex rejects; meltc checks
 /// cron itself (`meltc::schedule::invalid-cron`).
 const INTERVAL: &str = "a valid interval the schema's regex rejects";
-/// `state_id_suffix` is an `Environment` parameter (spec §6.2, §11.3).
+/// `state_id_suffix` is an `Environment` parameter (`Environment.__init__` in
+/// `core/environment.py`, read by `generate_state_id` in `core/block/extract_load.py`).
 const STATE_ID_SUFFIX: &str = "a real environment parameter Meltano's schema lacks";
 
 /// Why findings about definition content are counted, not reported.
@@ -210,7 +212,7 @@ struct Outcome {
 }
 
 #[test]
-fn meltc_validate_reports_every_finding_of_meltanos_lint() {
+fn shared_corpus_findings_include_every_finding_of_meltanos_lint() {
     let inputs = inputs();
     let queue = Mutex::new(inputs.clone());
     let results = Mutex::new(BTreeMap::new());

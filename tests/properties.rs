@@ -301,9 +301,9 @@ fn merged(main: &str, included: &[&str]) -> serde_json::Value {
     loaded.project.expect("a project").merged.to_json()["env"].clone()
 }
 
-/// Meltano folds included files with `deep_merge` (reference/meltano-spec.md §1.3): mappings by
-/// key, lists concatenated, scalars replaced. Without type conflicts that is associative:
-/// folding `b` then `c` onto `a` equals folding onto `a` the file that `b` and `c` make.
+/// Meltano folds included files with `deep_merge` (`core/utils/__init__.py`): mappings by key,
+/// lists concatenated, scalars replaced. Without type conflicts that is associative: folding
+/// `b` then `c` onto `a` equals folding onto `a` the file that `b` and `c` make.
 #[test]
 fn the_include_merge_is_associative() {
     runner(64)
@@ -358,7 +358,17 @@ fn rewriting_a_lock_file_is_byte_identical() {
                 let text = String::from_utf8(bytes.clone()).unwrap();
                 let definition =
                     meltc::resolve::lockfile::parse(Path::new(path), plugin_type, &text).unwrap();
-                prop_assert_eq!(meltc::resolve::lockfile::render(&definition), text);
+                prop_assert_eq!(
+                    meltc::resolve::lockfile::to_text(definition.raw()),
+                    text.clone()
+                );
+                // Rendering the parsed definition gives the file back too, except where
+                // Meltano's normalisation is not idempotent (`SettingDefinition.__init__`):
+                // it writes `kind: oauth`/`password` with `sensitive: true`, which reads
+                // back as `kind: string` (tap-asana's `refresh_token`).
+                if !text.contains(r#""kind": "oauth""#) && !text.contains(r#""kind": "password""#) {
+                    prop_assert_eq!(meltc::resolve::lockfile::render(&definition), text);
+                }
             }
             let (outcome, _, stderr) = meltc_in(root, &["lock", "--update"]);
             prop_assert_eq!(outcome, Outcome::Clean, "{}", stderr);
@@ -390,10 +400,11 @@ fn leaves(value: &serde_json::Value, prefix: &str, into: &mut BTreeMap<String, s
     }
 }
 
-/// Meltano's run-time layering of a plugin's config (reference/meltano-spec.md §6.3, §8.2): per
-/// flattened leaf, the environment over the plugin's own config over its `inherit_from` parent;
-/// mappings merge at the leaves, lists and scalars replace. That override is associative, so
-/// three layers give one answer: `meltc config` must give it.
+/// Meltano's run-time layering of a plugin's config (`SettingValueStore` order and
+/// `MeltanoEnvStoreManager`, `core/settings_store.py`): per flattened leaf, the environment
+/// over the plugin's own config over its `inherit_from` parent; mappings merge at the leaves,
+/// lists and scalars replace. That override is associative, so three layers give one answer:
+/// `meltc config` must give it.
 #[test]
 fn environment_config_layers_at_the_leaves() {
     runner(48)

@@ -16,18 +16,18 @@ use crate::support::garage::{self, Garage};
 use crate::support::postgres::Postgres;
 use crate::support::{copy_tree, meltano_batch, meltc, repo, tool};
 
-const PASSWORD: &str = "pg-pa55-canary";
+pub(crate) const PASSWORD: &str = "pg-pa55-canary";
 const JOB: &str = "postgres-to-jsonl";
 const STATE_ID: &str = "dev:tap-postgres-to-target-jsonl";
 
 /// The example project, built, with the test venvs where meltc-run and Meltano look for them.
-struct Lakehouse {
-    dir: tempfile::TempDir,
-    env: BTreeMap<String, String>,
+pub(crate) struct Lakehouse {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) env: BTreeMap<String, String>,
 }
 
 impl Lakehouse {
-    fn new(postgres: &Postgres, state: &[(&str, String)]) -> Self {
+    pub(crate) fn new(postgres: &Postgres, state: &[(&str, String)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("project");
         copy_tree(&repo().join("examples/lakehouse"), &root);
@@ -100,12 +100,12 @@ impl Lakehouse {
         Self { dir, env }
     }
 
-    fn root(&self) -> PathBuf {
+    pub(crate) fn root(&self) -> PathBuf {
         self.dir.path().join("project")
     }
 
     /// `meltc-run ARGS` as the pod runs it; the output folder is emptied first.
-    fn meltc_run(&self, args: &[&str]) -> (i32, String) {
+    pub(crate) fn meltc_run(&self, args: &[&str]) -> (i32, String) {
         let _ = fs_err::remove_dir_all(self.root().join("output"));
         let output = Command::new(env!("CARGO_BIN_EXE_meltc-run"))
             .args(args)
@@ -150,7 +150,7 @@ impl Lakehouse {
     }
 
     /// The records target-jsonl wrote for `stream` (one file per stream and run).
-    fn records(&self, stream: &str) -> Vec<serde_json::Value> {
+    pub(crate) fn records(&self, stream: &str) -> Vec<serde_json::Value> {
         let mut records = Vec::new();
         let Ok(entries) = fs_err::read_dir(self.root().join("output")) else {
             return records;
@@ -176,7 +176,7 @@ impl Lakehouse {
         ids
     }
 
-    fn insert_orders(&self, postgres: &Postgres, count: u32, day: u32) {
+    pub(crate) fn insert_orders(&self, postgres: &Postgres, count: u32, day: u32) {
         postgres.sql(
             "shop_dev",
             &format!(

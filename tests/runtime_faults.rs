@@ -303,7 +303,9 @@ fn a_timeout_stops_the_run_like_sigterm() {
     let mut lab = Lab::new();
     lab.set("FAKE_SLEEP", "0.05");
     lab.batch(1000);
-    let output = lab.run(&["job", "sync", "--timeout", "2"]);
+    // 1000 records at 50 ms take 50 s; 6 s is well inside that and, unlike 2 s, leaves a
+    // loaded machine time to start the Python tap and write its first records.
+    let output = lab.run(&["job", "sync", "--timeout", "6"]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     lab.assert_aftermath(&output);
     let written = lab.written();

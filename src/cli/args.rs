@@ -73,6 +73,17 @@ pub enum Command {
     /// errors.
     Plan(PlanArgs),
 
+    /// Pin each extractor's catalog: run its discovery once, as meltc-run would in the
+    /// environment (its variables from this process, its config file, the same program), and
+    /// store the catalog in `catalogs/<extractor>.json` (`catalogs/<extractor>.<env>.json`
+    /// where an environment's discovery differs). `meltc build` reads them: the manifest lists
+    /// the selected streams, the image carries the catalogs and a pod runs no discovery.
+    ///
+    /// Example: `meltc catalog --env prod`, then `meltc catalog --env prod --check` in CI.
+    /// Exits 0 when every catalog is written (or, with `--check`, unchanged), 1 when `--check`
+    /// finds a changed stream or column, 2 on errors.
+    Catalog(CatalogArgs),
+
     /// Write plugin lock files (`plugins/<type>/<name>--<variant>.lock`) from the bundled hub
     /// index, byte for byte as `meltano lock` writes them.
     ///
@@ -282,6 +293,29 @@ pub struct DiffArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = BuildFormat::Human)]
     pub format: BuildFormat,
+}
+
+/// `meltc catalog`.
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    /// The environment to discover in (needed when the project has environments).
+    #[arg(long = "env", value_name = "ENV")]
+    pub environment: Option<String>,
+
+    /// Only these extractors (default: every extractor of the environment that has the
+    /// `catalog` or `properties` capability).
+    #[arg(value_name = "EXTRACTOR")]
+    pub extractors: Vec<String>,
+
+    /// Discover and compare with the pinned catalogs instead of writing: list the streams and
+    /// columns that changed upstream and exit 1 when any did.
+    #[arg(long)]
+    pub check: bool,
+
+    /// Where the plugins' virtualenvs are (`<dir>/<type>/<name>/bin/`), as for meltc-run;
+    /// otherwise executables are looked up on PATH.
+    #[arg(long, env = "MELTC_PLUGINS_DIR", value_name = "DIR")]
+    pub plugins_dir: Option<PathBuf>,
 }
 
 /// `meltc plan`.

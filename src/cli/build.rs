@@ -144,10 +144,19 @@ pub fn compile_selected(
     };
     for (environment, result) in results {
         match result {
-            Ok(manifest) => compiled.push(Compiled {
-                environment,
-                manifest,
-            }),
+            Ok(mut manifest) => {
+                // The streams of pinned catalogs (`meltc catalog`).
+                if let Err(errors) = super::streams::attach(&project.root, &mut manifest) {
+                    for error in errors {
+                        let _ = writeln!(context.stderr, "error: {error}");
+                    }
+                    return Err(Outcome::Failure);
+                }
+                compiled.push(Compiled {
+                    environment,
+                    manifest,
+                });
+            }
             Err(errors) => diagnostics.extend(errors),
         }
     }
@@ -341,6 +350,10 @@ pub(super) fn inputs_of(
             let text = crate::project::read_text(&root.join(&lock.path))?;
             inputs.locks.insert(lock.path.clone(), text);
         }
+    }
+    for catalog in manifest.plugins.iter().filter_map(|p| p.catalog.as_ref()) {
+        let text = crate::project::read_text(&root.join(&catalog.file))?;
+        inputs.catalogs.insert(catalog.file.clone(), text);
     }
     for plugin in &manifest.plugins {
         let (Some(venv), Some(pip_url)) = (&plugin.venv, &plugin.pip_url) else {

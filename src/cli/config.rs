@@ -2,7 +2,8 @@
 //!
 //! 1. open the project (load errors stop here, as in `validate`);
 //! 2. pick the environment: `--env`, else `MELTANO_ENVIRONMENT` from the process, else from
-//!    `.env` (`null` in any case means none); never `default_environment` (spec §6.1);
+//!    `.env` (`null` in any case means none); never `default_environment` (Meltano's
+//!    `meltano config` is `environment_optional_ignore_default`, `cli/config.py`);
 //! 3. find the plugin (did-you-mean when it does not exist);
 //! 4. evaluate every setting with the process environment and `.env` (`resolve::config`);
 //! 5. print it as a table, JSON or `NAME=value` lines, secrets redacted unless asked.

@@ -1,5 +1,5 @@
-//! The one place that decides exit codes (DESIGN.md): 0 ok, 1 findings or drift, 2 usage or
-//! I/O errors.
+//! The one place that decides exit codes (README "`meltc validate`"): 0 ok, 1 findings or
+//! drift, 2 usage or I/O errors.
 
 use std::process::ExitCode;
 

@@ -3,6 +3,7 @@
 
 mod args;
 mod build;
+mod catalog;
 mod config;
 mod config_output;
 mod diff;
@@ -14,6 +15,7 @@ mod lock;
 mod lock_requirements;
 mod open;
 mod plan;
+mod streams;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -129,6 +131,7 @@ pub fn run(cli: Cli, context: &mut Context<'_>) -> Outcome {
         Command::InitCi(args) => init_ci::run(cli.project_root.as_deref(), &args, context),
         Command::Graph(args) => graph::run(cli.project_root.as_deref(), &args, context),
         Command::Plan(args) => plan::run(cli.project_root.as_deref(), &args, context),
+        Command::Catalog(args) => catalog::run(cli.project_root.as_deref(), &args, context),
         Command::Completions { shell } => completions(shell, context),
         Command::Man => man_page(context),
         Command::Explain(args) => explain::run(&args, context),

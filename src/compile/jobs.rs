@@ -1,7 +1,7 @@
 //! The manifest's jobs and schedules. A job's tasks are flattened into blocks and grouped into
 //! steps with `meltano run`'s grammar; a legacy extractor/loader schedule becomes a job of its
 //! own name whose one step keeps state under the schedule's name, as `meltano elt
-//! --state-id=<schedule>` does (reference/meltano-spec.md §5.2, §11.3).
+//! --state-id=<schedule>` does (Meltano's `ELTSchedule.elt_args`, `core/schedule.py`).
 
 use std::collections::BTreeSet;
 

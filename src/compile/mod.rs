@@ -3,10 +3,10 @@
 //! Hermetic by construction: it reads the project's files (through the earlier stages) and
 //! nothing else: no process environment, no `.env`, no clock, no absolute path. Values keep
 //! their `${VAR}` references; the runtime expands them. Where `meltano compile` and Meltano's
-//! run time disagree (reference/meltano-spec.md §10.4), this follows the run time: an
-//! environment's lists replace the base lists, `meltano.yml` wins over a lock file's scalars,
-//! the first of two plugins of the same name is kept, and `env:` wins over settings-derived
-//! variables (the runtime layers them that way).
+//! run time disagree (README "`meltc build` and `meltano compile`"), this follows the run
+//! time: an environment's lists replace the base lists, `meltano.yml` wins over a lock file's
+//! scalars, the first of two plugins of the same name is kept, and `env:` wins over
+//! settings-derived variables (the runtime layers them that way).
 
 mod jobs;
 mod plugins;

@@ -164,6 +164,7 @@ fn compile_plugin(
             .collect(),
         mappings: Vec::new(), // compiled by the caller
         annotations: object(plugin.entry.entry.node.get("annotations")),
+        catalog: None, // the pinned catalog is read by the command (`cli::streams`)
     }
 }
 

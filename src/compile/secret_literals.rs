@@ -1,4 +1,4 @@
-//! Secrets that meltano.yml writes literally, kept out of the manifest (DESIGN.md "Secrets,
+//! Secrets that meltano.yml writes literally, kept out of the manifest (README "Secrets,
 //! literal or not"). What is a secret is [`SecretNames`]'s answer, the same that `meltc
 //! validate` warns with; each literal secret becomes a key of the Secret:
 //!
@@ -224,8 +224,9 @@ fn read_in<'a>(mut blocks: impl Iterator<Item = &'a EnvMap>, name: &str) -> bool
 /// Leave out the literal secrets nothing can observe: a project `env:` entry that the
 /// environment's `env:` sets again, and a plugin's `env:` entry that a block above it sets
 /// again (the environment's `env:`, a later block of the plugin, the environment's entry for
-/// it; the layers of spec §7.2), when no entry reads the variable in between. A base literal
-/// that production overrides with a reference then needs no Secret key in production.
+/// it; the layers of README "`meltc config` and `meltano config print`"), when no entry reads
+/// the variable in between. A base literal that production overrides with a reference then
+/// needs no Secret key in production.
 fn drop_overridden(manifest: &mut Manifest, names: &SecretNames<'_, '_>) {
     let Some(environment) = &manifest.environment else {
         return;

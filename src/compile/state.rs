@@ -1,7 +1,8 @@
-//! Whether an environment's incremental state outlives the pod that runs it (DESIGN.md, "State
-//! that would be lost"). meltc-run writes `s3://` (Garage, AWS) and `file://` backends; in a
-//! CronJob pod a `file://` path is the container's own disk, and the system database is the
-//! pod's SQLite file (or a database meltc-run does not write), so both vanish with the pod.
+//! Whether an environment's incremental state outlives the pod that runs it (README
+//! "`meltc build`", "State that a pod would lose"). meltc-run writes `s3://` (Garage, AWS) and
+//! `file://` backends; in a CronJob pod a `file://` path is the container's own disk, and the
+//! system database is the pod's SQLite file (or a database meltc-run does not write), so both
+//! vanish with the pod.
 
 use std::collections::BTreeMap;
 

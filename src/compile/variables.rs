@@ -158,9 +158,10 @@ impl<'m> Written<'m> {
         }
     }
 
-    /// Whether meltc-run sets `name` for every reader, as Meltano does (spec §7.4): its own
-    /// variables, a plugin's info, a project setting as `MELTANO_<NAME>`, or a setting with
-    /// a value written under that name by a plugin the reader sees the settings of.
+    /// Whether meltc-run sets `name` for every reader, as Meltano does (`PluginInvoker.env` in
+    /// `core/plugin_invoker.py`, `ELBContextBuilder.make_block` in `core/block/extract_load.py`):
+    /// its own variables, a plugin's info, a project setting as `MELTANO_<NAME>`, or a setting
+    /// with a value written under that name by a plugin the reader sees the settings of.
     fn by_runtime(&self, name: &str, readers: &[Reader]) -> bool {
         const OWN: &[&str] = &[
             "MELTANO_PROJECT_ROOT",
@@ -209,8 +210,8 @@ impl<'m> Written<'m> {
     }
 
     /// Whether `writer` runs before `reader` in one pipeline, so that `reader` is configured
-    /// with `writer`'s variables (spec §7.4): an extractor before mappers and loaders, a
-    /// mapper before loaders and other mappers.
+    /// with `writer`'s variables (Meltano's `ELBContextBuilder.make_block`): an extractor
+    /// before mappers and loaders, a mapper before loaders and other mappers.
     fn earlier_block(&self, writer: usize, reader: usize) -> bool {
         let rank = |index: usize| match self.manifest.plugins[index].plugin_type.as_str() {
             "extractors" => Some(0),

@@ -6,7 +6,7 @@
 //! 1. the code as its title (`# meltc::ref::unknown-plugin`) and the code table's severity and
 //!    summary (`**error** · …`);
 //! 2. what the finding means and why it matters at Meltano's run time, citing
-//!    reference/meltano-spec.md sections;
+//!    Meltano's source (a class or function and its file under `src/meltano/`);
 //! 3. a `## Bad` section: a minimal `yaml` block (meltano.yml), optional blocks for other files
 //!    (`yaml file=extract/github.yml`, `json file=plugins/…​.lock`), an optional `sh` block with
 //!    the `meltc validate` arguments, and a `text` block with the report (`× message` or

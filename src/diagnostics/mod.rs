@@ -16,7 +16,7 @@ pub use source::{FileId, SourceFile, SourceMap, Span};
 
 use serde::Serialize;
 
-/// How bad a finding is (DESIGN.md "Severity").
+/// How bad a finding is (README "`meltc validate`").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {

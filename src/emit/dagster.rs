@@ -3,15 +3,24 @@
 //! schedule. It imports only `dagster`, and every name is a literal: no Meltano, no project
 //! files at load time (reference/deploy-artifacts.md §5.2).
 //!
+//! With pinned catalogs (`meltc catalog`, `manifest::PinnedCatalog`) each extract-load step
+//! whose extractor has one is a `multi_asset` of the streams it selects: keys `[loader,
+//! stream]` (or `annotations.meltc.dagster.asset_keys`), kinds the tap and the target, the
+//! group of the first job that runs it, the selected columns as `dagster/column_schema`. A job
+//! made only of such steps becomes an asset job over their assets. Without pinned catalogs the
+//! file is what it was.
+//!
 //! Dagster names match `^[A-Za-z0-9_]+$`; names that sanitise alike get a stable hash suffix
 //! ([`super::names`]), so hundreds of jobs and look-alike names load.
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use super::deploy_settings::{self as settings, Orchestrator};
 use super::names::dagster_names;
 use super::{Artifacts, Inputs, header, templates};
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, Step, Stream};
 
 /// The definitions file, in the output folder.
 pub const FILE: &str = "dagster/definitions.py";
@@ -22,6 +31,33 @@ struct JobContext {
     job_name: String,
     op_name: String,
     description: String,
+    /// An asset job: its assets' keys (Python literals, comma-separated); empty for an op job.
+    selection: String,
+}
+
+#[derive(Serialize)]
+struct StepContext {
+    name: String,
+    /// `meltc-run run` arguments (Python literals, comma-separated).
+    blocks: String,
+    description: String,
+    group: String,
+    kinds: String,
+    specs: Vec<SpecContext>,
+}
+
+#[derive(Serialize)]
+struct SpecContext {
+    key: String,
+    description: String,
+    tags: String,
+    columns: Vec<ColumnContext>,
+}
+
+#[derive(Serialize)]
+struct ColumnContext {
+    name: String,
+    kind: String,
 }
 
 #[derive(Serialize)]
@@ -41,6 +77,7 @@ struct DefinitionsContext {
     schedule_status: &'static str,
     schedules_owner: String,
     jobs: Vec<JobContext>,
+    steps: Vec<StepContext>,
     schedules: Vec<ScheduleContext>,
     /// Schedules Dagster cannot run (Kubernetes owns them), said in a comment.
     left_out: Vec<String>,
@@ -79,19 +116,39 @@ pub fn emit(manifest: &Manifest, _inputs: &Inputs) -> Result<Artifacts, Vec<Stri
             .map(|schedule| schedule.name.as_str()),
         "",
     );
+    let (steps, step_keys) = asset_steps(manifest, &deploy.asset_keys)?;
     let jobs = manifest
         .jobs
         .iter()
-        .map(|job| JobContext {
-            name: literal(&job.name),
-            job_name: literal(&job_names[&job.name]),
-            op_name: literal(&op_names[&job.name]),
-            description: literal(&format!(
-                "Meltano job `{}`: meltc-run job {} ({})",
-                job.name,
-                job.name,
-                job.blocks.join(" ")
-            )),
+        .map(|job| {
+            // An asset job when every step is one of the assets' steps.
+            let keys: Option<Vec<&String>> = job
+                .steps
+                .iter()
+                .map(|step| step_keys.get(&step_label(step)?))
+                .collect::<Option<Vec<_>>>()
+                .map(|keys| keys.into_iter().flatten().collect());
+            let selection = keys
+                .filter(|keys| !keys.is_empty())
+                .map(|keys| {
+                    keys.iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            JobContext {
+                name: literal(&job.name),
+                job_name: literal(&job_names[&job.name]),
+                op_name: literal(&op_names[&job.name]),
+                description: literal(&format!(
+                    "Meltano job `{}`: meltc-run job {} ({})",
+                    job.name,
+                    job.name,
+                    job.blocks.join(" ")
+                )),
+                selection,
+            }
         })
         .collect();
     let mut schedules = Vec::new();
@@ -151,9 +208,185 @@ pub fn emit(manifest: &Manifest, _inputs: &Inputs) -> Result<Artifacts, Vec<Stri
         schedule_status,
         schedules_owner: schedules_owner.to_owned(),
         jobs,
+        steps,
         schedules,
         left_out,
     };
     let text = templates::render(templates::DAGSTER_DEFINITIONS, &context).map_err(|e| vec![e])?;
     Ok(Artifacts::from([(FILE.to_owned(), text)]))
+}
+
+/// `tap [mapper:mapping...] target` of an extract-load step whose extractor has a pinned
+/// catalog; `None` for any other step.
+fn step_label(step: &Step) -> Option<String> {
+    let Step::ExtractLoad {
+        extractor,
+        mappings,
+        loader,
+        ..
+    } = step
+    else {
+        return None;
+    };
+    let mut blocks = vec![extractor.clone()];
+    blocks.extend(mappings.iter().map(|m| m.mapping.clone()));
+    blocks.push(loader.clone());
+    Some(blocks.join(" "))
+}
+
+/// A Dagster name of `text`: other characters become `_`.
+fn dagster_part(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// The column type shown: the JSON types but `null`, and the format (`string (date-time)`).
+fn column_kind(types: &[String], format: Option<&str>) -> String {
+    let mut kinds: Vec<&str> = types
+        .iter()
+        .map(String::as_str)
+        .filter(|kind| *kind != "null")
+        .collect();
+    if kinds.is_empty() {
+        kinds.push("any");
+    }
+    let mut kind = kinds.join(" | ");
+    if let Some(format) = format {
+        kind.push_str(&format!(" ({format})"));
+    }
+    kind
+}
+
+/// The multi-assets of the manifest's extract-load steps with pinned catalogs (each distinct
+/// step once, in job order) and each step's asset keys (Python literals) by its label.
+#[allow(clippy::type_complexity, reason = "a private pair")]
+fn asset_steps(
+    manifest: &Manifest,
+    given: &BTreeMap<(String, String), Vec<String>>,
+) -> Result<(Vec<StepContext>, BTreeMap<String, Vec<String>>), Vec<String>> {
+    let mut labels: Vec<(String, &str, &Step)> = Vec::new();
+    for job in &manifest.jobs {
+        for step in &job.steps {
+            let Some(label) = step_label(step) else {
+                continue;
+            };
+            let Step::ExtractLoad { extractor, .. } = step else {
+                continue;
+            };
+            // A step without a selected stream has no asset (Dagster refuses an empty
+            // multi_asset): its jobs stay op jobs.
+            let has_catalog = manifest
+                .plugin_of_type("extractors", extractor)
+                .and_then(|plugin| plugin.catalog.as_ref())
+                .is_some_and(|catalog| !catalog.streams.is_empty());
+            if has_catalog && !labels.iter().any(|(known, _, _)| *known == label) {
+                labels.push((label, job.name.as_str(), step));
+            }
+        }
+    }
+    let names = dagster_names(
+        labels.iter().map(|(label, _, _)| label.as_str()),
+        "meltano_",
+    );
+    let mut steps = Vec::new();
+    let mut keys_by_label = BTreeMap::new();
+    let mut owners: BTreeMap<Vec<String>, String> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (label, job, step) in &labels {
+        let Step::ExtractLoad {
+            extractor, loader, ..
+        } = step
+        else {
+            continue;
+        };
+        let Some(catalog) = manifest
+            .plugin_of_type("extractors", extractor)
+            .and_then(|plugin| plugin.catalog.as_ref())
+        else {
+            continue;
+        };
+        let mut specs = Vec::new();
+        let mut keys = Vec::new();
+        for stream in &catalog.streams {
+            let key = given
+                .get(&(extractor.clone(), stream.tap_stream_id.clone()))
+                .cloned()
+                .unwrap_or_else(|| vec![dagster_part(loader), dagster_part(&stream.tap_stream_id)]);
+            if let Some(other) = owners.insert(key.clone(), (*label).clone()) {
+                problems.push(format!(
+                    "the asset key {} of stream `{}` in step `{label}` is also a key of step `{other}`: give one of them its own under annotations.meltc.dagster.asset_keys",
+                    key.join("/"),
+                    stream.tap_stream_id
+                ));
+            }
+            let key_literal = format!(
+                "[{}]",
+                key.iter()
+                    .map(|part| literal(part))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            keys.push(key_literal.clone());
+            specs.push(spec(extractor, loader, stream, key_literal));
+        }
+        let mut blocks = vec![literal(extractor)];
+        if let Step::ExtractLoad { mappings, .. } = step {
+            blocks.extend(mappings.iter().map(|m| literal(&m.mapping)));
+        }
+        blocks.push(literal(loader));
+        steps.push(StepContext {
+            name: literal(&names[label]),
+            blocks: blocks.join(", "),
+            description: literal(&format!("meltc-run run {label}")),
+            group: literal(&dagster_part(job)),
+            kinds: format!("{{{}, {}}}", literal(extractor), literal(loader)),
+            specs,
+        });
+        keys_by_label.insert((*label).clone(), keys);
+    }
+    if problems.is_empty() {
+        Ok((steps, keys_by_label))
+    } else {
+        Err(problems)
+    }
+}
+
+fn spec(extractor: &str, loader: &str, stream: &Stream, key: String) -> SpecContext {
+    let mut description = format!(
+        "Stream `{}` of {extractor}, loaded by {loader}",
+        stream.tap_stream_id
+    );
+    if let Some(table) = &stream.table_name {
+        description.push_str(&format!(" (table `{table}`)"));
+    }
+    if !stream.key_properties.is_empty() {
+        description.push_str(&format!("; key {}", stream.key_properties.join(", ")));
+    }
+    if let Some(method) = &stream.replication_method {
+        description.push_str(&format!("; {method}"));
+        if let Some(key) = &stream.replication_key {
+            description.push_str(&format!(" on {key}"));
+        }
+    }
+    let mut tags = vec![format!(
+        "\"meltano/stream\": {}",
+        literal(&dagster_part(&stream.tap_stream_id))
+    )];
+    if let Some(method) = &stream.replication_method {
+        tags.push(format!("\"meltano/replication\": {}", literal(method)));
+    }
+    SpecContext {
+        key,
+        description: literal(&description),
+        tags: format!("{{{}}}", tags.join(", ")),
+        columns: stream
+            .columns
+            .iter()
+            .map(|column| ColumnContext {
+                name: literal(&column.name),
+                kind: literal(&column_kind(&column.types, column.format.as_deref())),
+            })
+            .collect(),
+    }
 }

@@ -126,9 +126,12 @@ pub struct Deploy {
     pub image: Image,
     /// The Kubernetes defaults of the environment.
     pub kubernetes: Kubernetes,
+    /// Dagster asset keys given per extractor and `tap_stream_id`.
+    pub asset_keys: BTreeMap<(String, String), Vec<String>>,
 }
 
-const TOP_KEYS: &[&str] = &["name", "orchestrator", "image", "kubernetes"];
+const TOP_KEYS: &[&str] = &["name", "orchestrator", "image", "kubernetes", "dagster"];
+const DAGSTER_KEYS: &[&str] = &["asset_keys"];
 const IMAGE_KEYS: &[&str] = &["python", "base", "meltc", "platform"];
 const KUBERNETES_KEYS: &[&str] = &[
     "image",
@@ -271,16 +274,66 @@ pub fn deploy(manifest: &Manifest) -> Result<Deploy, Problems> {
         "annotations.meltc.kubernetes",
         &mut problems,
     );
+    let asset_keys = asset_keys(meltc, &mut problems);
     if problems.is_empty() {
         Ok(Deploy {
             name: crate::emit::names::kubernetes_name(&name, 40),
             orchestrator,
             image,
             kubernetes,
+            asset_keys,
         })
     } else {
         Err(problems)
     }
+}
+
+/// `annotations.meltc.dagster.asset_keys`: `{extractor: {tap_stream_id: [part, ...]}}`, each
+/// part a Dagster name (letters, digits, `_`), as a dbt project's `source()` keys are.
+fn asset_keys(
+    meltc: &Map<String, Value>,
+    problems: &mut Problems,
+) -> BTreeMap<(String, String), Vec<String>> {
+    const PATH: &str = "annotations.meltc.dagster";
+    let mut keys = BTreeMap::new();
+    let Some(dagster) = object(meltc.get("dagster"), PATH, problems) else {
+        return keys;
+    };
+    unknown_keys(dagster, DAGSTER_KEYS, PATH, problems);
+    let path = format!("{PATH}.asset_keys");
+    let Some(extractors) = object(dagster.get("asset_keys"), &path, problems) else {
+        return keys;
+    };
+    for (extractor, streams) in extractors {
+        let extractor_path = format!("{path}.{extractor}");
+        let Some(streams) = object(Some(streams), &extractor_path, problems) else {
+            continue;
+        };
+        for (stream, key) in streams {
+            let parts: Option<Vec<String>> = key.as_array().and_then(|parts| {
+                parts
+                    .iter()
+                    .map(|part| {
+                        part.as_str()
+                            .filter(|part| {
+                                !part.is_empty()
+                                    && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                            })
+                            .map(str::to_owned)
+                    })
+                    .collect()
+            });
+            match parts {
+                Some(parts) if !parts.is_empty() => {
+                    keys.insert((extractor.clone(), stream.clone()), parts);
+                }
+                _ => problems.push(format!(
+                    "`{extractor_path}.{stream}` must be a non-empty list of Dagster names (letters, digits and `_`), like `[shop, orders]`, not {key}"
+                )),
+            }
+        }
+    }
+    keys
 }
 
 fn image(meltc: &Map<String, Value>, problems: &mut Problems) -> Image {

@@ -29,6 +29,9 @@ pub const DOCKERFILE: &str = "Dockerfile";
 pub const DOCKERIGNORE: &str = ".dockerignore";
 /// The folder of the locks' copies in the output folder.
 pub const LOCKS: &str = "locks";
+/// The folder of the pinned catalogs' copies in the output folder (`/etc/meltc/catalogs` in
+/// the image, `MELTC_CATALOGS`).
+pub const CATALOGS: &str = "catalogs";
 /// The install script's name in the output folder.
 pub const INSTALL_SCRIPT: &str = "install-plugins.sh";
 /// The allow-list of a build context that is the project root, beside the Dockerfile (Docker
@@ -127,6 +130,8 @@ struct DockerContext {
     venvs: Vec<VenvContext>,
     not_installed: Vec<String>,
     locks: Vec<String>,
+    /// The pinned catalogs' copies in the output folder ([`CATALOGS`]).
+    catalogs: Vec<String>,
 }
 
 /// The docker emitter.
@@ -313,6 +318,22 @@ pub fn emit(manifest: &Manifest, inputs: &Inputs) -> Result<Artifacts, Vec<Strin
         .environment
         .as_ref()
         .map_or("none", |environment| environment.name.as_str());
+    // The pinned catalogs (`meltc catalog`), as `<extractor>.json`: a pod runs no discovery.
+    let mut catalogs = Vec::new();
+    for plugin in &manifest.plugins {
+        let Some(catalog) = &plugin.catalog else {
+            continue;
+        };
+        let Some(text) = inputs.catalogs.get(&catalog.file) else {
+            return Err(vec![format!(
+                "the pinned catalog `{}` was not read: this is a bug in meltc",
+                catalog.file
+            )]);
+        };
+        let copy = format!("{CATALOGS}/{}.json", plugin.name);
+        artifacts.insert(copy.clone(), text.clone());
+        catalogs.push(copy);
+    }
     let prefix = in_project
         .as_ref()
         .map(|folder| format!("{folder}/"))
@@ -349,6 +370,7 @@ pub fn emit(manifest: &Manifest, inputs: &Inputs) -> Result<Artifacts, Vec<Strin
         needs_git: !git_for.is_empty(),
         git_for: git_for.join("; "),
         locks: venvs.iter().filter_map(|venv| venv.lock.clone()).collect(),
+        catalogs,
         venvs,
         not_installed,
     };

@@ -48,6 +48,9 @@ pub struct Inputs {
     /// [`crate::compile::requirements::metadata_digest`] of each virtualenv installed from
     /// paths of the project, to tell a stale lock.
     pub metadata: BTreeMap<String, String>,
+    /// Each extractor's pinned catalog file (`manifest::PinnedCatalog::file`) -> its text,
+    /// which the image carries.
+    pub catalogs: BTreeMap<String, String>,
 }
 
 /// The output subfolder of a project built without an environment.
@@ -64,7 +67,8 @@ pub fn folder_name(manifest: &Manifest) -> &str {
         })
 }
 
-/// The first comment lines of every generated file (DESIGN: generated-by and ownership).
+/// The first comment lines of every generated file (README "What `meltc build` generates
+/// (emitters)": generated-by and ownership).
 #[must_use]
 pub fn header(manifest: &Manifest) -> Vec<String> {
     let environment = manifest

@@ -1,6 +1,6 @@
-//! `meltano run`'s block grammar (reference/meltano-spec.md §11.1) over a manifest's plugins:
-//! the compiler groups a job's blocks into steps with it, and `meltc-run run BLOCK...` parses
-//! its arguments with the same rules.
+//! `meltano run`'s block grammar (Meltano's `BlockParser`, `core/block/block_parser.py`) over
+//! a manifest's plugins: the compiler groups a job's blocks into steps with it, and
+//! `meltc-run run BLOCK...` parses its arguments with the same rules.
 //!
 //! Scanning left to right, an extractor opens an extract/load set that continues with zero or
 //! more mappings (by mapping name) and ends with one loader; any other plugin runs alone, with

@@ -179,7 +179,8 @@ pub struct Plugin {
     pub extras: Vec<Setting>,
     /// The `env:` blocks of the plugin and its `inherit_from` parents (the furthest first, `from`
     /// their name), then the environment's entries for them (`from: environment:<name>`); each
-    /// as written. Layered as spec §7.2 (an environment's blocks over the plugins').
+    /// as written. Layered as Meltano's `PluginInvoker.env` (`core/plugin_invoker.py`) layers
+    /// them: an environment's blocks over the plugins'.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvBlock>,
     /// Commands by name, the parent's first.
@@ -191,6 +192,63 @@ pub struct Plugin {
     /// The entry's `annotations`.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub annotations: serde_json::Map<String, Value>,
+    /// An extractor's pinned catalog (`meltc catalog`), when the project has one for the
+    /// environment: the streams a run selects from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<PinnedCatalog>,
+}
+
+/// An extractor's pinned catalog and the streams a run selects from it: the plugin's
+/// `select`, `metadata` and `schema` rules applied by meltc-run's own catalog module, and the
+/// Singer SDK's rule for what a tap syncs. Never a config value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PinnedCatalog {
+    /// The file in the project (`catalogs/<extractor>[.<env>].json`); the image holds it as
+    /// `<MELTC_CATALOGS>/<extractor>.json`.
+    pub file: String,
+    /// The selected streams, in the catalog's order.
+    pub streams: Vec<Stream>,
+}
+
+/// A selected stream of a pinned catalog.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stream {
+    /// `tap_stream_id`: the name in Singer messages, state bookmarks and rules.
+    pub tap_stream_id: String,
+    /// `stream`, when it differs from `tap_stream_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    /// The source table (`table_name`, or the stream metadata's `table-name`), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_name: Option<String>,
+    /// `table-key-properties` (or the stream's `key_properties`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_properties: Vec<String>,
+    /// `replication-method` (`FULL_TABLE`, `INCREMENTAL`, `LOG_BASED`), when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_method: Option<String>,
+    /// `replication-key`, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_key: Option<String>,
+    /// The selected top-level properties, in schema order.
+    pub columns: Vec<Column>,
+}
+
+/// A selected column of a stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    /// The property name.
+    pub name: String,
+    /// Its JSON Schema `type`s (`["integer", "null"]`); empty when the schema names none
+    /// (`anyOf`, `{}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+    /// Its `format` (`date-time`...), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 /// A plugin virtualenv's hashed requirements lock, as its header describes it.

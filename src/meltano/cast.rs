@@ -1,5 +1,6 @@
 //! Casting a value to its setting's kind, value processors, and rendering a value as an
-//! environment variable, as Meltano does (`core/setting_definition.py`, spec §4).
+//! environment variable, as Meltano does (`SettingDefinition.cast_value` and `stringify_value`
+//! in `core/setting_definition.py`).
 //!
 //! Only strings are cast (from env vars, `.env`, or quoted YAML): `boolean` is true for
 //! `true/1/yes/on` (any case), `integer` is Python's `int()`, `object`/`array` parse as JSON

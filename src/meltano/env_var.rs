@@ -1,5 +1,6 @@
 //! Environment variable names as Meltano derives them from plugin and setting names
-//! (reference/meltano-spec.md §8.1). The `${VAR}` reference grammar itself lives in
+//! (`SettingDefinition.env_vars` in `core/setting_definition.py`, `ProjectPlugin.env_prefixes`
+//! in `core/plugin/project_plugin.py`). The `${VAR}` reference grammar itself lives in
 //! `meltano::template`, its one implementation.
 
 /// One part of an env var name as Meltano derives it (`core/utils/__init__.py` `to_env_var`):

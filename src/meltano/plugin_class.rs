@@ -51,7 +51,8 @@ impl PluginClass {
         }
     }
 
-    /// Singer plugins get a JSON config file: nested, without nulls (spec §8.3).
+    /// Singer plugins get a JSON config file: nested, without nulls (Meltano's
+    /// `SingerPlugin.process_config`, `core/plugin/singer/base.py`).
     #[must_use]
     pub fn is_singer(self) -> bool {
         matches!(

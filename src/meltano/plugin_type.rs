@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// A key under `plugins:` (reference/meltano-spec.md §2).
+/// A key under `plugins:` (Meltano's `PluginType`, `core/plugin/base.py`).
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]

@@ -1,6 +1,8 @@
-//! The settings of a plugin (reference/meltano-spec.md §3, §4, §8.1): declared ones, implicit
-//! ones for undeclared config keys, Meltano's built-in extras (`_select`, `_dialect`, ...), and
-//! the environment variable names each is read from and written to.
+//! The settings of a plugin (Meltano's `ProjectPlugin.all_settings` and `extra_settings` in
+//! `core/plugin/project_plugin.py`, `SettingDefinition` in `core/setting_definition.py`):
+//! declared ones, implicit ones for undeclared config keys, Meltano's built-in extras
+//! (`_select`, `_dialect`, ...), and the environment variable names each is read from and
+//! written to.
 //!
 //! The lists are built the way Meltano builds them, because the order and the exact set decide
 //! what `meltano config print` shows and which env vars a plugin receives:

@@ -1,5 +1,6 @@
 //! POSIX shell words as Meltano splits them with Python's `shlex.split`: a `pip_url` into pip
-//! arguments (reference/meltano-spec.md §7.6) and a command's `args` (§7.5).
+//! arguments (`get_pip_install_args` in `core/plugin_install_service.py`) and a command's
+//! `args` (`Command.expanded_args` in `core/plugin/command.py`).
 
 /// Split `text` into words with POSIX shell rules (quotes removed, backslash escapes), as
 /// Python's `shlex.split` does.

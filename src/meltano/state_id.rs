@@ -1,4 +1,5 @@
-//! State IDs: the name a job's bookmarks are stored under (reference/meltano-spec.md §11.3).
+//! State IDs: the name a job's bookmarks are stored under (Meltano's `generate_state_id`,
+//! `core/block/extract_load.py`).
 //!
 //! `meltano run` names the state of an extract/load set `<environment>:<extractor>-to-<loader>`,
 //! plus `:<suffix>` when a suffix is given. The same string is the folder (or key segment) the
@@ -172,7 +173,7 @@ mod tests {
 
     #[test]
     fn formats_like_meltano_generate_state_id() {
-        // Rows from reference/meltano-spec.md §11.3 (verified against Meltano).
+        // Rows checked against Meltano (`generate_state_id`, `core/block/extract_load.py`).
         let cases = [
             (None, None, "dev:tap-fake-to-target-fake"),
             (Some("abc"), None, "dev:tap-fake-to-target-fake:abc"),

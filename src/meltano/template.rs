@@ -1,5 +1,5 @@
-//! `${VAR}` templates (reference/meltano-spec.md §7.1), kept as structure until a command that
-//! is allowed to read values expands them.
+//! `${VAR}` templates (Meltano's `expand_env_vars`, `core/utils/__init__.py`), kept as
+//! structure until a command that is allowed to read values expands them.
 //!
 //! A string from meltano.yml becomes a [`Template`]: literal parts and variable references.
 //! The grammar is Meltano's regex `(\\)?\$(?:\{(\w+)\}|([A-Z][A-Z0-9_]*))`:

@@ -1,4 +1,4 @@
-//! Finding the project root the way Meltano does (reference/meltano-spec.md §1.1).
+//! Finding the project root the way Meltano does (`Project.find`, `core/project.py`).
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,5 @@
-//! `include_paths`: which files a project pulls in, in which order
-//! (reference/meltano-spec.md §1.2).
+//! `include_paths`: which files a project pulls in, in which order (Meltano's
+//! `ProjectFiles._resolve_include_paths`, `core/project_files.py`).
 //!
 //! Each pattern is a pathlib-style glob relative to the root (`*`, `?`, `[…]`, `**` = zero or
 //! more folders). Meltano returns one pattern's matches in file-system order; meltc sorts them

@@ -1,7 +1,8 @@
-//! Folding included files into meltano.yml with Meltano's `deep_merge`
-//! (reference/meltano-spec.md §1.3): mappings merge key by key, lists concatenate, a scalar
-//! replaces; a list or mapping arriving on a value of another kind is an error (Meltano
-//! crashes there), and so is a `null` arriving on a list or mapping (Meltano drops it).
+//! Folding included files into meltano.yml with Meltano's `deep_merge` (`core/utils/__init__.py`,
+//! called by `ProjectFiles.load` in `core/project_files.py`): mappings merge key by key, lists
+//! concatenate, a scalar replaces; a list or mapping arriving on a value of another kind is an
+//! error (Meltano crashes there), and so is a `null` arriving on a list or mapping (Meltano
+//! drops it).
 
 use crate::diagnostics::{Diagnostic, codes, with_article};
 use crate::yaml::{Node, Value};

@@ -59,7 +59,8 @@ impl<'a> Plugin<'a> {
             .filter(|parent| *parent != self.name())
     }
 
-    /// A custom plugin: `namespace` without `inherit_from` (spec §9.1).
+    /// A custom plugin: `namespace` without `inherit_from` (Meltano's `ProjectPlugin.__init__`
+    /// and `is_custom`, `core/plugin/project_plugin.py`).
     #[must_use]
     pub fn is_custom(&self) -> bool {
         self.entry.node.get("namespace").is_some() && self.inherit_from().is_none()

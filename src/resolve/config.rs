@@ -1,6 +1,7 @@
 //! The effective configuration of one plugin in one environment, each value with its source
-//! (spec §6.3, §8.2). Used by `meltc config`, which passes the shell; values are expanded only
-//! here, against the variables the plugin would see.
+//! (Meltano's `SettingValueStore` order and `MeltanoEnvStoreManager`, `core/settings_store.py`).
+//! Used by `meltc config`, which passes the shell; values are expanded only here, against the
+//! variables the plugin would see.
 //!
 //! For each setting the first non-null value wins, in Meltano's store order:
 //!
@@ -51,7 +52,8 @@ pub struct PluginConfig {
     /// What `meltano config print` shows: for Singer plugins the config file (nested, no
     /// nulls), for other plugins the flat name -> value map.
     pub config: Map<String, Value>,
-    /// The env vars Meltano writes for the plugin's settings and extras (spec §8.1).
+    /// The env vars Meltano writes for the plugin's settings and extras (`SettingsService.as_env`,
+    /// `core/settings_service.py`).
     pub env: IndexMap<String, String>,
 }
 

@@ -2,12 +2,12 @@
 //! fields for what resolution reads, plus the JSON object it was read from (lock files are
 //! written from that object, see [`super::lockfile`]).
 //!
-//! Both sources have the same shape (a Meltano "standalone plugin", reference/meltano-spec.md
-//! §9.2), so one parser reads both. It applies what Meltano does when it builds a
+//! Both sources have the same shape (Meltano's `StandalonePlugin`, `core/plugin/base.py`), so
+//! one parser reads both. It applies what Meltano does when it builds a
 //! `SettingDefinition` (`core/setting_definition.py`): the deprecated kinds `password`/`oauth`
 //! mean `sensitive: true` and `hidden` means `hidden: true`, and when the flag was also given
-//! the kind becomes `string`. Everything Meltano does not know is an extra (§3), kept in the
-//! source's order.
+//! the kind becomes `string`. Everything Meltano does not know is an extra (`PluginDefinition`'s
+//! `extras`, `core/plugin/base.py`), kept in the source's order.
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};

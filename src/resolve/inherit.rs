@@ -1,5 +1,6 @@
-//! A project entry merged over what it inherits (spec §9.1): a project parent (already
-//! resolved), a definition (lock file, hub index, or a custom plugin's own entry), or nothing.
+//! A project entry merged over what it inherits (Meltano's `ProjectPlugin`, its `_fallbacks`
+//! and `all_settings`, `core/plugin/project_plugin.py`): a project parent (already resolved),
+//! a definition (lock file, hub index, or a custom plugin's own entry), or nothing.
 //!
 //! - `variant`, `pip_url`, `python`, `executable`, `capabilities`, `label` fall back to the
 //!   parent only when the entry leaves them unset; `namespace` too, except that a plugin with

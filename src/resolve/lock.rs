@@ -1,5 +1,6 @@
 //! Locking: the lock file each plugin of a project gets from the bundled hub index, and writing
-//! it (reference/meltano-spec.md §9.2, `meltano lock`).
+//! it (Meltano's `PluginLockService` in `core/plugin_lock_service.py`, `meltano lock` in
+//! `cli/lock.py`).
 //!
 //! 1. [`plan`]: whether a plugin is locked at all, which hub variant, which file, and the exact
 //!    bytes Meltano writes there ([`lockfile::render`]).
@@ -131,7 +132,8 @@ pub fn plan<'a>(
     }
     let written = plugin.variant();
     if let Some(parent) = plugin.inherit_from() {
-        // Meltano's order (spec §9.1): a project parent only when `variant` is not set.
+        // Meltano's order (`ProjectPluginsService.find_parent`): a project parent only when
+        // `variant` is not set.
         if written.is_none() && is_project_plugin(plugin.plugin_type, parent) {
             return Plan::InheritsProjectPlugin(parent);
         }

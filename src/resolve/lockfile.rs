@@ -1,5 +1,5 @@
-//! Meltano's plugin lock files: `plugins/<type>/<name>--<variant>.lock` (reference/meltano-spec.md
-//! §9.2).
+//! Meltano's plugin lock files: `plugins/<type>/<name>--<variant>.lock`
+//! (`PluginLockService.plugin_lock_path`, `core/plugin_lock_service.py`).
 //!
 //! Reading gives a [`Definition`]. Writing produces the bytes Meltano writes when it locks a Hub
 //! definition (`PluginLockService.save_definition`): the definition becomes a

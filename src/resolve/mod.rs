@@ -1,7 +1,8 @@
 //! Plugin resolution: the stage after validation. Every plugin of a project gets its
 //! definition and the settings, env var names and defaults later stages need.
 //!
-//! 1. [`plugin::resolve`]: each plugin's definition, in Meltano's order (spec §9): a custom
+//! 1. [`plugin::resolve`]: each plugin's definition, in Meltano's order
+//!    (`ProjectPluginsService.find_parent`, `core/project_plugins_service.py`): a custom
 //!    plugin's own entry, a project parent (`inherit_from`), a lock file ([`lockfile`]), the
 //!    bundled hub index ([`hub`]); the entry merged over it ([`inherit`]) into a
 //!    [`ResolvedPlugin`] (origin, variant, namespace, executable, capabilities, settings,
@@ -10,7 +11,8 @@
 //! 2. [`crate::meltano::setting`]: the setting model (declared, implicit per config leaf, built-in and
 //!    definition extras) and the env var names each setting is read from and written to.
 //! 3. [`config`]: the effective value of every setting in one environment with its source,
-//!    Meltano's precedence (spec §8.2) and environment merge (§6.3), kind casts ([`cast`]),
+//!    Meltano's precedence (`SettingValueStore`) and environment merge
+//!    (`MeltanoEnvStoreManager`, both `core/settings_store.py`), kind casts ([`cast`]),
 //!    and the config object a Singer plugin gets. Values are [`crate::meltano::template::ConfigValue`] templates
 //!    ([`values`] reads them from YAML) until a caller that may read the shell expands them;
 //!    [`plugin_env`] layers the `env:` blocks a plugin sees.
@@ -42,4 +44,4 @@ pub use definition::{
 pub use plugin::{Origin, Resolved, ResolvedPlugin, resolve};
 
 #[cfg(test)]
-mod reference_tests;
+mod shared_reference_tests;

@@ -1,5 +1,7 @@
-//! Resolving every plugin of a project: where its definition comes from (spec §9.1, §9.3) and
-//! the plugin that results from the entry merged over it.
+//! Resolving every plugin of a project: where its definition comes from
+//! (`ProjectPluginsService.find_parent` in `core/project_plugins_service.py`,
+//! `MeltanoHubService` in `core/hub/client.py`) and the plugin that results from the entry
+//! merged over it.
 //!
 //! Order, as Meltano's `find_parent`: a custom plugin (`namespace` without `inherit_from`) is
 //! its own definition; an `inherit_from` without `variant` names a project plugin of the same
@@ -327,7 +329,8 @@ impl<'p> Resolver<'_, 'p> {
         self.mappings[index] = mappings;
     }
 
-    /// The project plugin `entry` inherits from: only without `variant` (spec §9.1).
+    /// The project plugin `entry` inherits from: only without `variant` (Meltano's
+    /// `ProjectPluginsService.find_parent`).
     fn project_parent(&self, entry: &Plugin<'_>) -> Option<usize> {
         if entry.is_custom() || entry.variant().is_some() {
             return None;

@@ -1,4 +1,4 @@
-//! Which values meltc treats as secrets (DESIGN.md "Secrets, literal or not"): the one
+//! Which values meltc treats as secrets (README "Secrets, literal or not"): the one
 //! classifier that `meltc validate` (a literal secret is warned about where it is written) and
 //! `meltc build` (a literal secret is kept out of every artifact and becomes a key of the
 //! Secret) both ask, so that the warning and the build never disagree.
@@ -8,7 +8,8 @@
 //! `env:` block is secret when, first match wins:
 //!
 //! 1. a sensitive setting of a plugin of the project reads it (`TAP_ORACLE_PASSWORD` for the
-//!    `password` of `tap-oracle`, spec §8.1) or is written to it (the setting's own `env:`);
+//!    `password` of `tap-oracle`, Meltano's `PluginSettingsService.setting_env_vars`) or is
+//!    written to it (the setting's own `env:`);
 //! 2. a declared setting that is not sensitive reads it: it is not (the definition decides, as
 //!    it does in Meltano);
 //! 3. a secret value reads it: a sensitive setting's value or default anywhere in the project

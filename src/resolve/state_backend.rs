@@ -1,6 +1,7 @@
 //! The state backend a project (or one of its environments) configures, read from the files
-//! only (reference/meltano-spec.md §12): `MELTANO_STATE_BACKEND_URI` in the environment's
-//! `env:`, then in the project's `env:`, then `state_backend.uri` in meltano.yml.
+//! only (Meltano's `state_store_manager_from_project_settings`, `core/state_store/__init__.py`):
+//! `MELTANO_STATE_BACKEND_URI` in the environment's `env:`, then in the project's `env:`, then
+//! `state_backend.uri` in meltano.yml.
 
 use crate::diagnostics::Span;
 use crate::project::Project;

@@ -1,6 +1,7 @@
 //! Meltano's catalog cache: `<project>/.meltano/run/<tap>/tap.properties.json` with the key it
-//! was discovered under in `tap.properties.cache_key` beside it (spec §11.6). The same files
-//! Meltano uses, so a project run by both discovers once.
+//! was discovered under in `tap.properties.cache_key` beside it (`SingerTap.catalog_cache_key`
+//! and `_get_catalog` in `core/plugin/singer/tap.py`). The same files Meltano uses, so a
+//! project run by both discovers once.
 //!
 //! The cache is an optimisation only: a missing, unreadable or unwritable cache (a read-only
 //! image) means "discover", never a failed run.

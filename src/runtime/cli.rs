@@ -44,6 +44,12 @@ struct Cli {
     #[arg(long, env = "MELTC_PLUGINS_DIR", global = true)]
     plugins_dir: Option<PathBuf>,
 
+    /// The pinned catalogs (`meltc catalog`; the image's `/etc/meltc/catalogs`): a run uses an
+    /// extractor's instead of discovering while its key matches the run's settings; default:
+    /// the project's `catalogs/`.
+    #[arg(long, env = "MELTC_CATALOGS", global = true)]
+    catalogs: Option<PathBuf>,
+
     /// Log lines for people (`human`) or one JSON object per line (`json`, for pods).
     #[arg(long, value_enum, global = true, default_value_t = Format::Human)]
     log_format: Format,
@@ -192,6 +198,7 @@ pub fn main() -> ExitCode {
         literals,
         project_root,
         plugins_dir: cli.plugins_dir.clone(),
+        catalogs_dir: cli.catalogs.clone(),
         logger: &logger,
         interrupts: &interrupts,
     };

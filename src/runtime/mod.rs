@@ -7,6 +7,7 @@
 //! - [`catalog`]: Singer catalog selection (`select`, `metadata`, `schema`, `select_filter`),
 //!   as Meltano applies it before a tap runs;
 //! - [`catalog_cache`]: Meltano's discovered-catalog cache in `.meltano/run/<tap>/`;
+//! - [`pinned_catalog`]: the catalogs `meltc catalog` stores in the project's `catalogs/`;
 //! - [`pipe`]: `tap | [mapper…] | target` as child processes, with the target's state lines
 //!   handed to the caller as they arrive;
 //! - [`run_results`]: what a run did per step and stream (the `--run-results` file and the
@@ -25,6 +26,7 @@ pub mod dev;
 pub mod exit;
 pub mod interrupt;
 pub mod log;
+pub mod pinned_catalog;
 pub mod pipe;
 pub mod prepare;
 pub mod required;

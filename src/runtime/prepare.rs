@@ -1,5 +1,6 @@
 //! A plugin's variables and configuration at run time, from the manifest and the process
-//! environment: what `meltano run` hands a plugin (reference/meltano-spec.md §7, §8).
+//! environment: what `meltano run` hands a plugin (Meltano's `PluginInvoker.env` in
+//! `core/plugin_invoker.py`, `PluginSettingsService` in `core/plugin/settings_service.py`).
 //!
 //! The variables follow Meltano's documented layering (the same as `meltc config`,
 //! `resolve::plugin_env`): process < Meltano's own (`MELTANO_PROJECT_ROOT`, project settings
@@ -192,8 +193,9 @@ fn below_plugins(manifest: &Manifest, host: &Host<'_>) -> IndexMap<String, Strin
     }
     for (name, value) in &manifest.settings {
         let var = to_env_var("meltano", name);
-        // A project setting set in the terminal beats meltano.yml (spec §8.2): a pod points
-        // `MELTANO_STATE_BACKEND_URI` elsewhere without a rebuild.
+        // A project setting set in the terminal beats meltano.yml (the order of Meltano's
+        // `SettingValueStore`, `core/settings_store.py`): a pod points `MELTANO_STATE_BACKEND_URI`
+        // elsewhere without a rebuild.
         if host.process.contains_key(&var) {
             continue;
         }

@@ -1,5 +1,5 @@
 //! Running a manifest's steps: what `meltc-run job NAME` and `meltc-run run BLOCK...` do in
-//! place of `meltano run` (reference/meltano-spec.md §11).
+//! place of `meltano run` (Meltano's `cli/run.py` and `core/block/`).
 //!
 //! An extract/load step: prepare each plugin's variables and config (a later block sees the
 //! earlier blocks' variables, as in Meltano), write the config files into a private directory,
@@ -24,6 +24,7 @@ use super::catalog_cache::CatalogCache;
 use super::config_file::{FileKind, RunDir};
 use super::interrupt::Interrupts;
 use super::log::{Level, Logger};
+use super::pinned_catalog;
 use super::pipe::{self, PluginKind};
 use super::prepare::{Host, Prepared, mapping_config, prepare, project_variables};
 use super::required;
@@ -77,6 +78,9 @@ pub struct Runtime<'a> {
     pub project_root: PathBuf,
     /// Where the virtualenvs are (`<dir>/<type>/<venv>/bin/<executable>`).
     pub plugins_dir: Option<PathBuf>,
+    /// The pinned catalogs' folder ([`pinned_catalog`]; `MELTC_CATALOGS`, the image's
+    /// `/etc/meltc/catalogs`); `None`: `<project_root>/catalogs`.
+    pub catalogs_dir: Option<PathBuf>,
     /// The log.
     pub logger: &'a Logger,
     /// Signals received.
@@ -310,7 +314,8 @@ impl Runtime<'_> {
         }
         let mut processes =
             vec![self.process_of(tap, &tap_prepared, PluginKind::Extractor, tap_args)];
-        // Each block sees the variables of the blocks before it (spec §7.4).
+        // Each block sees the variables of the blocks before it (Meltano's
+        // `ELBContextBuilder.make_block`, `core/block/extract_load.py`).
         let mut seen = tap_prepared
             .env
             .clone()
@@ -536,7 +541,8 @@ impl Runtime<'_> {
     }
 
     /// The state store and ID of a step, when state is kept: an environment, a tap with the
-    /// `state` capability, and no `--no-state-update` (spec §11.3).
+    /// `state` capability, and no `--no-state-update` (Meltano's `ExtractLoadBlocks.__init__`
+    /// in `core/block/extract_load.py`, `SingerTap.look_up_state` in `core/plugin/singer/tap.py`).
     fn state_store(
         &self,
         tap: &Plugin,
@@ -644,32 +650,11 @@ impl Runtime<'_> {
             plugin: tap.name.clone(),
             message,
         };
-        let strings = |name: &str| -> Vec<String> {
-            match prepared.extra(name) {
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .filter_map(|i| i.as_str().map(str::to_owned))
-                    .collect(),
-                _ => Vec::new(),
-            }
-        };
-        let object = |name: &str| {
-            prepared
-                .extra(name)
-                .cloned()
-                .unwrap_or_else(|| Value::Object(serde_json::Map::new()))
-        };
         let custom = prepared
             .extra("_catalog")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let rules = Rules {
-            select: strings("_select"),
-            metadata: object("_metadata"),
-            schema: object("_schema"),
-            select_filter: strings("_select_filter"),
-            custom_catalog: custom.is_some(),
-        };
+        let rules = catalog_rules(prepared);
         let cache = self.catalog_cache(tap, prepared, &rules);
         let cached = cache
             .as_ref()
@@ -687,29 +672,14 @@ impl Runtime<'_> {
                 &[],
             );
             cached
+        } else if let Some(pinned) = cache
+            .as_ref()
+            .filter(|_| !refresh)
+            .and_then(|_| self.pinned_catalog(tap, prepared))
+        {
+            pinned
         } else {
-            let config = dir.file_path(&tap.name, FileKind::Config);
-            let output = Command::new(self.program(tap, &tap.executable))
-                .args([
-                    OsString::from("--config"),
-                    config.into_os_string(),
-                    "--discover".into(),
-                ])
-                .env_clear()
-                .envs(&prepared.env)
-                .current_dir(&self.project_root)
-                .output()
-                .map_err(|e| failed(format!("cannot start `{}`: {e}", tap.executable)))?;
-            if !output.status.success() {
-                let stderr = String::from_utf8_lossy(&output.stderr);
-                return Err(failed(format!(
-                    "discovery failed ({}): {}",
-                    output.status,
-                    stderr.lines().last().unwrap_or_default()
-                )));
-            }
-            serde_json::from_slice(&output.stdout)
-                .map_err(|e| failed(format!("discovery printed no JSON catalog: {e}")))?
+            self.discover(tap, prepared, dir)?
         };
         catalog::apply(&mut catalog, &rules).map_err(|e| failed(e.to_string()))?;
         let text = catalog::catalog_file(&catalog);
@@ -724,6 +694,126 @@ impl Runtime<'_> {
             }
         }
         Ok(dir.write(&tap.name, FileKind::Catalog, text.as_bytes())?)
+    }
+
+    /// Run `tap --discover` with its config file (already written into `dir`): the catalog
+    /// it prints.
+    fn discover(&self, tap: &Plugin, prepared: &Prepared, dir: &RunDir) -> Result<Value, RunError> {
+        let failed = |message: String| RunError::Catalog {
+            plugin: tap.name.clone(),
+            message,
+        };
+        let config = dir.file_path(&tap.name, FileKind::Config);
+        let output = Command::new(self.program(tap, &tap.executable))
+            .args([
+                OsString::from("--config"),
+                config.into_os_string(),
+                "--discover".into(),
+            ])
+            .env_clear()
+            .envs(&prepared.env)
+            .current_dir(&self.project_root)
+            .output()
+            .map_err(|e| failed(format!("cannot start `{}`: {e}", tap.executable)))?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return Err(failed(format!(
+                "discovery failed ({}): {}",
+                output.status,
+                stderr.lines().last().unwrap_or_default()
+            )));
+        }
+        serde_json::from_slice(&output.stdout)
+            .map_err(|e| failed(format!("discovery printed no JSON catalog: {e}")))
+    }
+
+    /// The project's pinned catalog of `tap` ([`super::pinned_catalog`]) when its key is the
+    /// key of this run's settings; a missing, unreadable or stale one means "discover" (logged
+    /// when it exists).
+    fn pinned_catalog(&self, tap: &Plugin, prepared: &Prepared) -> Option<Value> {
+        let environment = self.manifest.environment.as_ref().map(|e| e.name.as_str());
+        let skipped = |why: String| {
+            self.logger.event(
+                Level::Info,
+                "catalog_pinned_skipped",
+                &format!("{}: {why}; discovering", tap.name),
+                &[],
+            );
+        };
+        let folder = self
+            .catalogs_dir
+            .clone()
+            .unwrap_or_else(|| self.project_root.join(pinned_catalog::FOLDER));
+        let (path, pinned) = match pinned_catalog::load(&folder, &tap.name, environment) {
+            Ok(found) => found?,
+            Err(error) => {
+                skipped(format!("the pinned catalog cannot be read: {error}"));
+                return None;
+            }
+        };
+        if pinned.key != pinned_catalog::key(&prepared.values) {
+            skipped(format!(
+                "the pinned catalog `{}` was discovered with other settings",
+                path.display()
+            ));
+            return None;
+        }
+        self.logger.event(
+            Level::Info,
+            "catalog_pinned",
+            &format!(
+                "{}: using the pinned catalog `{}`",
+                tap.name,
+                path.display()
+            ),
+            &[],
+        );
+        Some(pinned.catalog)
+    }
+
+    /// Discover `extractor`'s catalog as a run of this environment would (its variables and
+    /// config file, the same program), for `meltc catalog`: the catalog the tap printed and the
+    /// [`pinned_catalog::key`] of the settings it ran with. A catalog in which a secret value
+    /// appears is refused. `None` when a run discovers nothing: the extractor takes no catalog
+    /// (neither `catalog` nor `properties` capability) or has its own `catalog:` file.
+    ///
+    /// # Errors
+    /// An unknown extractor, a missing secret, a failed discovery.
+    pub fn discover_to_pin(
+        &self,
+        extractor: &str,
+    ) -> Result<Option<pinned_catalog::Pinned>, RunError> {
+        let tap = self.plugin("extractors", extractor)?;
+        if catalog::catalog_flag(&tap.capabilities).is_none() {
+            return Ok(None);
+        }
+        let prepared = self.prepare(tap, &self.process)?;
+        if prepared.extra("_catalog").is_some_and(Value::is_string) {
+            return Ok(None);
+        }
+        let dir = RunDir::create()?;
+        dir.write_json(
+            &tap.name,
+            FileKind::Config,
+            &Value::Object(prepared.config.clone()),
+        )?;
+        let discovered = self.discover(tap, &prepared, &dir);
+        dir.close()?;
+        let catalog = discovered?;
+        let secrets = pinned_catalog::secrets_in(&prepared.values, &catalog.to_string());
+        if !secrets.is_empty() {
+            return Err(RunError::Catalog {
+                plugin: tap.name.clone(),
+                message: format!(
+                    "the discovered catalog contains the value of the secret setting(s) {}; it is not pinned",
+                    secrets.join(", ")
+                ),
+            });
+        }
+        Ok(Some(pinned_catalog::Pinned {
+            key: pinned_catalog::key(&prepared.values),
+            catalog,
+        }))
     }
 
     /// The catalog cache of `tap`, when Meltano would cache: `use_cached_catalog` (default
@@ -858,6 +948,34 @@ impl Runtime<'_> {
             dir.close()?;
         }
         Ok((executable, status))
+    }
+}
+
+/// The selection rules of a prepared extractor (its `select`, `metadata`, `schema`,
+/// `select_filter` and `catalog` extras): what [`catalog::apply`] applies.
+#[must_use]
+pub fn catalog_rules(prepared: &Prepared) -> Rules {
+    let strings = |name: &str| -> Vec<String> {
+        match prepared.extra(name) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let object = |name: &str| {
+        prepared
+            .extra(name)
+            .cloned()
+            .unwrap_or_else(|| Value::Object(serde_json::Map::new()))
+    };
+    Rules {
+        select: strings("_select"),
+        metadata: object("_metadata"),
+        schema: object("_schema"),
+        select_filter: strings("_select_filter"),
+        custom_catalog: prepared.extra("_catalog").is_some_and(Value::is_string),
     }
 }
 

@@ -83,7 +83,8 @@ pub fn check(index: &ProjectIndex<'_>, selected: &[Named<'_>], diagnostics: &mut
 }
 
 /// Incremental jobs whose state would stay in the system database on SQLite, which a pod
-/// loses (spec §12, DESIGN.md "State that would be lost").
+/// loses (`systemdb`, Meltano's default `state_backend.uri`; README "`meltc build`", "State that
+/// a pod would lose").
 fn ephemeral_state(
     index: &ProjectIndex<'_>,
     selected: &[Named<'_>],

@@ -1,6 +1,7 @@
 //! Job tasks: every block must name a plugin, mapping or `plugin:command`, and the blocks must
-//! follow `meltano run`'s grammar (reference/meltano-spec.md §5.1, §11.1): an extractor starts
-//! a set that continues with mappings and ends with one loader; other plugins run alone.
+//! follow `meltano run`'s grammar (Meltano's `TaskSets.flat_args` in `core/task_sets.py`,
+//! `BlockParser` in `core/block/block_parser.py`): an extractor starts a set that continues
+//! with mappings and ends with one loader; other plugins run alone.
 
 use super::ProjectIndex;
 use crate::diagnostics::{Diagnostic, codes, suggest};
@@ -234,7 +235,7 @@ fn check_command<'a>(
         plugin.plugin_type,
         PluginType::Extractors | PluginType::Loaders
     ) {
-        return; // ignored inside an extract/load set (spec §11.1)
+        return; // ignored inside an extract/load set (Meltano's `BlockParser`)
     }
     let known = index.facts(plugin);
     // Only a complete definition (custom, lock file or hub) can prove a command missing.

@@ -44,7 +44,8 @@ pub const TOP_LEVEL: &[&str] = &[
     "snowplow",
 ];
 
-/// Keys every plugin entry may have (spec §3).
+/// Keys every plugin entry may have (Meltano's `ProjectPlugin.__init__`,
+/// `core/plugin/project_plugin.py`).
 const PLUGIN_COMMON: &[&str] = &[
     "name",
     "variant",
@@ -73,7 +74,8 @@ const PLUGIN_COMMON: &[&str] = &[
     "update",
 ];
 
-/// Extras known per plugin type (spec §3).
+/// Extras known per plugin type (the `EXTRA_SETTINGS` of Meltano's plugin classes:
+/// `core/plugin/singer/tap.py`, `target.py`, `mapper.py`, `core/plugin/dbt/base.py`).
 fn plugin_extras(plugin_type: PluginType) -> &'static [&'static str] {
     match plugin_type {
         PluginType::Extractors => &[

@@ -2,7 +2,8 @@
 //! `${MELTANO_PROJECT_ROOT}/extract/tap-y`): the image installs them from the project, so the
 //! path must stay inside it, exist, and be something pip can install. A path that cannot be
 //! carried into the image is a warning (the plugin is left out of the image), and an error when
-//! a job or schedule runs the plugin, as for plugins meltc cannot resolve (DESIGN.md).
+//! a job or schedule runs the plugin, as for plugins meltc cannot resolve (README
+//! "`meltc validate`", "The image (Dockerfile, install-plugins.sh)").
 
 use std::collections::BTreeSet;
 

@@ -1,4 +1,5 @@
-//! Schedules: the job or plugins they name, and their interval (reference/meltano-spec.md §5.2).
+//! Schedules: the job or plugins they name, and their interval (Meltano's `JobSchedule`,
+//! `ELTSchedule` and `Schedule.cron_interval` in `core/schedule.py`).
 //!
 //! An interval validates when croniter accepts it ([`crate::cron`], the model `meltc build`
 //! and every emitter use too); whether the orchestrator that owns the schedules can run it is

@@ -1,4 +1,4 @@
-//! Secrets written literally in a committed file (DESIGN.md "Secrets, literal or not"): a
+//! Secrets written literally in a committed file (README "Secrets, literal or not"): a
 //! sensitive setting's value in a `config:` (the plugin's or an environment's entry), a project
 //! setting with a secret-looking name, and a secret variable in an `env:` block (the project's,
 //! a plugin's, an environment's, an environment's plugin entry's, a schedule's). Each is a

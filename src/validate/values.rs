@@ -1,7 +1,8 @@
 //! Plain scalars that Meltano reads one way at run time (YAML 1.2) and another way in
-//! `meltano compile` (YAML 1.1): reference/meltano-spec.md §1.1 and §10.4; unquoted
-//! timestamps and the text each reaches the plugin as ([`crate::yaml::Timestamp`]); and
-//! `env:` values Meltano cannot hand to a process.
+//! `meltano compile` (YAML 1.1): ruamel.yaml in Meltano's `core/yaml.py`, PyYAML's
+//! `SafeLoader` in `core/manifest/manifest.py`; unquoted timestamps and the text each reaches
+//! the plugin as ([`crate::yaml::Timestamp`]); and `env:` values Meltano cannot hand to a
+//! process.
 
 use crate::diagnostics::{Diagnostic, codes};
 use crate::project::Project;

@@ -3,9 +3,10 @@
 //! machinery (`PluginSettingsService.as_env`, every setting and extra with its resolved value),
 //! against the `env` of `meltc config` run in the same process environment.
 //!
-//! Meltano's `env` also holds the plugin's `env:` blocks (settings win there, §10.4); those
-//! variables are left out unless a setting writes them too. Meltano writes the project root
-//! as `${MELTANO_PROJECT_ROOT}`, so meltc's values are compared the same way.
+//! Meltano's `env` also holds the plugin's `env:` blocks (settings win there:
+//! `Manifest._merge_env_vars`, `core/manifest/manifest.py`); those variables are left out
+//! unless a setting writes them too. Meltano writes the project root as
+//! `${MELTANO_PROJECT_ROOT}`, so meltc's values are compared the same way.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

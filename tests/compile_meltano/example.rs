@@ -1,19 +1,20 @@
 //! `meltc build` against the manifests Meltano's own repository committed for its example
-//! project (reference/meltano/examples/meltano-manifest/expected-manifests): the same jobs,
-//! schedules, plugins and configuration, except where `meltano compile` disagrees with
-//! Meltano's run time (reference/meltano-spec.md §10.4) and meltc follows the run time. Each
-//! such difference is recognised by its kind and counted; anything else fails.
+//! project (`tests/data/meltano-manifest-example/expected-manifests`, copied with its
+//! `SOURCE.md`): the same jobs, schedules, plugins and configuration, except where
+//! `meltano compile` disagrees with Meltano's run time (README "`meltc build` and
+//! `meltano compile`") and meltc follows the run time. Each such difference is recognised by
+//! its kind and counted; anything else fails.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
 use super::leaves;
-use crate::support::{meltc, shared};
+use crate::support::{meltc, repo};
 
 #[test]
 fn build_agrees_with_meltano_compile_except_where_run_time_differs() {
-    let example = shared().join("reference/meltano/examples/meltano-manifest");
+    let example = repo().join("tests/data/meltano-manifest-example");
     let out = tempfile::tempdir().unwrap();
     let out_arg = out.path().to_string_lossy().into_owned();
     // Meltano's example keeps incremental state in its system database.
@@ -121,8 +122,9 @@ fn build_agrees_with_meltano_compile_except_where_run_time_differs() {
                 let name = plugin["name"].as_str().unwrap().to_owned();
                 let key = (plugin_type.clone(), name.clone());
                 let Some(our) = our_plugins.get(&key) else {
-                    // §6.2: an environment entry for a plugin that does not exist appears in
-                    // the compiled manifest as a bare {name, config}; the run time ignores it.
+                    // An environment entry for a plugin that does not exist appears in the
+                    // compiled manifest as a bare {name, config} (`Manifest._merge_env_vars`);
+                    // the run time ignores it.
                     let keys: BTreeSet<&str> = plugin
                         .as_object()
                         .unwrap()
@@ -168,8 +170,9 @@ fn build_agrees_with_meltano_compile_except_where_run_time_differs() {
                     }
                     match (our_config.get(path), value) {
                         (Some(ours), theirs) if ours == theirs => {}
-                        // §10.4: compile appends an environment's list to the base list; at run
-                        // time the environment's list replaces it.
+                        // Compile appends an environment's list to the base list (`deep_merge`
+                        // in `Manifest._merge_env_vars`); at run time the environment's list
+                        // replaces it.
                         (Some(Value::Array(ours)), Value::Array(theirs))
                             if theirs.len() > ours.len() && theirs.ends_with(ours) =>
                         {

@@ -17,10 +17,10 @@
 //!    computes with Meltano's run-time machinery (`PluginSettingsService.as_env`), against
 //!    `meltc config`'s in the same process environment.
 //!
-//! `meltano compile` differs from Meltano's run time in known ways (reference/meltano-spec.md
-//! §10.4), and meltc follows the run time; each difference must be recognised as one of those
-//! [`Departure`]s, which [`DEPARTURES`] lists per project (README "Compatibility with
-//! Meltano"). A difference no departure explains fails the test, and so does a listed
+//! `meltano compile` differs from Meltano's run time in known ways (README "`meltc build` and
+//! `meltano compile`"), and meltc follows the run time; each difference must be recognised as
+//! one of those [`Departure`]s, which [`DEPARTURES`] lists per project (README "Compatibility
+//! with Meltano"). A difference no departure explains fails the test, and so does a listed
 //! departure that no longer occurs.
 
 mod env_vars;
@@ -258,7 +258,7 @@ impl Tally {
 }
 
 #[test]
-fn build_agrees_with_meltano_compile_on_every_corpus_project() {
+fn shared_corpus_builds_agree_with_meltano_compile() {
     let inputs = differential::selected(differential::corpus_inputs());
     let projects = inputs.len();
     let results = differential::each_project(inputs, compare_project);

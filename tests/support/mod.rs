@@ -1,4 +1,4 @@
-//! Shared helpers: run the real `meltc` binary, locate `../shared`, the test tools.
+//! Helpers of every test: run the real `meltc` binary, locate `../shared`, the test tools.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -8,9 +8,16 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared` beside the repository (present in CI and for every developer); the tests that
-/// need it fail, never skip, without it.
+/// `../shared` beside the repository (present in CI and for every developer): the real
+/// projects of `corpus/` and the Hub snapshot. Only tests whose name says so read it
+/// (`shared_corpus…`, `shared_reference…`), so that `-E 'not test(/shared_(corpus|reference)/)'`
+/// is the self-contained suite (README "Tests"); they fail, never skip, without it.
 pub fn shared() -> PathBuf {
+    let test = std::thread::current().name().unwrap_or_default().to_owned();
+    assert!(
+        test.contains("shared_corpus") || test.contains("shared_reference"),
+        "test `{test}` reads ../shared: name it `shared_corpus…` (or put it in the shared_corpus module)"
+    );
     let shared = repo().join("../shared");
     assert!(
         shared.is_dir(),

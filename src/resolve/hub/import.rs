@@ -1,5 +1,5 @@
 //! Build meltc's bundled Hub index (`data/hub/`) from a snapshot of the `meltano/hub`
-//! repository (`shared/reference/hub`, see its README).
+//! repository (github.com/meltano/hub), the folder `meltc dev import-hub --hub DIR` is given.
 //!
 //! Input: `_data/meltano/<type>/<name>/<variant>.yml` (one definition per variant; the variant
 //! is the file name), `_data/default_variants.yml`, and the snapshot's README for the commit

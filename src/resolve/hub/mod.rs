@@ -1,4 +1,5 @@
-//! The Meltano Hub, bundled: meltc's stand-in for the Hub API (reference/meltano-spec.md §9.3).
+//! The Meltano Hub, bundled: meltc's stand-in for the Hub API (Meltano's `MeltanoHubService`,
+//! `core/hub/client.py`).
 //!
 //! Two files generated from a snapshot of `meltano/hub` by [`import`] live in `data/hub/` and are
 //! compiled into the binary:
@@ -257,8 +258,9 @@ impl<'index> HubPlugin<'index> {
         self.entry.variants.keys().copied()
     }
 
-    /// Find a variant the way Meltano does (§9.3): none, `default` or `original` mean the default
-    /// variant; otherwise the exact name, then (meltc's leniency) the name in another case.
+    /// Find a variant the way Meltano does (`MeltanoHubService.find_definition`): none,
+    /// `default` or `original` mean the default variant; otherwise the exact name, then
+    /// (meltc's leniency) the name in another case.
     #[must_use]
     pub fn variant(&self, requested: Option<&str>) -> Option<HubVariant<'index>> {
         let (name, range, matched) = match requested {

@@ -28,7 +28,10 @@
 
 mod fnmatch;
 mod rules;
+mod selected;
 mod visit;
+
+pub use selected::selected_streams;
 
 use std::collections::BTreeSet;
 use std::fmt;

@@ -1,5 +1,6 @@
 //! `tap | [mapper…] | target` as child processes: the data path of `meltc-run`
-//! (reference/meltano-spec.md §11.2 and §11.5).
+//! (Meltano's `ExtractLoadBlocks` in `core/block/extract_load.py`, `BookmarkWriter` in
+//! `core/plugin/singer/target.py`).
 //!
 //! Input: the [`Plugin`]s of one extract/load block in order (program, arguments, the whole
 //! environment, working directory; the caller resolves all of it), [`Options`], a

@@ -13,7 +13,7 @@ pub const STATE_FILE: &str = "state.json";
 pub const LOCK_FILE: &str = "lock";
 
 /// A folder of meltc-run's own files in a state ID's folder, beside `state.json` and `lock`:
-/// `<state_id>/history/<name>` and `<state_id>/lease/<name>`.
+/// `<state_id>/history/<name>`, `<state_id>/lease/<name>` and `<state_id>/writers/<name>`.
 ///
 /// Meltano never reads them: its file backend lists `<dir>/*/state.json`
 /// (`_LocalFilesystemStateStoreManager.get_state_ids`), its S3 backend keeps only keys whose
@@ -26,6 +26,9 @@ pub enum Beside {
     History,
     /// The run lease's tickets (see `lease.rs`).
     Lease,
+    /// The tickets of writers taking the update lock where the lock file cannot be created
+    /// atomically (see `update_lock.rs`).
+    Writers,
 }
 
 impl Beside {
@@ -35,6 +38,7 @@ impl Beside {
         match self {
             Self::History => "history",
             Self::Lease => "lease",
+            Self::Writers => "writers",
         }
     }
 
@@ -44,6 +48,7 @@ impl Beside {
         match self {
             Self::History => "history",
             Self::Lease => "run lease",
+            Self::Writers => "update lock",
         }
     }
 }
@@ -93,6 +98,10 @@ pub trait Backend: Send + Sync {
     /// Write a lock holding `token` if there is none; `false` when another writer got there
     /// first. As atomic as the backend allows (see each backend).
     fn create_lock(&self, state_id: &StateId, token: &str) -> StateResult<bool>;
+
+    /// Whether [`Backend::create_lock`] is known to be atomic (two writers can never both
+    /// get `true`); where it is not, the update lock first takes a writer ticket.
+    fn creates_lock_atomically(&self) -> bool;
 
     /// Replace the stale lock `stale` with one holding `token`; `false` when the lock changed
     /// since it was read (another writer broke or took it).

@@ -1,5 +1,5 @@
 //! The stored state document and Meltano's rules for reading and updating it
-//! (reference/meltano-spec.md §11.4, §11.5, §12.1; `core/state_store/base.py`).
+//! (Meltano's `MeltanoState` and `StateStoreManager.update` in `core/state_store/base.py`).
 //!
 //! Every file and object backend stores `json.dumps({"completed": C, "partial": P})` under
 //! `<state_id>/state.json`. A run reads `partial` deep-merged onto `completed`; an update either
@@ -164,7 +164,8 @@ mod tests {
         let document = StateDocument::complete(json!({
             "singer_state": {"bookmarks": {"users": {"n": 2, "name": "Zoë", "at": 1.0}}}
         }));
-        // Verified against Meltano (spec §12.1) plus the ensure_ascii escape and float repr.
+        // Verified against Meltano (`MeltanoState.json`, `core/state_store/base.py`) plus the
+        // ensure_ascii escape and float repr.
         assert_eq!(
             document.to_json(),
             r#"{"completed": {"singer_state": {"bookmarks": {"users": {"n": 2, "name": "Zo\u00eb", "at": 1.0}}}}, "partial": {}}"#

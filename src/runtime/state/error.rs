@@ -150,13 +150,15 @@ pub enum StateError {
     },
     /// A ticket just written does not show in the listing of its folder.
     #[error(
-        "the run lease ticket `{location}` of state `{state_id}` was written but is not listed; \
-         the run lease needs a store whose listings show what was just written (AWS S3 and \
+        "the {what} ticket `{location}` of state `{state_id}` was written but is not listed; \
+         the {what} needs a store whose listings show what was just written (AWS S3 and \
          Garage do)"
     )]
-    LeaseNotListed {
+    TicketNotListed {
         /// The state ID.
         state_id: String,
+        /// What the ticket is for ([`super::backend::Beside::noun`]).
+        what: &'static str,
         /// Where the ticket was written.
         location: String,
     },

@@ -6,23 +6,8 @@
 //! held [`RunLease`], renewed by a thread until it is released, or
 //! [`StateError::LeaseHeld`] naming the run that holds it.
 //!
-//! How, on any store whose writes and listings are read-after-write consistent (AWS S3 since
-//! 2020, Garage, a local disk), without conditional writes (Garage 2.5 accepts `If-None-Match`
-//! and `If-Match` on PUT but does not enforce them; its only preconditions are on GET and on
-//! the *source* of a copy, `garage_api_s3` `get.rs`, `copy.rs`):
-//!
-//! 1. write a ticket of our own, `<state_id>/lease/<unique>.json` ([`Beside::Lease`]), holding
-//!    who we are and the lease's duration;
-//! 2. list the folder; a ticket whose last write is older than its own duration, by the
-//!    storage's clock (our fresh ticket's time against theirs, never the local clock), belongs
-//!    to a run that died: delete it;
-//! 3. if ours is the only ticket left, the lease is ours; otherwise delete ours and try again
-//!    later. A ticket seen in two rounds in a row belongs to a holder (a contender deletes its
-//!    ticket before it waits): without `wait`, or once `wait` has passed, give up.
-//!
-//! Two runs never both hold it: if A saw no ticket of B, A listed before B wrote, so B's
-//! listing (after B's write) shows A's ticket. Two contenders that see each other both back off
-//! for a random moment, and the first to come back wins.
+//! How: by tickets in `<state_id>/lease/` ([`Beside::Lease`]), the protocol of [`super::tickets`]
+//! (write a ticket, list, hold it when ours is the only live one). Two runs never both hold it.
 //!
 //! The holder rewrites its ticket every tenth of the duration. If it could not for nine tenths
 //! of the duration (the store unreachable, the process stopped), it stops renewing and the
@@ -33,17 +18,16 @@
 //! Meltano does not know this lease: `meltano run` on the same state ID is not kept out (its
 //! own check needs a shared system database, meltano#9947).
 
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use super::backend::{Backend, Beside, BesideFile};
+use super::backend::{Backend, Beside};
 use super::error::{StateError, StateResult};
 use super::id::StateId;
+pub use super::tickets::rfc3339;
+use super::tickets::{self, Contention, Taken, ticket_text};
 
 /// `MELTC_RUN_LEASE_SECONDS`' default: how long a lease outlives its holder's last renewal.
 /// Meltano counts a run without a heartbeat for 5 minutes as stale (`HEARTBEAT_VALID_MINUTES`
@@ -101,18 +85,6 @@ impl Holder {
     }
 }
 
-/// A ticket's text.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Ticket {
-    host: String,
-    pid: u32,
-    command: String,
-    /// When it was first written, by the holder's clock (for people; expiry uses the
-    /// storage's clock).
-    taken_at: String,
-    lease_seconds: f64,
-}
-
 /// A held lease: renewed by a thread until [`RunLease::release`] (or drop).
 pub struct RunLease {
     backend: Arc<dyn Backend>,
@@ -144,16 +116,6 @@ struct Shared {
     wake: Condvar,
 }
 
-/// Another run's live ticket.
-struct Other {
-    name: String,
-    ticket: Option<Ticket>,
-    /// How long before our own ticket's write it was last written.
-    renewed_ago: Duration,
-    /// Its duration.
-    lasts: Duration,
-}
-
 impl RunLease {
     /// Take the lease of `state_id` (module docs), waiting up to `settings.wait` for a holder
     /// to finish.
@@ -166,41 +128,29 @@ impl RunLease {
         settings: &LeaseSettings,
         holder: &Holder,
     ) -> StateResult<Self> {
-        let text = ticket_text(holder, settings.duration);
+        let text = ticket_text(&holder.host, holder.pid, &holder.command, settings.duration);
         let started = Instant::now();
-        let mut seen_before: BTreeSet<String> = BTreeSet::new();
-        let mut round: u32 = 0;
-        loop {
-            round = round.saturating_add(1);
-            let ticket = format!("{}.json", unique());
-            let written_at = Instant::now();
-            backend.write_beside(state_id, Beside::Lease, &ticket, &text)?;
-            let others = match survey(backend.as_ref(), state_id, &ticket) {
-                Ok(others) => others,
-                Err(error) => {
-                    let _ = backend.delete_beside(state_id, Beside::Lease, &ticket);
-                    return Err(error);
-                }
-            };
-            if others.is_empty() {
-                let mut lease = Self::held(backend, state_id, ticket, text, written_at, settings);
+        let contention = Contention {
+            wait: settings.wait,
+            retry: WAIT_RETRY,
+            rounds: CONTENDED_ROUNDS,
+            unreadable_lasts: DEFAULT_DURATION,
+        };
+        match tickets::take(backend.as_ref(), state_id, Beside::Lease, &text, contention)? {
+            Ok(Taken { name, written_at }) => {
+                let mut lease = Self::held(backend, state_id, name, text, written_at, settings);
                 lease.waited = started.elapsed();
-                return Ok(lease);
+                Ok(lease)
             }
-            backend.delete_beside(state_id, Beside::Lease, &ticket)?;
-            let established = others.iter().find(|o| seen_before.contains(&o.name));
-            let waited_enough = started.elapsed() >= settings.wait;
-            if waited_enough && (established.is_some() || round >= CONTENDED_ROUNDS) {
-                let other = established.unwrap_or(&others[0]);
-                return Err(held_error(backend.as_ref(), state_id, other));
-            }
-            seen_before = others.iter().map(|o| o.name.clone()).collect();
-            let pause = if established.is_some() {
-                WAIT_RETRY.min(settings.wait.saturating_sub(started.elapsed()))
-            } else {
-                Duration::ZERO
-            };
-            thread::sleep(pause.max(jitter()));
+            Err(other) => Err(StateError::LeaseHeld {
+                state_id: state_id.to_string(),
+                holder: other.holder(),
+                location: backend.location(
+                    state_id,
+                    &format!("{}/{}", Beside::Lease.folder(), other.name),
+                ),
+                expires_in_seconds: other.expires_in_seconds(),
+            }),
         }
     }
 
@@ -363,95 +313,6 @@ impl Renewal {
     }
 }
 
-/// The other live tickets once ours (`mine`) is written; expired ones are deleted on the way.
-fn survey(backend: &dyn Backend, state_id: &StateId, mine: &str) -> StateResult<Vec<Other>> {
-    let files = backend.list_beside(state_id, Beside::Lease)?;
-    let Some(now) = files.iter().find(|f| f.name == mine).map(|f| f.modified) else {
-        return Err(StateError::LeaseNotListed {
-            state_id: state_id.to_string(),
-            location: backend.location(state_id, &format!("{}/{mine}", Beside::Lease.folder())),
-        });
-    };
-    let mut others = Vec::new();
-    for file in files.iter().filter(|f| f.name != mine) {
-        let Some(other) = read_other(backend, state_id, file, now)? else {
-            continue;
-        };
-        if other.renewed_ago > other.lasts {
-            backend.delete_beside(state_id, Beside::Lease, &other.name)?;
-        } else {
-            others.push(other);
-        }
-    }
-    Ok(others)
-}
-
-/// Another ticket as read, or `None` when it was removed meanwhile.
-fn read_other(
-    backend: &dyn Backend,
-    state_id: &StateId,
-    file: &BesideFile,
-    now: SystemTime,
-) -> StateResult<Option<Other>> {
-    let Some(text) = backend.read_beside(state_id, Beside::Lease, &file.name)? else {
-        return Ok(None);
-    };
-    // A ticket that cannot be read still counts, with the default duration.
-    let ticket: Option<Ticket> = serde_json::from_str(&text).ok();
-    let lasts = ticket
-        .as_ref()
-        .and_then(|t| Duration::try_from_secs_f64(t.lease_seconds).ok())
-        .unwrap_or(DEFAULT_DURATION);
-    Ok(Some(Other {
-        name: file.name.clone(),
-        ticket,
-        renewed_ago: now.duration_since(file.modified).unwrap_or(Duration::ZERO),
-        lasts,
-    }))
-}
-
-fn held_error(backend: &dyn Backend, state_id: &StateId, other: &Other) -> StateError {
-    let holder = other.ticket.as_ref().map_or_else(
-        || "another run (its ticket cannot be read)".to_owned(),
-        |ticket| {
-            format!(
-                "`{}` on host `{}` (pid {}) since {}",
-                ticket.command, ticket.host, ticket.pid, ticket.taken_at
-            )
-        },
-    );
-    StateError::LeaseHeld {
-        state_id: state_id.to_string(),
-        holder,
-        location: backend.location(
-            state_id,
-            &format!("{}/{}", Beside::Lease.folder(), other.name),
-        ),
-        expires_in_seconds: other
-            .lasts
-            .saturating_sub(other.renewed_ago)
-            .as_secs_f64()
-            .ceil() as u64,
-    }
-}
-
-fn ticket_text(holder: &Holder, duration: Duration) -> String {
-    let ticket = Ticket {
-        host: holder.host.clone(),
-        pid: holder.pid,
-        command: holder.command.clone(),
-        taken_at: rfc3339(SystemTime::now()),
-        lease_seconds: duration.as_secs_f64(),
-    };
-    serde_json::to_string(&ticket).unwrap_or_default()
-}
-
-/// `2026-12-08T10:00:03Z`.
-#[must_use]
-pub fn rfc3339(time: SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 /// The host's name (a pod's name in Kubernetes), or `unknown`.
 fn host_name() -> String {
     fs_err::read_to_string("/proc/sys/kernel/hostname")
@@ -462,65 +323,12 @@ fn host_name() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// A name part no other process or thread uses at the same time.
-fn unique() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos());
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{nanos}-{}-{count}", std::process::id())
-}
-
-/// A pause of 50 to 300 ms, different in each process and each call, so that two contenders
-/// that saw each other do not come back at the same moment.
-fn jitter() -> Duration {
-    static CALLS: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| u64::from(elapsed.subsec_nanos()));
-    let mixed = (nanos ^ u64::from(std::process::id()).wrapping_mul(0x9E37_79B9_7F4A_7C15))
-        .wrapping_add(
-            CALLS
-                .fetch_add(1, Ordering::Relaxed)
-                .wrapping_mul(0xBF58_476D_1CE4_E5B9),
-        );
-    Duration::from_millis(50 + (mixed >> 7) % 250)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn jitter_stays_between_50_and_300_ms() {
-        for _ in 0..1000 {
-            let pause = jitter();
-            assert!(
-                pause >= Duration::from_millis(50) && pause < Duration::from_millis(300),
-                "{pause:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn tickets_say_who_holds_the_lease() {
-        let holder = Holder {
-            host: "meltc-sync-29123".to_owned(),
-            pid: 7,
-            command: "job sync".to_owned(),
-        };
-        let text = ticket_text(&holder, Duration::from_secs(300));
-        let ticket: Ticket = serde_json::from_str(&text).unwrap();
-        assert_eq!(ticket.host, "meltc-sync-29123");
-        assert_eq!(ticket.command, "job sync");
-        assert!((ticket.lease_seconds - 300.0).abs() < f64::EPSILON);
-        assert!(ticket.taken_at.ends_with('Z'), "{}", ticket.taken_at);
-    }
-
-    #[test]
-    fn times_are_rfc3339_in_utc() {
-        let time = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        assert_eq!(rfc3339(time), "2027-01-15T08:00:00Z");
+    fn the_host_name_is_never_empty() {
+        assert!(!host_name().is_empty());
     }
 }

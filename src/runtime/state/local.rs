@@ -9,14 +9,13 @@
 
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use walkdir::WalkDir;
 
 use super::backend::{Backend, Beside, BesideFile, LOCK_FILE, LockFile, STATE_FILE};
 use super::error::{StateError, StateResult};
 use super::id::StateId;
+use super::tickets::unique;
 
 /// A state folder on local disk.
 #[derive(Debug)]
@@ -149,6 +148,11 @@ impl Backend for LocalBackend {
             }))
         };
         read().map_err(|source| io_error("cannot read the lock of state", state_id, source))
+    }
+
+    fn creates_lock_atomically(&self) -> bool {
+        // `O_EXCL` (`create_new`).
+        true
     }
 
     fn create_lock(&self, state_id: &StateId, token: &str) -> StateResult<bool> {
@@ -311,14 +315,4 @@ fn io_error(action: &str, state_id: &StateId, source: io::Error) -> StateError {
         action: format!("{action} `{state_id}`"),
         source,
     }
-}
-
-/// A name part no other writer (process or thread) uses at the same time.
-fn unique() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.subsec_nanos());
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{}-{nanos}-{count}", std::process::id())
 }

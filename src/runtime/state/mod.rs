@@ -1,6 +1,6 @@
-//! Incremental state, compatible with Meltano's file and S3 state backends
-//! (reference/meltano-spec.md §11.3–§12.3), so that a job can move between `meltano run` and
-//! `meltc-run` without losing its bookmarks.
+//! Incremental state, compatible with Meltano's file and S3 state backends (`core/state_store/`
+//! and `StateService` in `core/state_service.py`), so that a job can move between `meltano run`
+//! and `meltc-run` without losing its bookmarks.
 //!
 //! Input: plain values (a backend URI and [`StateBackendSettings`], the process environment
 //! as an [`Environment`] snapshot, state IDs); nothing here reads the manifest or a project.
@@ -18,7 +18,8 @@
 //!    subcommands call.
 //! 6. meltc-run's own safety, in files Meltano never reads ([`backend::Beside`]): [`history`]
 //!    keeps the last documents each state ID had (rollback), [`lease`] lets one run at a time
-//!    use a state ID, [`recorder`] is what a run does with each state line (Meltano's rules
+//!    use a state ID (both [`lease`] and [`update_lock`] on stores without conditional writes
+//!    rest on [`tickets`]), [`recorder`] is what a run does with each state line (Meltano's rules
 //!    plus the history, the lease, and [`regression`]: bookmarks that move backwards).
 //!
 //! Never prints and never logs (the editor of `state edit` is the one process it starts);
@@ -42,6 +43,7 @@ pub mod s3;
 pub mod s3_config;
 pub mod store;
 pub mod strategy;
+pub mod tickets;
 pub mod update_lock;
 pub mod uri;
 

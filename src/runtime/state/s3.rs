@@ -1,16 +1,16 @@
 //! The `s3://bucket/prefix` backend: objects `<prefix>/<state_id>/state.json` and
 //! `<prefix>/<state_id>/lock` (`application/json`), and meltc-run's own
-//! `<prefix>/<state_id>/history/…` and `…/lease/…` ([`Beside`]), through `object_store`, on a
+//! `<prefix>/<state_id>/history/…`, `…/lease/…` and `…/writers/…` ([`Beside`]), through `object_store`, on a
 //! current-thread tokio runtime so that callers stay synchronous.
 //!
 //! Locking: a lock is created with `If-None-Match: *` and a stale one replaced with
 //! `If-Match: <etag>`, which AWS S3 (and MinIO, R2, …) enforce atomically. Garage 2.5 accepts
-//! both headers but does not enforce them (checked against a real server): there the lock is
-//! Meltano's check-then-write, made much safer by confirming it: read back, wait
-//! [`SETTLE`], read back again; it must hold this writer's token both times, else the writer
-//! lost a race and waits for the winner. Two writers can still both proceed if one of them
-//! stalls for longer than `SETTLE` between its check and its write. Whether the server
-//! enforces the headers is probed once, on the first lock created: a second create of the
+//! both headers but does not enforce them (checked against a real server): there
+//! [`Backend::creates_lock_atomically`] is false, so the update lock first takes a writer
+//! ticket (`update_lock.rs`, `tickets.rs`), and the lock file itself is Meltano's
+//! check-then-write confirmed for the sake of a `meltano` writer: read back, wait [`SETTLE`],
+//! read back again; it must hold this writer's token both times. Whether the server enforces
+//! the headers is probed once, on the first lock created: a second create of the
 //! same key must be refused.
 
 use std::future::Future;
@@ -281,6 +281,10 @@ impl Backend for S3Backend {
         self.confirm(&path, token)
     }
 
+    fn creates_lock_atomically(&self) -> bool {
+        self.enforces_preconditions.get() == Some(&true)
+    }
+
     fn replace_stale_lock(
         &self,
         state_id: &StateId,
@@ -323,6 +327,7 @@ impl Backend for S3Backend {
         let action = match beside {
             Beside::History => "writing the history",
             Beside::Lease => "writing the run lease",
+            Beside::Writers => "writing the update lock's writers",
         };
         self.put(action, &path, text, PutMode::Overwrite).map(drop)
     }
@@ -337,6 +342,7 @@ impl Backend for S3Backend {
         let action = match beside {
             Beside::History => "reading the history",
             Beside::Lease => "reading the run lease",
+            Beside::Writers => "reading the update lock's writers",
         };
         Ok(self.get(action, &path)?.map(|(text, _)| text))
     }
@@ -346,6 +352,7 @@ impl Backend for S3Backend {
         let action = match beside {
             Beside::History => "listing the history",
             Beside::Lease => "listing the run lease",
+            Beside::Writers => "listing the update lock's writers",
         };
         let objects = self
             .block_on(self.store.list(Some(&folder)).try_collect::<Vec<_>>())
@@ -369,6 +376,7 @@ impl Backend for S3Backend {
         let action = match beside {
             Beside::History => "pruning the history",
             Beside::Lease => "releasing the run lease",
+            Beside::Writers => "releasing the update lock",
         };
         match self.block_on(self.store.delete(&path)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),

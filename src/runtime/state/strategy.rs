@@ -1,5 +1,6 @@
 //! What `meltano run` stores for each line a target writes to stdout
-//! (reference/meltano-spec.md §11.5; `BookmarkWriter.writeline`, `should_merge_states`).
+//! (Meltano's `BookmarkWriter.writeline` in `core/plugin/singer/target.py`,
+//! `ELContextProtocol.should_merge_states` in `core/_protocols/el_context.py`).
 //!
 //! Every line is one Singer state value; each is stored as it arrives, so a failed run keeps
 //! the state of the last line the target emitted.

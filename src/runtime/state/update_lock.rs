@@ -1,19 +1,26 @@
-//! The per-state-ID lock around every update and clear (reference/meltano-spec.md §12.2).
+//! The per-state-ID lock around every update and clear (Meltano's `StateStoreManager.update`
+//! and `clear` in `core/state_store/base.py`, `BaseFilesystemStateStoreManager.acquire_lock`
+//! in `core/state_store/filesystem.py`).
 //!
 //! Meltano's protocol, kept so that meltano and meltc-run can share a backend: the file
 //! `<state_id>/lock` holds the UTC epoch seconds it was taken at as a float string; a lock
 //! older than the timeout is stale and is broken; otherwise the writer checks again every
 //! retry interval; the lock is removed afterwards. Meltano checks and then writes, so two
 //! writers can both take it; meltc-run takes it atomically where the backend allows (see
-//! [`Backend::create_lock`]). Unlike Meltano, meltc-run gives up after a maximum wait and
-//! only removes a lock that still holds its own token.
+//! [`Backend::create_lock`]). Where it cannot (Garage enforces no conditional write), a
+//! meltc-run writer first takes the only live ticket in `<state_id>/writers/`
+//! ([`super::tickets`]), so that two meltc-run writers never hold the lock together whatever
+//! their timing; the lock file is then still written for Meltano. Unlike Meltano, meltc-run
+//! gives up after a maximum wait and only removes a lock that still holds its own token.
 
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::backend::{Backend, LOCK_FILE, LockFile};
+use super::backend::{Backend, Beside, LOCK_FILE, LockFile};
 use super::error::{StateError, StateResult};
 use super::id::StateId;
+use super::lease::Holder;
+use super::tickets::{self, Contention, ticket_text};
 use crate::meltano::python_json::float_repr;
 
 /// Timing of lock acquisition.
@@ -38,17 +45,65 @@ pub fn with_lock<T>(
     policy: LockPolicy,
     operation: impl FnOnce() -> StateResult<T>,
 ) -> StateResult<T> {
-    let token = acquire(backend, state_id, policy)?;
-    let result = operation();
-    let released = backend.release_lock(state_id, &token);
-    let value = result?;
-    released?;
-    Ok(value)
+    let started = Instant::now();
+    let writer = if backend.creates_lock_atomically() {
+        None
+    } else {
+        Some(take_writer_ticket(backend, state_id, policy, started)?)
+    };
+    let result = acquire(backend, state_id, policy, started).and_then(|token| {
+        let result = operation();
+        let released = backend.release_lock(state_id, &token);
+        let value = result?;
+        released?;
+        Ok(value)
+    });
+    if let Some(ticket) = writer {
+        let removed = backend.delete_beside(state_id, Beside::Writers, &ticket);
+        if result.is_ok() {
+            removed?;
+        }
+    }
+    result
+}
+
+/// The only live writer ticket of `state_id`; its name.
+fn take_writer_ticket(
+    backend: &dyn Backend,
+    state_id: &StateId,
+    policy: LockPolicy,
+    started: Instant,
+) -> StateResult<String> {
+    let holder = Holder::this_process("update state");
+    // A writer that died leaves a ticket that expires like Meltano's lock file.
+    let text = ticket_text(&holder.host, holder.pid, &holder.command, policy.timeout);
+    let contention = Contention {
+        wait: policy.max_wait,
+        retry: policy.retry,
+        // Once the maximum wait has passed, any contention ends it.
+        rounds: 1,
+        unreadable_lasts: policy.timeout,
+    };
+    match tickets::take(backend, state_id, Beside::Writers, &text, contention)? {
+        Ok(taken) => Ok(taken.name),
+        Err(other) => Err(StateError::LockTimeout {
+            state_id: state_id.to_string(),
+            location: backend.location(
+                state_id,
+                &format!("{}/{}", Beside::Writers.folder(), other.name),
+            ),
+            waited: started.elapsed(),
+        }),
+    }
 }
 
 /// Take the lock; returns the token written into it.
-fn acquire(backend: &dyn Backend, state_id: &StateId, policy: LockPolicy) -> StateResult<String> {
-    let started = Instant::now();
+fn acquire(
+    backend: &dyn Backend,
+    state_id: &StateId,
+    policy: LockPolicy,
+    started: Instant,
+) -> StateResult<String> {
     loop {
         let token = token_now();
         let taken = match backend.read_lock(state_id)? {

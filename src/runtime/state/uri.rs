@@ -1,5 +1,6 @@
 //! The state backend URI (`state_backend.uri`, `MELTANO_STATE_BACKEND_URI`), split the way
-//! Meltano's `urlparse` splits it (reference/meltano-spec.md §12.3), and its redacted form.
+//! Meltano's `urlparse` splits it (`BaseFilesystemStateStoreManager.__init__` in
+//! `core/state_store/filesystem.py`), and its redacted form.
 //!
 //! `file:///abs/dir` and `s3://[key:secret@]bucket/prefix` are the schemes meltc-run writes.
 //! The URI may carry S3 credentials, so it is only ever shown through [`redact`].
