@@ -18,7 +18,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::deploy_settings::{self as settings, Deploy};
@@ -243,10 +242,6 @@ fn metadata(name: &str, names: &Names, deploy: &Deploy) -> ObjectMeta {
     }
 }
 
-fn to_value(object: &impl Serialize) -> Value {
-    serde_json::to_value(object).unwrap_or(Value::Null)
-}
-
 /// An empty value under `field` for each variable that is (or is not) a secret, with a comment
 /// saying what reads it.
 fn placeholders(
@@ -321,7 +316,7 @@ fn config_map(
         "Non-secret values every job's pod reads (envFrom). Plugin config is in the image's manifest."
             .to_owned(),
     );
-    yaml::document(&lines, &to_value(&object), &comments)
+    yaml::document(&lines, &object, &comments)
 }
 
 fn secret_example(
@@ -354,7 +349,7 @@ fn secret_example(
         ]
         .map(str::to_owned),
     );
-    yaml::document(&lines, &to_value(&object), &comments)
+    yaml::document(&lines, &object, &comments)
 }
 
 fn kustomization(

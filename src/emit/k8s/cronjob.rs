@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{Names, Needed, metadata, needed_by, to_value};
+use super::{Names, Needed, metadata, needed_by};
 use crate::emit::deploy_settings::{Deploy, Kubernetes, Orchestrator};
 use crate::emit::names::{cronjob_names, label_value};
 use crate::emit::yaml::{self, Comments};
@@ -397,7 +397,7 @@ fn cronjob(
             manifest.state.uri
         ));
     }
-    Ok(yaml::document(&lines, &to_value(&object), &comments))
+    Ok(yaml::document(&lines, &object, &comments))
 }
 
 fn comments(
