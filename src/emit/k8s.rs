@@ -10,7 +10,9 @@
 //!   (kept out of the artifacts, [`crate::manifest::Manifest::secret_literals`]);
 //! - `kustomization.yaml`.
 //!
-//! The CronJob fields and their reasons are in ../shared/reference/deploy-artifacts.md §3.
+//! The CronJob fields and their reasons are in README "Kubernetes (kustomize base)"; the
+//! objects are `k8s-openapi` types of the Kubernetes API (`batch/v1` `CronJob`, `core/v1`
+//! `ConfigMap` and `Secret`).
 
 mod cronjob;
 

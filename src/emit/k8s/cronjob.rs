@@ -1,4 +1,5 @@
-//! One CronJob per schedule, typed with `k8s-openapi` (reference/deploy-artifacts.md §3.1).
+//! One CronJob per schedule, typed with `k8s-openapi` (Kubernetes API `batch/v1` `CronJob`;
+//! README "Kubernetes (kustomize base)" gives each field and why).
 
 use std::collections::BTreeMap;
 
