@@ -39,20 +39,27 @@ declare -A SHAPE=(
   [proj-30]="--extractors 30 --jobs 500 --schedules 200"
   [proj-100]="--extractors 100 --jobs 500 --schedules 200"
   [proj-300]="--extractors 300 --jobs 500 --schedules 200"
+  [proj-3000]="--extractors 3000 --jobs 500 --schedules 200"
 )
+# The environment count of each project (10 unless listed): the growth points in environments.
+declare -A ENVIRONMENTS=([proj-300-100env]=100)
+SHAPE[proj-300-100env]=${SHAPE[proj-300]}
 # project NAME DIR: write the generated project NAME (or the example, `example`) into DIR.
 project() {
   if [[ $1 == example ]]; then
     cp -r examples/lakehouse "$2"
   else
     # shellcheck disable=SC2086  # the shape is a list of options
-    python3 bench/gen-project "$2" --environments 10 ${SHAPE[$1]}
+    python3 bench/gen-project "$2" --environments "${ENVIRONMENTS[$1]:-10}" ${SHAPE[$1]}
   fi
 }
 
 # measure BENCH CASE TOOL RUNS COMMAND: time COMMAND (bash) RUNS times and append one results
 # line. More than one run: hyperfine (with a warm-up run), then one run under /usr/bin/time
-# for the peak RSS. One run (the slow Meltano cases): /usr/bin/time alone.
+# for the peak RSS. One run (the slow Meltano cases): /usr/bin/time alone. A meltc command
+# (a plain command line, no shell syntax) also runs once under callgrind when valgrind is
+# installed: its instruction count, which a noisy machine does not change, goes next to the
+# wall time.
 measure() {
   local bench=$1 case=$2 tool=$3 runs=$4 command=$5
   printf '%-10s %-12s %-10s ' "$bench" "$case" "$tool" >&2
@@ -65,9 +72,15 @@ measure() {
   fi
   /usr/bin/time -f '%e %U %S %M' -o "$work/time" bash -c "$command" >/dev/null 2>&1 \
     || { echo "failed: $command" >&2; bash -c "$command" >&2 || true; exit 1; }
-  local line
+  local line instructions=()
+  if [[ $tool == meltc && $command != *[\;\&\|\>\<]* ]] && command -v valgrind >/dev/null; then
+    # shellcheck disable=SC2086  # a plain command line: its words
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null --log-file="$work/callgrind" \
+      $command >/dev/null 2>&1 || { echo "failed under callgrind: $command" >&2; exit 1; }
+    instructions=(--instructions "$(sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$work/callgrind" | tail -1)")
+  fi
   line=$(python3 bench/results.py record --bench "$bench" --case "$case" --tool "$tool" \
-    --time "$work/time" --hyperfine "$work/h.json")
+    --time "$work/time" --hyperfine "$work/h.json" "${instructions[@]}")
   python3 bench/results.py show "$line" >&2
   if [[ -n $RESULTS ]]; then printf '%s\n' "$line" >>"$RESULTS"; fi
 }

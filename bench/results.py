@@ -3,9 +3,10 @@
 
     {"bench": "validate|build-one|build-all|config|emit|runtime", "case": "proj-300" | "100k" | ...,
      "tool": "meltc|meltano|shell|meltc-run", "runs": N, "median_s": f, "min_s": f, "max_s": f,
-     "stddev_s": f, "cpu_s": f|null, "max_rss_kib": int|null}
+     "stddev_s": f, "cpu_s": f|null, "max_rss_kib": int|null, "instructions": int (meltc: callgrind's
+     count of one run, every thread)}
 
-    results.py record --bench B --case C --tool T --time TIME_FILE [--hyperfine JSON]
+    results.py record --bench B --case C --tool T --time TIME_FILE [--hyperfine JSON] [--instructions N]
         one line from hyperfine's --export-json (wall times, user+system CPU) and a
         `/usr/bin/time -f '%e %U %S %M'` file (peak RSS; the times too when there is no hyperfine)
     results.py show LINE                        the line for people
@@ -35,7 +36,7 @@ BENCHES = [
                "from PostgreSQL to Parquet in Garage: meltc-run in the pod and on the host vs `meltano run` on the "
                "host, same tap-postgres and target-s3, in turn for 3 rounds (bench/deploy)"),
 ]
-EXTRACTORS = {"proj-small": 5, "proj-30": 30, "proj-100": 100, "proj-300": 300}
+EXTRACTORS = {"proj-small": 5, "proj-30": 30, "proj-100": 100, "proj-300": 300, "proj-3000": 3000}
 
 
 def record(args):
@@ -52,6 +53,8 @@ def record(args):
         line.update(runs=1, median_s=wall, min_s=wall, max_s=wall, stddev_s=0.0,
                     cpu_s=float(user) + float(system))
     line["max_rss_kib"] = int(rss)
+    if args.instructions:
+        line["instructions"] = int(args.instructions)
     print(json.dumps(line))
 
 
@@ -63,11 +66,16 @@ def duration(seconds):
     return f"{seconds:,.2f} s"
 
 
+def instructions(r):
+    return f"{r['instructions'] / 1e6:,.0f} M" if r.get("instructions") else ""
+
+
 def show(args):
     r = json.loads(args.line)
     rss = f"{r['max_rss_kib'] / 1024:.1f} MiB" if r.get("max_rss_kib") else "-"
     print(f"median {duration(r['median_s'])} (min {duration(r['min_s'])}, max {duration(r['max_s'])}, "
-          f"{r['runs']} runs), CPU {duration(r.get('cpu_s'))}, peak RSS {rss}")
+          f"{r['runs']} runs), CPU {duration(r.get('cpu_s'))}, peak RSS {rss}"
+          + (f", {r['instructions'] / 1e6:,.0f} M instructions" if r.get("instructions") else ""))
 
 
 def machine():
@@ -97,7 +105,8 @@ def report(args):
            f"- hyperfine: {version(['hyperfine', '--version'])}",
            "- median, min and max: wall time; CPU: user + system of the process tree (mean); "
            "peak RSS: the largest process of one run (`/usr/bin/time`); ratio: how many times longer "
-           "Meltano takes (the runtime: each tool against the raw shell pipe).",
+           "Meltano takes (the runtime: each tool against the raw shell pipe); instructions: callgrind's count "
+           "of one meltc run (all threads), the figure a busy machine does not change.",
            ""]
     if args.quick:
         out += ["`--quick` skipped Meltano on the 100- and 300-extractor projects.", ""]
@@ -113,8 +122,8 @@ def report(args):
             out += deploy_table(mine)
             continue
         base_tool = "shell" if bench == "runtime" else "meltc"
-        out += ["| case | tool | runs | median | min – max | stddev | CPU | peak RSS | ratio |",
-                "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        out += ["| case | tool | runs | median | min – max | stddev | CPU | instructions | peak RSS | ratio |",
+                "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for r in mine:
             base = next((b for b in mine if b["case"] == r["case"] and b["tool"] == base_tool), None)
             if bench == "runtime" and base:
@@ -134,7 +143,7 @@ def report(args):
             rss = f"{r['max_rss_kib'] / 1024:.1f} MiB" if r.get("max_rss_kib") else ""
             out.append(f"| {r['case']} | {r['tool']} | {r['runs']} | {duration(r['median_s'])} | "
                        f"{duration(r['min_s'])} – {duration(r['max_s'])} | {duration(r['stddev_s']) if r['runs'] > 1 else '-'} | "
-                       f"{duration(r.get('cpu_s'))} | {rss} | {ratio} |")
+                       f"{duration(r.get('cpu_s'))} | {instructions(r)} | {rss} | {ratio} |")
         out.append("")
     svg = os.path.basename(args.svg)
     out += ["## Build time against project size", "",
@@ -177,13 +186,15 @@ def plot(rows, svg):
     for r in rows:
         if r["bench"] in ("build-one", "build-all") and r["case"] in EXTRACTORS:
             data.setdefault(f"{r['tool']} {r['bench']}", []).append((EXTRACTORS[r["case"]], r["median_s"]))
+        elif r["bench"] == "build-all" and r["case"] == "proj-300-100env":
+            data.setdefault(f"{r['tool']} build-all, 100 environments", []).append((300, r["median_s"]))
     series = sorted(data)
     blocks = "".join("\n".join(f"{x} {y}" for x, y in sorted(data[name])) + "\ne\n" for name in series)
     plots = ", ".join(f"'-' using 1:2 with linespoints title '{name}'" for name in series)
     script = (f"set terminal svg size 720,420 dynamic font 'Helvetica,12'\nset output '{svg}'\n"
-              "set logscale y\nset xlabel 'extractors (10 environments, 20-500 jobs)'\n"
+              "set logscale xy\nset xlabel 'extractors (10 environments unless said, 20-500 jobs)'\n"
               "set ylabel 'median wall time (s)'\nset key top right\nset grid\n"
-              f"set xrange [0:320]\nplot {plots}\n{blocks}")
+              f"set xrange [4:4000]\nplot {plots}\n{blocks}")
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
 
 
@@ -194,6 +205,7 @@ def main():
     for name in ("--bench", "--case", "--tool", "--time"):
         p.add_argument(name, required=True)
     p.add_argument("--hyperfine")
+    p.add_argument("--instructions")
     p = sub.add_parser("show")
     p.add_argument("line")
     p = sub.add_parser("report")

@@ -97,14 +97,16 @@ pub fn compile_selected(
         Selection::Named(names) if names.len() == 1 => Some(names[0].to_owned()),
         _ => None,
     };
-    diagnostics.extend(validate::validate(
+    // Resolved once: validate checks this resolution and every environment compiles from it.
+    let resolved = std::sync::Arc::new(resolve::resolve(&project));
+    diagnostics.extend(validate::validate_resolved(
         &project,
+        std::sync::Arc::clone(&resolved),
         &validate::Options { environment: only },
     ));
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(report(&sources, diagnostics, context));
     }
-    let resolved = resolve::resolve(&project);
     let mut compiled = Vec::new();
     // Environments compile independently: one thread per core, results in the given order.
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -113,7 +115,7 @@ pub fn compile_selected(
         let workers: Vec<_> = wanted
             .chunks(chunk)
             .map(|names| {
-                let resolved = &resolved;
+                let resolved = &*resolved;
                 scope.spawn(move || {
                     names
                         .iter()

@@ -15,9 +15,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::args::CatalogArgs;
-use super::build::{Selection, compile_selected};
+use super::one_environment::compile_one;
 use super::{Context, Outcome};
-use crate::compile::Options;
 use crate::meltano::PluginType;
 use crate::runtime::interrupt::Interrupts;
 use crate::runtime::log::{LogFormat, Logger};
@@ -27,19 +26,10 @@ use crate::runtime::run::Runtime;
 
 /// Run `meltc catalog`.
 pub fn run(project_root: Option<&Path>, args: &CatalogArgs, context: &mut Context<'_>) -> Outcome {
-    let selection = match &args.environment {
-        Some(name) => Selection::Named(vec![name.as_str()]),
-        None => Selection::Unspecified,
-    };
-    let options = Options {
-        allow_ephemeral_state: true,
-    };
-    let Ok((project, compiled)) = compile_selected(project_root, &selection, &options, context)
-    else {
-        return Outcome::Failure;
-    };
-    let Some(compiled) = compiled.into_iter().next() else {
-        return Outcome::Failure;
+    let (project, compiled) = match compile_one(project_root, args.environment.as_deref(), context)
+    {
+        Ok(compiled) => compiled,
+        Err(outcome) => return outcome,
     };
     let manifest = compiled.manifest;
     let environment = compiled.environment.as_deref();

@@ -13,6 +13,7 @@ mod graph;
 mod init_ci;
 mod lock;
 mod lock_requirements;
+mod one_environment;
 mod open;
 mod plan;
 mod streams;

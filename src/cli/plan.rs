@@ -6,28 +6,19 @@
 use std::path::Path;
 
 use super::args::{PlanArgs, PlanFormat};
-use super::build::{DEFAULT_OUT, Selection, compile_selected, inputs_of, set_orchestrator};
+use super::build::{DEFAULT_OUT, inputs_of, set_orchestrator};
+use super::one_environment::compile_one;
 use super::{Context, Outcome};
-use crate::compile::Options;
 use crate::emit;
 use crate::manifest::Manifest;
 use crate::plan::{self, Against, Side, load, render, state::Bookmarks};
 
 /// Run `meltc plan`.
 pub fn run(project_root: Option<&Path>, args: &PlanArgs, context: &mut Context<'_>) -> Outcome {
-    let selection = match &args.environment {
-        Some(name) => Selection::Named(vec![name.as_str()]),
-        None => Selection::Unspecified,
-    };
-    let options = Options {
-        allow_ephemeral_state: true,
-    };
-    let Ok((project, compiled)) = compile_selected(project_root, &selection, &options, context)
-    else {
-        return Outcome::Failure;
-    };
-    let Some(compiled) = compiled.into_iter().next() else {
-        return Outcome::Failure;
+    let (project, compiled) = match compile_one(project_root, args.environment.as_deref(), context)
+    {
+        Ok(compiled) => compiled,
+        Err(outcome) => return outcome,
     };
     let mut manifest = compiled.manifest;
     if let Some(owner) = &args.orchestrator {

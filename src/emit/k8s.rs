@@ -10,7 +10,9 @@
 //!   (kept out of the artifacts, [`crate::manifest::Manifest::secret_literals`]);
 //! - `kustomization.yaml`.
 //!
-//! The CronJob fields and their reasons are in ../shared/reference/deploy-artifacts.md §3.
+//! The CronJob fields and their reasons are in README "Kubernetes (kustomize base)"; the
+//! objects are `k8s-openapi` types of the Kubernetes API (`batch/v1` `CronJob`, `core/v1`
+//! `ConfigMap` and `Secret`).
 
 mod cronjob;
 
@@ -18,7 +20,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::deploy_settings::{self as settings, Deploy};
@@ -243,10 +244,6 @@ fn metadata(name: &str, names: &Names, deploy: &Deploy) -> ObjectMeta {
     }
 }
 
-fn to_value(object: &impl Serialize) -> Value {
-    serde_json::to_value(object).unwrap_or(Value::Null)
-}
-
 /// An empty value under `field` for each variable that is (or is not) a secret, with a comment
 /// saying what reads it.
 fn placeholders(
@@ -321,7 +318,7 @@ fn config_map(
         "Non-secret values every job's pod reads (envFrom). Plugin config is in the image's manifest."
             .to_owned(),
     );
-    yaml::document(&lines, &to_value(&object), &comments)
+    yaml::document(&lines, &object, &comments)
 }
 
 fn secret_example(
@@ -354,7 +351,7 @@ fn secret_example(
         ]
         .map(str::to_owned),
     );
-    yaml::document(&lines, &to_value(&object), &comments)
+    yaml::document(&lines, &object, &comments)
 }
 
 fn kustomization(

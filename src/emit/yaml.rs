@@ -1,19 +1,25 @@
 //! A small, deterministic YAML writer for generated Kubernetes files.
 //!
-//! Input: a JSON value (Kubernetes objects are serialised with serde first) and comments keyed
-//! by the dotted path of the key they sit above. Output: block-style YAML that every YAML
-//! 1.1/1.2 reader reads back as the same JSON value: strings are written plain only when
-//! nothing could read them as another type, otherwise as JSON (double-quoted YAML) strings.
-//! Keys come out in a fixed, readable order ([`KEY_ORDER`] first, then as serialised).
+//! Input: any `Serialize` value (the `k8s-openapi` objects, read into a [`Node`] tree the way
+//! `serde_json::to_value` reads them) and comments keyed by the dotted path of the key they sit
+//! above. Output: block-style YAML that every YAML 1.1/1.2 reader reads back as the same JSON
+//! value: strings are written plain only when nothing could read them as another type,
+//! otherwise as JSON (double-quoted YAML) strings. Keys come out in a fixed, readable order
+//! ([`KEY_ORDER`] first, then as serialised).
 //!
 //! Why not a serde YAML crate: `serde_yaml` is deprecated, its forks differ in quoting, and
 //! none writes comments, which the artifacts need (the cron preset, why a check is skipped,
-//! how to supply the Secret).
+//! how to supply the Secret). Why not through `serde_json::Value`: a build writes thousands of
+//! CronJobs, and the `Value` (a hashed map, an owned key per field) cost more than the rest of
+//! the build ([`node`]).
+
+mod node;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
-use serde_json::Value;
+use serde::Serialize;
+
+pub use node::{Node, to_node};
 
 /// Keys written first, in this order, wherever they appear; others follow in serialised order.
 const KEY_ORDER: &[&str] = &[
@@ -41,150 +47,191 @@ const KEY_ORDER: &[&str] = &[
 pub type Comments = BTreeMap<String, Vec<String>>;
 
 /// `value` as a YAML document, with `header` comment lines on top and `comments` above keys.
+/// A value that cannot be serialised (never one of ours) is written as `null`.
 #[must_use]
-pub fn document(header: &[String], value: &Value, comments: &Comments) -> String {
-    let mut out = String::new();
+pub fn document(header: &[String], value: &impl Serialize, comments: &Comments) -> String {
+    let node = to_node(value).unwrap_or(Node::Null);
+    let mut writer = Writer {
+        out: String::with_capacity(4096),
+        path: String::new(),
+        comments,
+    };
     for line in header {
-        push_comment(&mut out, 0, line);
+        writer.comment(0, line);
     }
-    write_value(&mut out, value, 0, "", comments, false);
+    writer.value(&node, 0, false);
+    let mut out = writer.out;
     if !out.ends_with('\n') {
         out.push('\n');
     }
     out
 }
 
-fn push_comment(out: &mut String, indent: usize, line: &str) {
-    let _ = writeln!(
-        out,
-        "{:indent$}#{}{line}",
-        "",
-        if line.is_empty() { "" } else { " " }
-    );
+/// The output and the dotted path of the key being written (one buffer, cut back after each
+/// key, so that looking a comment up allocates nothing).
+struct Writer<'c> {
+    out: String,
+    path: String,
+    comments: &'c Comments,
 }
 
-fn ordered_keys(map: &serde_json::Map<String, Value>) -> Vec<&String> {
-    let mut keys: Vec<&String> = map.keys().collect();
-    keys.sort_by_key(|key| {
-        KEY_ORDER
-            .iter()
-            .position(|known| known == key)
-            .unwrap_or(KEY_ORDER.len())
-    });
-    keys
+type Entries = [(std::borrow::Cow<'static, str>, Node)];
+
+fn rank(key: &str) -> usize {
+    KEY_ORDER
+        .iter()
+        .position(|known| *known == key)
+        .unwrap_or(KEY_ORDER.len())
 }
 
-fn child_path(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
-    }
+/// The entries' indices in writing order: [`KEY_ORDER`] first, then as serialised.
+fn ordered(entries: &Entries) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by_key(|&index| rank(&entries[index].0));
+    order
 }
 
-/// Write `value`; with `inline`, its first line continues a `- ` already written.
-fn write_value(
-    out: &mut String,
-    value: &Value,
-    indent: usize,
-    path: &str,
-    comments: &Comments,
-    inline: bool,
-) {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            for (index, key) in ordered_keys(map).into_iter().enumerate() {
-                let child_path = child_path(path, key);
-                for line in comments.get(&child_path).into_iter().flatten() {
-                    push_comment(out, indent, line);
-                }
-                if !(inline && index == 0) {
-                    out.push_str(&" ".repeat(indent));
-                }
-                out.push_str(&scalar_key(key));
-                out.push(':');
-                write_child(out, &map[key.as_str()], indent, &child_path, comments);
-            }
+impl Writer<'_> {
+    fn comment(&mut self, indent: usize, line: &str) {
+        self.indent(indent);
+        self.out.push('#');
+        if !line.is_empty() {
+            self.out.push(' ');
         }
-        Value::Array(items) if !items.is_empty() => {
-            for (index, item) in items.iter().enumerate() {
-                if !(inline && index == 0) {
-                    out.push_str(&" ".repeat(indent));
+        self.out.push_str(line);
+        self.out.push('\n');
+    }
+
+    fn indent(&mut self, indent: usize) {
+        self.out.extend(std::iter::repeat_n(' ', indent));
+    }
+
+    /// Enter `key` in the path; returns the length to cut back to.
+    fn enter(&mut self, key: &str) -> usize {
+        let before = self.path.len();
+        if before > 0 {
+            self.path.push('.');
+        }
+        self.path.push_str(key);
+        before
+    }
+
+    /// Whether a comment sits above `key` under the current path.
+    fn has_comment(&mut self, key: &str) -> bool {
+        if self.comments.is_empty() {
+            return false;
+        }
+        let before = self.enter(key);
+        let found = self.comments.contains_key(self.path.as_str());
+        self.path.truncate(before);
+        found
+    }
+
+    /// Write `value`; with `inline`, its first line continues a `- ` already written.
+    fn value(&mut self, value: &Node, indent: usize, inline: bool) {
+        match value {
+            Node::Map(entries) if !entries.is_empty() => {
+                for (position, index) in ordered(entries).into_iter().enumerate() {
+                    let (key, child) = &entries[index];
+                    let before = self.enter(key);
+                    let comments = self.comments;
+                    for line in comments.get(self.path.as_str()).into_iter().flatten() {
+                        self.comment(indent, line);
+                    }
+                    if !(inline && position == 0) {
+                        self.indent(indent);
+                    }
+                    self.key(key);
+                    self.out.push(':');
+                    self.child(child, indent);
+                    self.path.truncate(before);
                 }
-                match item {
-                    Value::Object(map) if !map.is_empty() => {
-                        // A comment above the item's first key cannot share the `- ` line.
-                        let first = ordered_keys(map)[0];
-                        if comments.contains_key(&child_path(path, first)) {
-                            out.push_str("-\n");
-                            write_value(out, item, indent + 2, path, comments, false);
-                        } else {
-                            out.push_str("- ");
-                            write_value(out, item, indent + 2, path, comments, true);
+            }
+            Node::Seq(items) if !items.is_empty() => {
+                for (index, item) in items.iter().enumerate() {
+                    if !(inline && index == 0) {
+                        self.indent(indent);
+                    }
+                    match item {
+                        Node::Map(entries) if !entries.is_empty() => {
+                            // A comment above the item's first key cannot share the `- ` line.
+                            let first = entries
+                                .iter()
+                                .min_by_key(|(key, _)| rank(key))
+                                .map_or("", |(key, _)| key);
+                            if self.has_comment(first) {
+                                self.out.push_str("-\n");
+                                self.value(item, indent + 2, false);
+                            } else {
+                                self.out.push_str("- ");
+                                self.value(item, indent + 2, true);
+                            }
+                        }
+                        Node::Seq(inner) if !inner.is_empty() => {
+                            self.out.push_str("- ");
+                            self.value(item, indent + 2, true);
+                        }
+                        _ => {
+                            self.out.push_str("- ");
+                            self.scalar(item);
+                            self.out.push('\n');
                         }
                     }
-                    Value::Array(inner) if !inner.is_empty() => {
-                        out.push_str("- ");
-                        write_value(out, item, indent + 2, path, comments, true);
-                    }
-                    _ => {
-                        out.push_str("- ");
-                        out.push_str(&scalar(item));
-                        out.push('\n');
-                    }
                 }
             }
-        }
-        _ => {
-            out.push_str(&scalar(value));
-            out.push('\n');
-        }
-    }
-}
-
-/// After `key:`: a scalar on the same line, a collection on the following lines.
-fn write_child(out: &mut String, value: &Value, indent: usize, path: &str, comments: &Comments) {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            out.push('\n');
-            write_value(out, value, indent + 2, path, comments, false);
-        }
-        // Lists sit at the key's own indentation, as kubectl writes them.
-        Value::Array(items) if !items.is_empty() => {
-            out.push('\n');
-            write_value(out, value, indent, path, comments, false);
-        }
-        _ => {
-            out.push(' ');
-            out.push_str(&scalar(value));
-            out.push('\n');
+            _ => {
+                self.scalar(value);
+                self.out.push('\n');
+            }
         }
     }
-}
 
-fn scalar_key(key: &str) -> String {
-    if plain_ok(key) {
-        key.to_owned()
-    } else {
-        quoted(key)
+    /// After `key:`: a scalar on the same line, a collection on the following lines.
+    fn child(&mut self, value: &Node, indent: usize) {
+        match value {
+            Node::Map(entries) if !entries.is_empty() => {
+                self.out.push('\n');
+                self.value(value, indent + 2, false);
+            }
+            // Lists sit at the key's own indentation, as kubectl writes them.
+            Node::Seq(items) if !items.is_empty() => {
+                self.out.push('\n');
+                self.value(value, indent, false);
+            }
+            _ => {
+                self.out.push(' ');
+                self.scalar(value);
+                self.out.push('\n');
+            }
+        }
     }
-}
 
-fn scalar(value: &Value) -> String {
-    match value {
-        Value::Null => "null".to_owned(),
-        Value::Bool(flag) => flag.to_string(),
-        Value::Number(number) => number.to_string(),
-        Value::String(text) if plain_ok(text) => text.clone(),
-        Value::String(text) => quoted(text),
-        Value::Object(_) => "{}".to_owned(),
-        Value::Array(_) => "[]".to_owned(),
+    fn key(&mut self, key: &str) {
+        if plain_ok(key) {
+            self.out.push_str(key);
+        } else {
+            self.quoted(key);
+        }
     }
-}
 
-/// A JSON string is a valid YAML double-quoted scalar.
-fn quoted(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_default()
+    fn scalar(&mut self, value: &Node) {
+        match value {
+            Node::Null => self.out.push_str("null"),
+            Node::Bool(true) => self.out.push_str("true"),
+            Node::Bool(false) => self.out.push_str("false"),
+            Node::Number(number) => self.out.push_str(number),
+            Node::Str(text) if plain_ok(text) => self.out.push_str(text),
+            Node::Str(text) => self.quoted(text),
+            Node::Map(_) => self.out.push_str("{}"),
+            Node::Seq(_) => self.out.push_str("[]"),
+        }
+    }
+
+    /// A JSON string is a valid YAML double-quoted scalar.
+    fn quoted(&mut self, text: &str) {
+        self.out
+            .push_str(&serde_json::to_string(text).unwrap_or_default());
+    }
 }
 
 /// Whether `text` reads back as this string when written plain, under YAML 1.1 and 1.2 alike:
@@ -192,21 +239,21 @@ fn quoted(text: &str) -> String {
 /// version reads as a boolean or null; or a quantity, digits then letters only (`512Mi`).
 fn plain_ok(text: &str) -> bool {
     const WORDS: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
-    let Some(first) = text.chars().next() else {
+    let Some(&first) = text.as_bytes().first() else {
         return false;
     };
     let quantity = {
         let letters = text.trim_start_matches(|c: char| c.is_ascii_digit());
         first.is_ascii_digit()
             && !letters.is_empty()
-            && letters.chars().all(|c| c.is_ascii_alphabetic())
+            && letters.bytes().all(|c| c.is_ascii_alphabetic())
     };
     quantity
-        || ((first.is_ascii_alphabetic() || first == '/')
+        || ((first.is_ascii_alphabetic() || first == b'/')
             && text
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-            && !WORDS.contains(&text.to_ascii_lowercase().as_str()))
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/'))
+            && !WORDS.iter().any(|word| word.eq_ignore_ascii_case(text)))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::facts::Facts;
 
@@ -22,16 +23,23 @@ pub struct ProjectIndex<'a> {
     pub jobs: BTreeMap<&'a str, Named<'a>>,
     /// Mapping names -> their mapper.
     pub mappings: BTreeMap<&'a str, Plugin<'a>>,
-    /// Every plugin resolved (definition, settings, commands).
-    pub resolved: Resolved<'a>,
+    /// Every plugin resolved (definition, settings, commands): shared with the caller, which
+    /// compiles from the same resolution instead of resolving again.
+    pub resolved: Arc<Resolved<'a>>,
     /// Facts computed so far: checks ask for the same plugin many times (once per job task).
     facts: RefCell<BTreeMap<(PluginType, &'a str), Rc<Facts>>>,
 }
 
 impl<'a> ProjectIndex<'a> {
-    /// Index `project`.
+    /// Index `project`, resolving it.
     #[must_use]
     pub fn new(project: &'a Project) -> Self {
+        Self::with_resolved(project, Arc::new(crate::resolve::resolve(project)))
+    }
+
+    /// Index `project` with its resolution, `resolved` (`crate::resolve::resolve(project)`).
+    #[must_use]
+    pub fn with_resolved(project: &'a Project, resolved: Arc<Resolved<'a>>) -> Self {
         let plugins = model::plugins(&project.merged);
         let mut jobs = BTreeMap::new();
         for job in model::jobs(&project.merged) {
@@ -48,7 +56,7 @@ impl<'a> ProjectIndex<'a> {
             plugins,
             jobs,
             mappings,
-            resolved: crate::resolve::resolve(project),
+            resolved,
             facts: RefCell::default(),
         }
     }

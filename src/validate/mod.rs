@@ -38,8 +38,11 @@ mod values;
 pub use index::ProjectIndex;
 pub use schema::SCHEMA;
 
+use std::sync::Arc;
+
 use crate::diagnostics::Diagnostic;
 use crate::project::{Project, model};
+use crate::resolve::Resolved;
 
 /// What to validate.
 #[derive(Clone, Debug, Default)]
@@ -51,12 +54,23 @@ pub struct Options {
 /// Run every check over `project`.
 #[must_use]
 pub fn validate(project: &Project, options: &Options) -> Vec<Diagnostic> {
+    validate_resolved(project, Arc::new(crate::resolve::resolve(project)), options)
+}
+
+/// [`validate`] with the project's resolution already made (`crate::resolve::resolve(project)`),
+/// for a caller that compiles from it next: `meltc build` resolves once.
+#[must_use]
+pub fn validate_resolved<'a>(
+    project: &'a Project,
+    resolved: Arc<Resolved<'a>>,
+    options: &Options,
+) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     schema::check(project, &mut diagnostics);
     values::check(project, &mut diagnostics);
     lint::check(project, &mut diagnostics);
     names::check(project, &mut diagnostics);
-    let index = ProjectIndex::new(project);
+    let index = ProjectIndex::with_resolved(project, resolved);
     keys::check(&index, &mut diagnostics);
     plugins::check(&index, &mut diagnostics);
     local_paths::check(&index, &mut diagnostics);

@@ -1,4 +1,5 @@
-//! One CronJob per schedule, typed with `k8s-openapi` (reference/deploy-artifacts.md §3.1).
+//! One CronJob per schedule, typed with `k8s-openapi` (Kubernetes API `batch/v1` `CronJob`;
+//! README "Kubernetes (kustomize base)" gives each field and why).
 
 use std::collections::BTreeMap;
 
@@ -15,7 +16,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{Names, Needed, metadata, needed_by, to_value};
+use super::{Names, Needed, metadata, needed_by};
 use crate::emit::deploy_settings::{Deploy, Kubernetes, Orchestrator};
 use crate::emit::names::{cronjob_names, label_value};
 use crate::emit::yaml::{self, Comments};
@@ -397,7 +398,7 @@ fn cronjob(
             manifest.state.uri
         ));
     }
-    Ok(yaml::document(&lines, &to_value(&object), &comments))
+    Ok(yaml::document(&lines, &object, &comments))
 }
 
 fn comments(

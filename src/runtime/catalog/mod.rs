@@ -1,5 +1,6 @@
 //! Singer catalog selection, as Meltano does it before a tap runs in sync mode
-//! (reference/meltano-spec.md §11.6; `core/plugin/singer/tap.py`, `catalog.py`).
+//! (`SingerTap.apply_catalog_rules` in `core/plugin/singer/tap.py`; `MetadataRule`, `SchemaRule`
+//! and `select_metadata_rules` in `core/plugin/singer/catalog.py`).
 //!
 //! Input: the catalog the tap discovered (or the project's custom `catalog:`), as a
 //! [`serde_json::Value`], and the extractor's [`Rules`] (`select`, `metadata`, `schema`,

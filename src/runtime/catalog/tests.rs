@@ -1,4 +1,6 @@
-//! The spec's worked example (§11.6) and table tests of selection patterns.
+//! A worked example of Meltano's catalog rules (a discovered catalog, `select`, `metadata` and
+//! `schema` extras, and the catalog `SingerTap.apply_catalog_rules` makes of them) and table
+//! tests of selection patterns.
 
 use serde_json::{Value, json};
 
