@@ -10,7 +10,7 @@ use crate::runtime_e2e::{Lakehouse, PASSWORD};
 use crate::support::postgres::Postgres;
 use crate::support::{Run, meltc_isolated};
 
-fn meltc_catalog(lab: &Lakehouse, args: &[&str]) -> Run {
+pub(crate) fn meltc_catalog(lab: &Lakehouse, args: &[&str]) -> Run {
     let mut env: Vec<(String, String)> = lab.env.clone().into_iter().collect();
     env.push((
         "MELTC_PLUGINS_DIR".to_owned(),

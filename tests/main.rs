@@ -18,6 +18,7 @@ mod cli;
 mod compile_meltano;
 mod config_meltano;
 mod cron_croniter;
+mod dagster_pipes;
 mod deploy;
 mod deploy_bench;
 mod emit;

@@ -49,6 +49,9 @@ struct StepContext {
 
 #[derive(Serialize)]
 struct SpecContext {
+    /// The stream's name as the extractor writes it (a Python literal): meltc-run reports
+    /// its records under the asset key the file gives it.
+    stream: String,
     key: String,
     description: String,
     tags: String,
@@ -378,6 +381,7 @@ fn spec(extractor: &str, loader: &str, stream: &Stream, key: String) -> SpecCont
         tags.push(format!("\"meltano/replication\": {}", literal(method)));
     }
     SpecContext {
+        stream: literal(&stream.tap_stream_id),
         key,
         description: literal(&description),
         tags: format!("{{{}}}", tags.join(", ")),

@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 use super::exit::RunExit;
 use super::interrupt::Interrupts;
 use super::log::{Level, LogFormat, Logger};
+use super::pipes::Pipes;
 use super::run::{RunError, RunOptions, Runtime};
 use super::run_results::RunResults;
 use super::state::StateStrategy;
@@ -289,6 +290,27 @@ fn run_and_report(
             return finish(logger, Err(error));
         }
     }
+    // Dagster Pipes, when Dagster started the run: refused before anything runs when its
+    // parameters cannot be read, so that a broken orchestration is not a silent one.
+    let pipes = match Pipes::from_env(|name| std::env::var(name).ok()) {
+        Ok(pipes) => pipes,
+        Err(error) => {
+            return finish(
+                logger,
+                Err(RunError::Usage(format!("Dagster Pipes: {error}"))),
+            );
+        }
+    };
+    if let Some(pipes) = &pipes {
+        if let Err(error) = pipes.opened() {
+            return finish(
+                logger,
+                Err(RunError::Usage(format!(
+                    "Dagster Pipes: the messages cannot be written: {error}"
+                ))),
+            );
+        }
+    }
     let started = Instant::now();
     let environment = runtime.manifest.environment.as_ref();
     let mut results = RunResults::start(
@@ -322,6 +344,17 @@ fn run_and_report(
             }
             results.exit_code = i32::from(code.code());
             results.success = false;
+        }
+    }
+    if let Some(pipes) = &pipes {
+        // Once, after the run: the pipe never waits for a report.
+        if let Err(error) = pipes.finish(&results) {
+            logger.event(
+                Level::Error,
+                "dagster_pipes",
+                &format!("the Dagster Pipes messages cannot be written: {error}"),
+                &[],
+            );
         }
     }
     let level = if results.success {

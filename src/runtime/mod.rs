@@ -28,6 +28,7 @@ pub mod interrupt;
 pub mod log;
 pub mod pinned_catalog;
 pub mod pipe;
+pub mod pipes;
 pub mod prepare;
 pub mod required;
 pub mod run;

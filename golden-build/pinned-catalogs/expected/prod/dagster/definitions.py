@@ -50,20 +50,30 @@ def meltano_job(name: str, job_name: str, op_name: str, description: str) -> dg.
 
 
 def meltano_step(
-    name: str, blocks: list[str], description: str, specs: list[dg.AssetSpec]
+    name: str, blocks: list[str], description: str, specs: dict[str, dg.AssetSpec]
 ) -> dg.AssetsDefinition:
-    """The assets of one extract-load step, materialized by `meltc-run run BLOCK...`."""
+    """The assets of one extract-load step (by stream), materialized by `meltc-run run BLOCK...`.
 
-    @dg.multi_asset(name=name, specs=specs, description=description, can_subset=False)
+    meltc-run reports one materialization per asset through Dagster Pipes, with the records
+    its stream carried (`dagster/row_count`), its bookmark before and after and the step's
+    duration; the extras tell it each stream's asset key.
+    """
+    extras = {
+        "meltc/stream_asset_keys": {
+            stream: spec.key.to_user_string() for stream, spec in specs.items()
+        }
+    }
+
+    @dg.multi_asset(
+        name=name, specs=list(specs.values()), description=description, can_subset=False
+    )
     def run_meltano_step(
         context: dg.AssetExecutionContext, pipes_subprocess_client: dg.PipesSubprocessClient
     ):
         env = {"MELTANO_ENVIRONMENT": MELTANO_ENVIRONMENT} if MELTANO_ENVIRONMENT else {}
-        results = pipes_subprocess_client.run(
-            context=context, command=[MELTC_RUN, "run", *blocks], env=env
+        return pipes_subprocess_client.run(
+            context=context, command=[MELTC_RUN, "run", *blocks], env=env, extras=extras
         ).get_results()
-        # Without reports from the process, every asset of the step is materialized.
-        return tuple(results) if results else None
 
     return run_meltano_step
 
@@ -82,8 +92,8 @@ ASSETS = [
         "meltano_tap_github_target_jsonl",
         ["tap-github", "target-jsonl"],
         "meltc-run run tap-github target-jsonl",
-        [
-            dg.AssetSpec(
+        {
+            "issues": dg.AssetSpec(
                 key=["github", "issues"],
                 description="Stream `issues` of tap-github, loaded by target-jsonl; key id; INCREMENTAL on updated_at",
                 group_name="github_to_jsonl",
@@ -95,7 +105,7 @@ ASSETS = [
                     ("labels", "array"),
                 ),
             ),
-        ],
+        },
     ),
 ]
 
