@@ -2,7 +2,7 @@
 """Benchmark results: one JSON object per line, appended by every bench script (--results FILE).
 
     {"bench": "validate|build-one|build-all|config|emit|runtime", "case": "proj-300" | "100k" | ...,
-     "tool": "meltc|meltano|shell|meltc-run", "runs": N, "median_s": f, "min_s": f, "max_s": f,
+     "tool": "meltc|meltano|shell|meltc-run|meltc-run+pipes", "runs": N, "median_s": f, "min_s": f, "max_s": f,
      "stddev_s": f, "cpu_s": f|null, "max_rss_kib": int|null, "instructions": int (meltc: callgrind's
      count of one run, every thread)}
 
